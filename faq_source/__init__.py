@@ -1,0 +1,1 @@
+"""The FAQ sources shipped with faq-kb (package data), listed in ``sources.toml``."""

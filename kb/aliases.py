@@ -1,0 +1,54 @@
+"""Maintainers' alternate questions: a ``NAME.aliases.toml`` sidecar next to a source.
+
+```toml
+[aliases]
+"too-many-open-file-descriptors" = ["ulimit too low", "OSError: [Errno 24] Too many open files"]
+```
+Keys are section ids (the part of the deep link after ``#``); values are other ways users
+ask that question. They are searched like the title, and never shown as the answer.
+"""
+
+from __future__ import annotations
+
+from kb.errors import SourceError
+from kb.models import Entry
+from kb.sources import Source
+
+
+def apply_aliases(source: Source, entries: list[Entry]) -> tuple[list[Entry], list[str]]:
+    """Attach the sidecar's alternate questions to their entries.
+
+    Returns the entries and warnings (an alias for a section that does not exist).
+
+    Raises:
+        SourceError: the sidecar is not valid TOML of the expected shape.
+    """
+    if source.aliases is None:
+        return entries, []
+    import tomllib
+
+    shown = str(source.aliases)
+    try:
+        data = tomllib.loads(source.aliases.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SourceError(shown, None, f"cannot read aliases: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SourceError(shown, None, f"not valid TOML: {exc}") from None
+    table = data.get("aliases", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(v, list) and all(isinstance(s, str) for s in v) for v in table.values()
+    ):
+        raise SourceError(shown, None, "[aliases] must map section ids to lists of strings")
+    by_anchor = {e.anchor: e for e in entries if e.anchor}
+    warnings = [
+        f"{shown}: no section with id {anchor!r}; alias ignored"
+        for anchor in table
+        if anchor not in by_anchor
+    ]
+    updated = [
+        e.model_copy(update={"aliases": list(table[e.anchor])})
+        if e.anchor in table and e.id.count("/") == 1
+        else e
+        for e in entries
+    ]
+    return updated, warnings

@@ -1,0 +1,196 @@
+"""Command line: ``faq-search`` for asking, ``faq-kb`` for maintaining the knowledge base."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from kb.errors import BuildError, FaqError
+from kb.knowledge import KnowledgeBase
+from kb.render import format_result, result_json, write
+from kb.spec import SourceSpec
+
+EXIT_ANSWERED, EXIT_UNANSWERED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with a short usage message (its default), never a traceback."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) -> None:
+    group = parser.add_argument_group("sources")
+    which = group.add_mutually_exclusive_group()
+    which.add_argument(
+        "--manifest", metavar="FILE", help="a sources.toml manifest (default: the shipped FAQ)"
+    )
+    which.add_argument(
+        "--source",
+        action="append",
+        metavar="PATH[=URL]",
+        default=[],
+        help="an rst file or a folder of them, with its published URL; repeatable",
+    )
+    if index:
+        group.add_argument(
+            "--index",
+            metavar="DIR",
+            help="where the index lives (default: per-user cache; env FAQ_INDEX)",
+        )
+
+
+def _spec(args: argparse.Namespace) -> SourceSpec:
+    if args.source:
+        return SourceSpec(paths=tuple(args.source))
+    return SourceSpec(manifest=args.manifest)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _fail(error: FaqError) -> int:
+    problems = error.problems if isinstance(error, BuildError) else [error]
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def search_parser() -> argparse.ArgumentParser:
+    """The ``faq-search`` argument parser."""
+    parser = _Parser(
+        prog="faq-search",
+        description="Answer a question from the FAQ: best entry, its links, close alternatives.",
+        epilog="Exit status: 0 a confident answer, 1 no confident answer, 2 usage or input error. "
+        "QUESTION '-' reads one question a line from standard input.",
+    )
+    parser.add_argument("question", nargs="*", metavar="QUESTION", help="the question (or -)")
+    parser.add_argument(
+        "-k", "--top", type=_positive, default=3, metavar="N", help="how many results (default 3)"
+    )
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--explain", action="store_true", help="show why each result ranked")
+    parser.add_argument(
+        "--no-rebuild", action="store_true", help="use the index as it is even if a source changed"
+    )
+    _add_source_options(parser)
+    return parser
+
+
+def search_main(argv: Sequence[str] | None = None) -> int:
+    """``faq-search``: print the best answer to a question."""
+    parser = search_parser()
+    args = parser.parse_args(argv)
+    from_stdin = args.question == ["-"]
+    question = " ".join(args.question)
+    if not from_stdin and not question.strip():
+        parser.print_usage(sys.stderr)
+        print(
+            'faq-search: error: ask a question, e.g. faq-search "too many open files"',
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    kb = KnowledgeBase(_spec(args), args.index, notify=_note)
+    try:
+        kb.open(rebuild=not args.no_rebuild)
+        if from_stdin:
+            return _answer_stream(kb, args)
+        return _answer(kb, question, args)
+    except FaqError as error:
+        return _fail(error)
+
+
+def _answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
+    result = kb.search(question, k=args.top, explain=args.explain)
+    if args.json:
+        write(
+            sys.stdout,
+            json.dumps(result_json(result, explain=args.explain), ensure_ascii=False) + "\n",
+        )
+    else:
+        write(sys.stdout, format_result(result, sys.stdout, explain=args.explain))
+    return EXIT_ANSWERED if result.answered else EXIT_UNANSWERED
+
+
+def _answer_stream(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+    status = EXIT_ANSWERED
+    first = True
+    for raw in sys.stdin.buffer:
+        question = raw.decode("utf-8", errors="replace").strip()
+        if not question:
+            continue
+        if not args.json and not first:
+            write(sys.stdout, "\n" + "─" * 40 + "\n\n")
+        first = False
+        if _answer(kb, question, args) != EXIT_ANSWERED:
+            status = EXIT_UNANSWERED
+    return status
+
+
+def kb_parser() -> argparse.ArgumentParser:
+    """The ``faq-kb`` argument parser."""
+    parser = _Parser(prog="faq-kb", description="Build, check and inspect the FAQ knowledge base.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    build = commands.add_parser("build", help="(re)build the index")
+    _add_source_options(build)
+    check = commands.add_parser("check", help="lint the sources: rst problems as FILE:LINE")
+    _add_source_options(check, index=False)
+    listing = commands.add_parser("list", help="list the entries")
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    _add_source_options(listing)
+    show = commands.add_parser("show", help="show one entry in full")
+    show.add_argument("id", metavar="ID", help="an entry id, as `faq-kb list` prints it")
+    show.add_argument("--json", action="store_true", help="the stored entry as JSON")
+    _add_source_options(show)
+    watch = commands.add_parser("watch", help="rebuild whenever a source changes")
+    watch.add_argument(
+        "--interval",
+        type=float,
+        default=1.0,
+        metavar="SECONDS",
+        help="how often to look (default 1)",
+    )
+    _add_source_options(watch)
+    from kb.cli_admin import add_commands
+
+    add_commands(commands, _add_source_options)
+    return parser
+
+
+def kb_main(argv: Sequence[str] | None = None) -> int:
+    """``faq-kb``: maintainers' commands."""
+    from kb import cli_admin
+
+    args = kb_parser().parse_args(argv)
+    try:
+        return cli_admin.run(args, _spec(args))
+    except FaqError as error:
+        return _fail(error)
+    except KeyboardInterrupt:
+        return 130
+
+
+def main() -> None:
+    """Entry point of ``faq-search``."""
+    sys.exit(search_main())
+
+
+def kb_entry() -> None:
+    """Entry point of ``faq-kb``."""
+    sys.exit(kb_main())

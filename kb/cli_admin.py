@@ -1,0 +1,142 @@
+"""``faq-kb`` subcommands: build, check, list, show, watch (and eval, feedback)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kb.errors import BuildError, FaqError, SourceError
+from kb.knowledge import KnowledgeBase
+from kb.render import answer_lines, terminal_width, write
+from kb.spec import SourceSpec
+
+AddSourceOptions = Callable[..., None]
+
+
+def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
+    """Register the subcommands that live outside the core (none yet)."""
+
+
+def run(args: argparse.Namespace, spec: SourceSpec) -> int:
+    """Run one ``faq-kb`` subcommand; returns the exit status."""
+    handler = _COMMANDS[args.command]
+    return handler(args, spec)
+
+
+def _note(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
+    from kb.build import build
+    from kb.index import default_index_dir
+
+    index_dir = args.index or default_index_dir(spec.key)
+    try:
+        report = build(spec, index_dir)
+    except OSError as exc:
+        raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    noun = "source" if report.sources == 1 else "sources"
+    print(
+        f"built {report.entries} entries from {report.sources} {noun} "
+        f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
+    from kb.build import load_entries
+    from kb.sources import resolve_sources
+
+    sources = resolve_sources(spec)
+    try:
+        entries, warnings = load_entries(sources)
+    except BuildError as error:
+        for problem in error.problems:
+            print(f"{problem}", file=sys.stdout)
+        print(f"{len(error.problems)} error(s) in {len(sources)} source(s)")
+        return 1
+    for warning in warnings:
+        print(warning)
+    print(f"ok: {len(entries)} entries in {len(sources)} source(s), {len(warnings)} warning(s)")
+    return 0
+
+
+def _open(args: argparse.Namespace, spec: SourceSpec) -> KnowledgeBase:
+    kb = KnowledgeBase(spec, args.index, notify=_note)
+    kb.open()
+    return kb
+
+
+def _list(args: argparse.Namespace, spec: SourceSpec) -> int:
+    kb = _open(args, spec)
+    lines = []
+    for entry in kb.reader.entries():
+        if args.json:
+            lines.append(
+                json.dumps(
+                    {k: entry[k] for k in ("id", "title", "url", "breadcrumb")}, ensure_ascii=False
+                )
+            )
+        else:
+            indent = "  " if entry.get("parent") else ""
+            lines.append(f"{indent}{entry['id']}\t{entry['title']}")
+    write(sys.stdout, "\n".join(lines) + ("\n" if lines else ""))
+    return 0
+
+
+def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
+    kb = _open(args, spec)
+    entries = {e["id"]: e for e in kb.reader.entries()}
+    entry = entries.get(args.id)
+    if entry is None:
+        close = difflib.get_close_matches(args.id, list(entries), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else "; `faq-kb list` shows them"
+        raise SourceError("faq-kb show", None, f"no entry {args.id!r}{hint}")
+    if args.json:
+        write(sys.stdout, json.dumps(entry, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    width = terminal_width(sys.stdout)
+    out = [entry["title"]]
+    if entry["breadcrumb"]:
+        out.append(" › ".join(entry["breadcrumb"]))
+    out += ["", *answer_lines(entry["blocks"], width - 2), "", f"  → {entry['url']}"]
+    out += [f"  • {link['text']}: {link['url']}" for link in entry["links"]]
+    out.append(f"  source: {entry['source']['path']}:{entry['source']['line']}")
+    if entry["aliases"]:
+        out.append(f"  also asked as: {'; '.join(entry['aliases'])}")
+    write(sys.stdout, "\n".join(out) + "\n")
+    return 0
+
+
+def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
+    kb = KnowledgeBase(spec, args.index, notify=_note)
+    kb.open()
+    print(
+        f"watching {len(kb.reader.fingerprint.get('files', []))} file(s); Ctrl-C to stop",
+        flush=True,
+    )
+    while True:
+        time.sleep(max(args.interval, 0.1))
+        try:
+            if kb.refresh():
+                print(f"rebuilt: {len(kb.reader)} entries", flush=True)
+        except FaqError as error:
+            for line in str(error).splitlines():
+                print(f"error: {line} (keeping the previous index)", file=sys.stderr, flush=True)
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {
+    "build": _build,
+    "check": _check,
+    "list": _list,
+    "show": _show,
+    "watch": _watch,
+}

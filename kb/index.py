@@ -1,0 +1,238 @@
+"""The index file: its format, a cheap reader for the query path, and its freshness check.
+
+One file, written atomically: a JSON header line, then a JSON vocabulary, binary postings
+and the entries as JSON lines. Postings hold each term's per-document BM25 contribution,
+computed at build time, so answering a question needs neither numpy nor rank-bm25: only
+``json``, ``array`` and the few postings the question's terms name. Data only, never pickle.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import mmap
+import os
+import sys
+from typing import Any
+
+from kb.errors import IndexFileError
+
+FORMAT = "faq-kb-index"
+# Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
+# an index with another version is rebuilt, never misread.
+SCHEMA_VERSION = 1
+INDEX_FILE = "index.faqkb"
+_INT = "i" if array.array("i").itemsize == 4 else "l"
+
+
+def default_index_dir(spec_key: str) -> str:
+    """The per-user cache folder for one set of sources (``$FAQ_INDEX`` overrides it)."""
+    env = os.environ.get("FAQ_INDEX")
+    if env:
+        return os.path.expanduser(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "faq-kb", _sha256(spec_key.encode())[:16])
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # only when a file's stat changed or at build time
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Size, mtime and content hash of a file: what a rebuild decision compares."""
+    path = os.fspath(path)
+    stat = os.stat(path)
+    return {
+        "path": path,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "sha256": _sha256(_read(path)),
+    }
+
+
+def rst_names(folder: str) -> list[str]:
+    """The ``*.rst`` file names in a folder, sorted (a new or removed one means rebuild)."""
+    return sorted(name for name in os.listdir(folder) if name.endswith(".rst"))
+
+
+def changed_files(fingerprint: dict[str, Any]) -> list[str]:
+    """Return the files (or folders) that changed since ``fingerprint`` was taken.
+
+    A file whose size and mtime match is taken as unchanged without reading it; one whose
+    mtime moved but whose content hash matches is unchanged too (a ``touch``, a checkout).
+    """
+    changed = []
+    for item in fingerprint.get("files", []):
+        path = item["path"]
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if stat.st_size == item["size"] and stat.st_mtime_ns == item["mtime_ns"]:
+            continue
+        try:
+            digest = _sha256(_read(path))
+        except OSError:
+            digest = ""
+        if digest != item["sha256"]:
+            changed.append(path)
+    changed.extend(p for p in fingerprint.get("absent", []) if os.path.exists(p))
+    for folder in fingerprint.get("folders", []):
+        try:
+            names = rst_names(folder["path"])
+        except OSError:
+            names = []
+        if names != folder["names"]:
+            changed.append(folder["path"])
+    return changed
+
+
+class Field:
+    """One BM25 field of the index and its weight in the combined score."""
+
+    __slots__ = ("delta", "name", "weight")
+
+    def __init__(self, name: str, weight: float, delta: float) -> None:
+        self.name, self.weight, self.delta = name, weight, delta
+
+
+class IndexReader:
+    """A loaded index: vocabulary in memory, postings and entries read on demand.
+
+    With ``preload`` the whole file is read into memory at once (the bot: no file I/O per
+    question); otherwise it is memory-mapped, so a question touches only what it needs.
+    """
+
+    def __init__(self, buf: bytes | mmap.mmap, path: str) -> None:
+        self.path = path
+        self._buf = buf
+        self.header = _parse_header(self._buf, path)
+        try:
+            sections = self.header["sections"]
+            vocab = json.loads(self._section(sections["vocab"]))
+            self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in vocab["fields"]]
+            self.terms: dict[str, list[float]] = vocab["terms"]
+            self.parents: list[int] = self.header["parents"]
+            self._entry_offsets: list[int] = self.header["entry_offsets"]
+            self.unknown_weight: float = vocab["unknown_weight"]
+            end = max(int(a) + int(n) for a, n in sections.values())
+            if end != len(buf):
+                raise ValueError(f"{len(buf)} bytes where the header promises {end}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFileError(f"{path}: the index is damaged ({exc!r}); rebuild it") from None
+        self._postings_at = int(sections["postings"][0])
+        self._entries_at = int(sections["entries"][0])
+        self._entry_cache: dict[int, dict[str, Any]] = {}
+        self._swap = sys.byteorder != self.header.get("byteorder", "little")
+
+    @classmethod
+    def open(cls, path: str, *, preload: bool = False) -> IndexReader:
+        """Open the index file at ``path``.
+
+        Raises:
+            IndexFileError: it is missing, unreadable, corrupt or of another schema.
+        """
+        try:
+            with open(path, "rb") as handle:
+                if preload:
+                    buf: bytes | mmap.mmap = handle.read()
+                else:
+                    buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise IndexFileError(f"{path}: no index here yet; run `faq-kb build`") from None
+        except (OSError, ValueError) as exc:
+            raise IndexFileError(f"{path}: cannot read the index: {exc}") from None
+        return cls(buf, path)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What the index was built from (see ``kb.build.fingerprint``)."""
+        return dict(self.header.get("fingerprint") or {})
+
+    def __len__(self) -> int:
+        return len(self._entry_offsets) - 1
+
+    def _section(self, span: list[int]) -> bytes:
+        start, length = int(span[0]), int(span[1])
+        return self._buf[start : start + length]
+
+    def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
+        """Document numbers and their score contributions for one (term, field)."""
+        start = self._postings_at + int(offset)
+        docs = array.array(_INT)
+        docs.frombytes(self._buf[start : start + 4 * count])
+        extras = array.array("d")
+        extras.frombytes(self._buf[start + 4 * count : start + 12 * count])
+        if self._swap:
+            docs.byteswap()
+            extras.byteswap()
+        return docs, extras
+
+    def entry(self, number: int) -> dict[str, Any]:
+        """The stored entry (as a dict shaped like ``kb.models.Entry``) with that number."""
+        cached = self._entry_cache.get(number)
+        if cached is None:
+            start = self._entries_at + self._entry_offsets[number]
+            end = self._entries_at + self._entry_offsets[number + 1]
+            cached = json.loads(self._buf[start:end])
+            self._entry_cache[number] = cached
+        return cached
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, in index order."""
+        return [self.entry(n) for n in range(len(self))]
+
+    def preload_entries(self) -> None:
+        """Parse every entry now, so that later questions do no parsing at all."""
+        for number in range(len(self)):
+            self.entry(number)
+
+
+def _parse_header(buf: bytes | mmap.mmap, path: str) -> dict[str, Any]:
+    end = buf.find(b"\n")
+    try:
+        header = json.loads(buf[: end if end >= 0 else len(buf)])
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise IndexFileError(f"{path}: not a faq-kb index (corrupt or foreign file)")
+    if header.get("schema_version") != SCHEMA_VERSION:
+        raise StaleSchema(path, header.get("schema_version"))
+    return header
+
+
+class StaleSchema(IndexFileError):
+    """The index was written by another version of faq-kb."""
+
+    def __init__(self, path: str, version: object) -> None:
+        super().__init__(
+            f"{path}: index schema {version}, this faq-kb reads {SCHEMA_VERSION}; rebuild it"
+        )
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

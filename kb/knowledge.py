@@ -1,0 +1,143 @@
+"""The knowledge base as the CLI and the bot use it: sources, a fresh index, search."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from kb.errors import FaqError, IndexFileError
+from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
+from kb.search import SearchResult, search
+from kb.spec import SourceSpec
+
+Notify = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    """Discard a progress note."""
+
+
+class KnowledgeBase:
+    """An index kept in step with its sources.
+
+    ``open()`` rebuilds first when a source changed (unless ``rebuild=False``); ``refresh()``
+    does the same later and swaps the new index in atomically, so questions being answered
+    meanwhile keep using the old one. If a rebuild fails, the old index stays in use.
+    """
+
+    def __init__(
+        self,
+        spec: SourceSpec | None = None,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        preload: bool = False,
+        notify: Notify = _quiet,
+    ) -> None:
+        self.spec = spec or SourceSpec()
+        self.index_dir = os.fspath(index_dir) if index_dir else default_index_dir(self.spec.key)
+        self.path = os.path.join(self.index_dir, INDEX_FILE)
+        self.preload = preload
+        self.notify = notify
+        self._reader: IndexReader | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def reader(self) -> IndexReader:
+        """The index in use (opened on first use)."""
+        if self._reader is None:
+            self.open()
+        assert self._reader is not None
+        return self._reader
+
+    def open(self, *, rebuild: bool = True) -> IndexReader:
+        """Load the index, rebuilding it first if it is missing, stale or unreadable.
+
+        Raises:
+            IndexFileError: no usable index and ``rebuild`` is off.
+            BuildError, ManifestError: the rebuild failed.
+        """
+        reader, reason = self._load()
+        if reason is None and reader is not None:
+            if self.preload:
+                reader.preload_entries()
+            self._reader = reader
+            return reader
+        if not rebuild:
+            if reader is None:
+                raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
+            self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
+            self._reader = reader
+            return reader
+        self.notify(f"note: {reason}; rebuilding the index…")
+        self._reader = self._rebuild()
+        return self._reader
+
+    def stale_reason(self) -> str | None:
+        """Why the index on disk no longer matches the sources, or None if it does."""
+        return self._load(check_only=True)[1]
+
+    def refresh(self) -> bool:
+        """Rebuild and swap in a new index if a source changed. Returns True if it swapped.
+
+        Raises:
+            FaqError: the rebuild failed; the index in use is unchanged.
+        """
+        with self._lock:
+            reason = self.stale_reason()
+            if reason is None:
+                return False
+            self.notify(f"note: {reason}; rebuilding the index…")
+            new = self._rebuild()
+            self._reader = new  # one reference swap: readers hold the old one till done
+            return True
+
+    def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
+        """Rank the entries for ``question`` (see ``kb.search.search``)."""
+        return search(self.reader, question, k=k, explain=explain)
+
+    def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
+        if not os.path.exists(self.path):
+            return None, f"no index at {self.index_dir} yet"
+        try:
+            reader = (
+                self._reader
+                if check_only and self._reader is not None
+                else IndexReader.open(self.path, preload=self.preload)
+            )
+        except StaleSchema:
+            return None, "the index was written by another faq-kb version"
+        except IndexFileError as exc:
+            return None, f"the index is unreadable ({exc})"
+        fingerprint = reader.fingerprint
+        if fingerprint.get("spec") != self.spec.key:
+            return reader, "the index was built from other sources"
+        changed = changed_files(fingerprint)
+        if changed:
+            more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+            return reader, f"{changed[0]}{more} changed since the index was built"
+        return reader, None
+
+    def _rebuild(self) -> IndexReader:
+        from kb.build import build, build_bytes
+
+        try:
+            report = build(self.spec, self.index_dir)
+        except OSError as exc:
+            self.notify(
+                f"warning: cannot write the index in {self.index_dir} ({exc.strerror});"
+                " using it from memory this time (set FAQ_INDEX or --index)"
+            )
+            data, report = build_bytes(self.spec)
+            for warning in report.warnings:
+                self.notify(f"warning: {warning}")
+            return IndexReader(data, self.path)
+        for warning in report.warnings:
+            self.notify(f"warning: {warning}")
+        reader = IndexReader.open(self.path, preload=self.preload)
+        if self.preload:
+            reader.preload_entries()
+        return reader
+
+
+__all__ = ["FaqError", "KnowledgeBase"]

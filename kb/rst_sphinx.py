@@ -1,0 +1,341 @@
+"""Sphinx roles and directives for a plain docutils parse: each one handled on purpose.
+
+Plain docutils reports every Sphinx role and directive as unknown and drops the block.
+Here each is registered with a meaning close to what the published page shows: code roles
+render as inline code, cross-references as their text (``:doc:`` as a link to the sibling
+page), version notes and ``seealso`` as text, ``ipython``/``doctest`` blocks as code, and
+build-only directives (``index``, ``toctree``, ``highlight`` …) as nothing. Nothing here
+reads a file or runs code.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives, roles
+from docutils.parsers.rst.directives import tables
+from docutils.parsers.rst.states import Inliner
+
+# Roles whose text Sphinx renders as code (``:func:`len``` shows ``len()``).
+CODE_ROLES = frozenset(
+    [
+        "attr",
+        "class",
+        "const",
+        "data",
+        "exc",
+        "func",
+        "meth",
+        "mod",
+        "obj",
+        "keyword",
+        "envvar",
+        "file",
+        "program",
+        "option",
+        "command",
+        "samp",
+        "kbd",
+        "makevar",
+        "mailheader",
+        "mimetype",
+        "regexp",
+        "rc",
+        "confval",
+        "setting",
+        "py:attr",
+        "py:class",
+        "py:const",
+        "py:data",
+        "py:exc",
+        "py:func",
+        "py:meth",
+        "py:mod",
+        "py:obj",
+        "py:attribute",
+        "py:method",
+        "py:function",
+        "py:module",
+        "py:exception",
+        "py:property",
+        "c:func",
+        "c:data",
+        "c:macro",
+        "c:type",
+        "c:member",
+        "c:var",
+        "c:struct",
+        "c:union",
+        "c:enum",
+        "c:enumerator",
+        "c:expr",
+        "c:texpr",
+        "cpp:func",
+        "cpp:class",
+        "cpp:any",
+        "cpp:type",
+        "cpp:member",
+        "cpp:expr",
+        "rst:dir",
+        "rst:role",
+        "rst:directive",
+        "rst:directive:option",
+        "js:func",
+        "js:class",
+        "js:data",
+    ]
+)
+# Roles whose text Sphinx renders as prose (a reference to a label, a term, a menu …).
+TEXT_ROLES = frozenset(
+    [
+        "ref",
+        "doc",
+        "term",
+        "any",
+        "numref",
+        "download",
+        "abbr",
+        "dfn",
+        "guilabel",
+        "menuselection",
+        "manpage",
+        "newsgroup",
+        "source",
+        "issue",
+        "pull",
+        "user",
+        "commit",
+        "gh",
+        "bpo",
+        "cve",
+        "cwe",
+        "token",
+        "productionlist",
+        "eq",
+        "footcite",
+        "cite",
+    ]
+)
+_CALLABLE_ROLES = frozenset({"func", "meth", "py:func", "py:meth", "c:func", "cpp:func"})
+_EXPLICIT_RE = re.compile(r"^(.*?)\s*<([^<>]*)>$", re.DOTALL)
+
+
+def _split_role_text(text: str) -> tuple[str, str, bool]:
+    """Return (shown text, target, had an explicit title) for Sphinx role text."""
+    text = nodes.unescape(text)
+    match = _EXPLICIT_RE.match(text)
+    if match and match.group(1):
+        return match.group(1), match.group(2), True
+    target = text.lstrip("!")
+    shown = target
+    if shown.startswith("~"):
+        target = shown[1:]
+        shown = target.rsplit(".", 1)[-1]
+    return shown, target, False
+
+
+def _code_role(
+    name: str,
+    rawtext: str,
+    text: str,
+    lineno: int,
+    inliner: Inliner,
+    options: dict[str, Any] | None = None,
+    content: Sequence[str] = (),
+) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    shown, _target, explicit = _split_role_text(text)
+    if name.lower() in _CALLABLE_ROLES and not explicit and not shown.endswith(")"):
+        shown += "()"
+    return [nodes.literal(rawtext, shown, classes=["xref", name])], []
+
+
+def _text_role(
+    name: str,
+    rawtext: str,
+    text: str,
+    lineno: int,
+    inliner: Inliner,
+    options: dict[str, Any] | None = None,
+    content: Sequence[str] = (),
+) -> tuple[list[nodes.Node], list[nodes.system_message]]:
+    shown, target, _explicit = _split_role_text(text)
+    role = name.lower()
+    if role == "menuselection":
+        shown = shown.replace("-->", "›")
+    if role == "doc":
+        # Resolved to the sibling page's URL by the ingest, which knows the page URL.
+        return [nodes.reference(rawtext, shown, refdoc=target, classes=["doc"])], []
+    if role == "ref":
+        return [nodes.inline(rawtext, shown, reflabel=target.lower(), classes=["ref"])], []
+    if role in {"issue", "pull", "gh", "bpo"} and shown.isdigit():
+        shown = "#" + shown
+    return [nodes.inline(rawtext, shown, classes=[role])], []
+
+
+class _CsvTable(tables.CSVTable):
+    """``csv-table`` whose ``:header:`` is comma-separated even with another ``:delim:``.
+
+    Older docutils read the header that way and FAQs rely on it (pandas' gotchas page has
+    ``:header: "Typeclass","Dtypes"`` with ``:delim: |``); docutils 0.22+ rejects it.
+    """
+
+    def run(self) -> list[nodes.Node]:
+        header, delim = self.options.get("header"), self.options.get("delim")
+        if header and delim and delim != "," and delim not in header:
+            cells = next(csv.reader([header], skipinitialspace=True), [])
+            self.options["header"] = delim.join(f'"{c}"' for c in cells)
+        return super().run()
+
+
+class _AnyOptions(dict[str, Callable[[str | None], Any]]):
+    """An option spec that accepts any option, for directives we render without options."""
+
+    def __missing__(self, key: str) -> Callable[[str | None], Any]:
+        return directives.unchanged
+
+
+class _Hidden(Directive):
+    """Build-only directives (``index``, ``toctree``, ``highlight`` …): nothing to show."""
+
+    has_content = True
+    optional_arguments = 99
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        return []
+
+
+class _Body(Directive):
+    """Containers whose content is shown as ordinary text (``only::``, unknown ones)."""
+
+    has_content = True
+    optional_arguments = 99
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        if self.name == "only" and _not_for_html(" ".join(self.arguments)):
+            return []
+        # Parsed in place, as if the block were not there: ``.. only:: html`` wraps
+        # ``.. contents::`` in the CPython FAQ, which is only valid at section level.
+        self.state_machine.insert_input(list(self.content), self.content.source(0) or "")
+        return []
+
+
+def _not_for_html(expression: str) -> bool:
+    words = set(re.findall(r"[\w-]+", expression))
+    return bool(words) and "html" not in words and "not" not in words
+
+
+class _Labelled(Directive):
+    """``seealso``, ``versionchanged`` and friends: a label, then the content as text."""
+
+    has_content = True
+    optional_arguments = 1
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+    _LABELS: ClassVar[dict[str, str]] = {
+        "seealso": "See also",
+        "versionadded": "Added in version {}",
+        "versionchanged": "Changed in version {}",
+        "deprecated": "Deprecated since version {}",
+        "versionremoved": "Removed in version {}",
+    }
+
+    def run(self) -> list[nodes.Node]:
+        version, _, rest = (self.arguments[0] if self.arguments else "").partition("\n")
+        label = self._LABELS[self.name].format(version.strip())
+        node = nodes.admonition(classes=["sphinx-" + self.name])
+        node += nodes.title(label, label)
+        if self.name == "seealso" and self.arguments:
+            rest = self.arguments[0]
+        if rest.strip():
+            inline, messages = self.state.inline_text(rest.strip(), self.lineno)
+            node += nodes.paragraph(rest, "", *inline)
+            node += messages
+        self.state.nested_parse(self.content, self.content_offset, node)
+        return [node]
+
+
+class _Code(Directive):
+    """Blocks holding code the answer shows (``ipython``, ``doctest``, ``testcode``, ``plot``)."""
+
+    has_content = True
+    optional_arguments = 99
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        if "suppress" in self.options or not self.content:
+            return []
+        # IPython's ``@savefig`` and ``@doctest`` lines are directives to the runner.
+        lines = [line for line in self.content if not line.lstrip().startswith("@")]
+        code = "\n".join(lines).strip("\n")
+        return [nodes.literal_block(code, code, classes=["code", self.name])] if code else []
+
+
+HIDDEN_DIRECTIVES = [
+    "index",
+    "highlight",
+    "currentmodule",
+    "module",
+    "redirect-from",
+    "testsetup",
+    "testcleanup",
+    "toctree",
+    "sectionauthor",
+    "codeauthor",
+    "tabularcolumns",
+    "autosummary",
+    "literalinclude",
+    "py:currentmodule",
+    "py:module",
+]
+CODE_DIRECTIVES = ("ipython", "doctest", "testcode", "testoutput", "plot", "jupyter-execute")
+
+
+def register() -> None:
+    """Register the roles and directives above with docutils (idempotent)."""
+    for name in CODE_ROLES:
+        roles.register_local_role(name, _code_role)
+    for name in TEXT_ROLES:
+        roles.register_local_role(name, _text_role)
+    for name in HIDDEN_DIRECTIVES:
+        directives.register_directive(name, _Hidden)
+    for name in CODE_DIRECTIVES:
+        directives.register_directive(name, _Code)
+    for name in _Labelled._LABELS:
+        directives.register_directive(name, _Labelled)
+    directives.register_directive("only", _Body)
+    directives.register_directive("csv-table", _CsvTable)
+
+
+_ROLE_USE_RE = re.compile(r"(?<![\w`]):([A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*):`")
+_DIRECTIVE_USE_RE = re.compile(r"^\s*\.\.\s+([A-Za-z][\w.+:-]*)::", re.MULTILINE)
+
+
+def register_unknown(text: str) -> list[str]:
+    """Register stand-ins for project-specific roles and directives used in ``text``.
+
+    Unknown roles render as their text, unknown directives as their content. Returns the
+    names of unknown directives, which the ingest reports as warnings.
+    """
+    from docutils.parsers.rst.languages import en
+
+    unknown_directives = []
+    for name in set(_ROLE_USE_RE.findall(text)):
+        key = name.lower()
+        if key not in roles._roles and key not in roles._role_registry and key not in en.roles:
+            roles.register_local_role(key, _text_role)
+    for name in set(_DIRECTIVE_USE_RE.findall(text)):
+        key = name.lower()
+        known = directives._directives.keys() | directives._directive_registry.keys()
+        if key not in known and key not in en.directives:
+            directives.register_directive(key, _Body)
+            unknown_directives.append(name)
+    return sorted(unknown_directives)

@@ -1,0 +1,111 @@
+"""Resolve a ``SourceSpec`` into the rst files that make up the knowledge base (build time)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin
+
+from kb.errors import ManifestError
+from kb.spec import SourceSpec, split_source_arg
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Source:
+    """One rst file and the published page its deep links point into."""
+
+    name: str
+    path: Path
+    url: str
+    aliases: Path | None = None  # maintainers' alternate questions, next to the source
+
+
+def resolve_sources(spec: SourceSpec) -> list[Source]:
+    """Return the sources a spec names, checking names, paths and URLs.
+
+    Raises:
+        ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
+    """
+    sources = _from_paths(spec.paths) if spec.paths else _from_manifest(Path(spec.manifest_path))
+    seen: set[str] = set()
+    for source in sources:
+        if source.name in seen:
+            raise ManifestError(f"two sources are named {source.name!r}; names must be unique")
+        seen.add(source.name)
+    if not sources:
+        raise ManifestError("no sources: the manifest lists none and no --source was given")
+    return sources
+
+
+def _alias_file(path: Path) -> Path | None:
+    sidecar = path.with_suffix(".aliases.toml")
+    return sidecar if sidecar.is_file() else None
+
+
+def _from_manifest(manifest: Path) -> list[Source]:
+    import tomllib  # only when (re)building: the query path never parses TOML
+
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{manifest}: manifest not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{manifest}: cannot read manifest: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{manifest}: not valid TOML: {exc}") from None
+    entries = data.get("source")
+    if not isinstance(entries, list):
+        raise ManifestError(f"{manifest}: expected [[source]] tables with name, path and url")
+    sources = []
+    for number, item in enumerate(entries, 1):
+        where = f"{manifest}: [[source]] #{number}"
+        if not isinstance(item, dict):
+            raise ManifestError(f"{where}: expected a table")
+        unknown = set(item) - {"name", "path", "url"}
+        if unknown:
+            raise ManifestError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
+        name, rel, url = item.get("name"), item.get("path"), item.get("url")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            raise ManifestError(f"{where}: 'name' must be a short word (letters, digits, _.-)")
+        if not isinstance(rel, str) or not rel:
+            raise ManifestError(f"{where}: 'path' must be the rst file, relative to the manifest")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
+        path = (manifest.parent / rel).resolve()
+        sources.append(Source(name, path, url, _alias_file(path)))
+    return sources
+
+
+def _from_paths(args: tuple[str, ...]) -> list[Source]:
+    sources: list[Source] = []
+    for arg in args:
+        raw, url = split_source_arg(arg)
+        path = Path(raw).expanduser().resolve()
+        if url and not url.startswith(("http://", "https://")):
+            raise ManifestError(f"--source {arg}: the URL after '=' must start with http(s)://")
+        if path.is_dir():
+            files = sorted(path.glob("*.rst"))
+            if not files:
+                raise ManifestError(f"--source {raw}: the folder holds no .rst file")
+            base = url if not url or url.endswith("/") else url + "/"
+            for file in files:
+                page = urljoin(base, file.stem + ".html") if base else file.as_uri()
+                sources.append(Source(_unique(file.stem, sources), file, page, _alias_file(file)))
+        else:
+            if not path.exists():
+                raise ManifestError(f"--source {raw}: no such file or folder")
+            page = url or path.as_uri()
+            sources.append(Source(_unique(path.stem, sources), path, page, _alias_file(path)))
+    return sources
+
+
+def _unique(stem: str, sources: list[Source]) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem) or "faq"
+    taken = {s.name for s in sources}
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate

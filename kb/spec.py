@@ -1,0 +1,59 @@
+"""Which sources a command reads: the shipped manifest, another one, or ``--source`` paths.
+
+Kept free of heavy imports (no pathlib, no TOML): the query path builds a spec on every run.
+"""
+
+from __future__ import annotations
+
+import os
+
+SHIPPED_MANIFEST = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "faq_source", "sources.toml"
+)
+
+
+class SourceSpec:
+    """What the user asked for: a manifest file, or ad-hoc ``--source PATH[=URL]`` arguments."""
+
+    __slots__ = ("manifest", "paths")
+
+    def __init__(
+        self, manifest: str | os.PathLike[str] | None = None, paths: tuple[str, ...] = ()
+    ) -> None:
+        self.manifest = os.fspath(manifest) if manifest is not None else None
+        self.paths = tuple(paths)
+
+    def __repr__(self) -> str:
+        return f"SourceSpec(manifest={self.manifest!r}, paths={self.paths!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SourceSpec) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    @property
+    def manifest_path(self) -> str:
+        """The manifest this spec reads (the shipped one when none was given), absolute."""
+        return os.path.realpath(self.manifest or SHIPPED_MANIFEST)
+
+    @property
+    def key(self) -> str:
+        """A stable description of the request, stored in the index to detect a switch."""
+        if self.paths:
+            return "source:" + "\n".join(_absolute_arg(p) for p in self.paths)
+        return f"manifest:{self.manifest_path}"
+
+
+def split_source_arg(arg: str) -> tuple[str, str]:
+    """Split ``PATH[=URL]`` into path and URL ('' if none); a path may itself contain '='."""
+    if "=" in arg and not os.path.exists(arg):
+        path, _, url = arg.partition("=")
+        return path, url
+    return arg, ""
+
+
+def _absolute_arg(arg: str) -> str:
+    path, url = split_source_arg(arg)
+    absolute = os.path.realpath(os.path.expanduser(path))
+    return f"{absolute}={url}" if url else absolute
