@@ -33,6 +33,10 @@ K1, B, DELTA = 1.5, 0.75, 1.0
 # The question's own words count most; a sub-part's parent question and the categories
 # above it count a little (they are shared by many entries); the answer counts once.
 FIELD_WEIGHTS = {"title": 3.0, "context": 0.5, "answer": 1.0}
+# A question word the FAQ never uses weighs this share of the rarest word's weight when
+# judging whether the best entry answers the question (a typo should not sink an answer;
+# a question made of words the FAQ never uses should not be "answered").
+UNKNOWN_SHARE = 0.75
 
 
 @dataclass
@@ -153,7 +157,7 @@ def encode_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
     for term, info in terms.items():
         info[0] = math.log((n_docs + 1) / document_freq[term])
     vocab = json.dumps(
-        {"fields": fields, "terms": terms, "unknown_weight": math.log((n_docs + 1) / 0.5)},
+        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
         separators=(",", ":"),
         sort_keys=True,
     ).encode()

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kb.errors import BuildError, FaqError, SourceError
+from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
 from kb.render import answer_lines, terminal_width, write
 from kb.spec import SourceSpec
@@ -19,7 +19,12 @@ AddSourceOptions = Callable[..., None]
 
 
 def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
-    """Register the subcommands that live outside the core (none yet)."""
+    """Register the subcommands that live outside the core: feedback."""
+    # kb.feedback owns its parser and handler; both are plugged in here.
+    from kb.feedback import add_feedback_command, feedback_command
+
+    add_feedback_command(commands)
+    _COMMANDS.setdefault("feedback", lambda args, spec: feedback_command(args))
 
 
 def run(args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -97,9 +102,9 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
     entries = {e["id"]: e for e in kb.reader.entries()}
     entry = entries.get(args.id)
     if entry is None:
-        close = difflib.get_close_matches(args.id, list(entries), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(args.id, list(entries), n=3, cutoff=0.8)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `faq-kb list` shows them"
-        raise SourceError("faq-kb show", None, f"no entry {args.id!r}{hint}")
+        raise FaqError(f"no entry {args.id!r}{hint}")
     if args.json:
         write(sys.stdout, json.dumps(entry, ensure_ascii=False, indent=2) + "\n")
         return 0
@@ -139,4 +144,5 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {
     "list": _list,
     "show": _show,
     "watch": _watch,
+    # "feedback" is added by add_commands (kb.feedback)
 }

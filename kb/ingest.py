@@ -147,8 +147,8 @@ def read_source(source: Source) -> str:
     return text.removeprefix("\ufeff")
 
 
-def parse_source(source: Source) -> ParsedSource:
-    """Parse one source into entries and problems.
+def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
+    """Parse one source into entries and problems (``strict``: unknown nodes raise).
 
     Raises:
         SourceError: the file cannot be read as UTF-8 text (parse problems are returned).
@@ -170,7 +170,7 @@ def parse_source(source: Source) -> ParsedSource:
         text, source_path=str(source.path), settings_overrides=settings
     )
     parsed.problems.extend(_take_messages(document, shown))
-    parsed.entries = list(_entries(document, source, text.splitlines()))
+    parsed.entries = list(_entries(document, source, text.splitlines(), strict))
     return parsed
 
 
@@ -182,7 +182,10 @@ def _first_line(text: str, needle: str) -> int | None:
 def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     """Collect docutils' messages (INFO dropped) and remove them from the tree."""
     problems = []
-    for message in list(document.findall(nodes.system_message)):
+    # Messages from transforms (an unknown link target …) are kept aside, not in the tree.
+    in_tree = list(document.findall(nodes.system_message))
+    aside = [m for m in document.transform_messages if m not in in_tree]
+    for message in in_tree + aside:
         level = int(message["level"])
         if level >= _WARNING:
             text = message[0].astext() if len(message) else message.astext()
@@ -194,7 +197,8 @@ def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
             section.parent.remove(section)
     for problematic in list(document.findall(nodes.problematic)):
         # The raw source text of markup docutils could not read: shown as text, not an error.
-        problematic.replace_self(nodes.Text(problematic.astext()))
+        if problematic.parent is not None:
+            problematic.parent.replace(problematic, nodes.Text(problematic.astext()))
     problems.sort(key=lambda p: (p.line or 0, -p.level))
     return problems
 
@@ -205,15 +209,18 @@ class _Walk:
     lines: list[str]
     labels: dict[str, str]
     shown: str
+    strict: bool
     ids: set[str] = field(default_factory=set)
 
 
-def _entries(document: nodes.document, source: Source, lines: list[str]) -> list[Entry]:
+def _entries(
+    document: nodes.document, source: Source, lines: list[str], strict: bool
+) -> list[Entry]:
     labels = {}
     for section in document.findall(nodes.section):
         for name in section["names"]:
             labels.setdefault(str(name), str(section["ids"][0]))
-    walk = _Walk(source, lines, labels, _source_display(source))
+    walk = _Walk(source, lines, labels, _source_display(source), strict)
     top = [child for child in document.children if isinstance(child, nodes.section)]
     entries: list[Entry] = []
     for section in top:
@@ -312,7 +319,7 @@ def _make_entry(
 ) -> Entry:
     anchor = anchor or str(node["ids"][0])
     page = walk.source.url.split("#")[0]
-    ctx = RenderContext(page_url=page, labels=walk.labels)
+    ctx = RenderContext(page_url=page, labels=walk.labels, strict=walk.strict)
     blocks: list[Block] = render_blocks(body, ctx)
     title_node = title_node if title_node is not None else node[0]  # type: ignore[assignment]
     line = _title_line(title_node, walk.lines)

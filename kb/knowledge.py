@@ -69,8 +69,7 @@ class KnowledgeBase:
             self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
             self._reader = reader
             return reader
-        self.notify(f"note: {reason}; rebuilding the index…")
-        self._reader = self._rebuild()
+        self._reader = self._rebuild(reason)
         return self._reader
 
     def stale_reason(self) -> str | None:
@@ -87,8 +86,7 @@ class KnowledgeBase:
             reason = self.stale_reason()
             if reason is None:
                 return False
-            self.notify(f"note: {reason}; rebuilding the index…")
-            new = self._rebuild()
+            new = self._rebuild(reason)
             self._reader = new  # one reference swap: readers hold the old one till done
             return True
 
@@ -118,9 +116,12 @@ class KnowledgeBase:
             return reader, f"{changed[0]}{more} changed since the index was built"
         return reader, None
 
-    def _rebuild(self) -> IndexReader:
+    def _rebuild(self, reason: str) -> IndexReader:
         from kb.build import build, build_bytes
+        from kb.sources import resolve_sources
 
+        resolve_sources(self.spec)  # a bad manifest or --source fails before any note
+        self.notify(f"note: {reason}; rebuilding the index…")
         try:
             report = build(self.spec, self.index_dir)
         except OSError as exc:

@@ -65,6 +65,7 @@ class Explanation(_Record):
     """Why a result ranked where it did (``--explain``)."""
 
     coverage: float = Field(description="share of the question's term weight the entry holds")
+    title_coverage: float = Field(description="share of the entry's title the question holds")
     terms: list[TermWeight]
 
 

@@ -163,8 +163,8 @@ def _explain_lines(hit: Hit, result: SearchResult, style: _Style) -> list[str]:
     return [
         "",
         style.dim(
-            f"  why: score {hit.score:.3f}; covers {hit.coverage:.0%} of the question's "
-            f"weight; band: {result.band}"
+            f"  why: score {hit.score:.3f}; holds {hit.coverage:.0%} of the question's weight; "
+            f"the question has {hit.title_coverage:.0%} of its title; band: {result.band}"
         ),
         style.dim(f"  terms: {terms or 'none'}"),
         style.dim(f"  question tokens: {' '.join(result.tokens) or '(none)'}"),
@@ -189,6 +189,7 @@ def result_json(result: SearchResult, *, explain: bool = False) -> dict[str, Any
         if explain:
             item["explain"] = {
                 "coverage": round(hit.coverage, 4),
+                "title_coverage": round(hit.title_coverage, 4),
                 "terms": [
                     {"term": m.term, "field": m.field, "contribution": round(m.contribution, 6)}
                     for m in hit.matches

@@ -14,6 +14,16 @@ MAX_QUERY_TOKENS = 128
 # The share of the question's weight (idf of its terms; unknown words weigh most) that the
 # best entry must contain to count as an answer; below it, results are only suggestions.
 ANSWER_COVERAGE = 0.5
+# Or: the user asked most of the entry's own question (its title or an alias), and the
+# entry holds a fair share of what they asked.
+ANSWER_TITLE_COVERAGE = 0.5
+ANSWER_MIN_COVERAGE = 0.25
+# How much a term found in a field counts towards coverage: the question's own words (and
+# its maintainer-written aliases) fully, words only in the answer or breadcrumb partly.
+MATCH_SHARE = {"title": 1.0}
+OTHER_FIELD_SHARE = 0.5
+# Alternatives below this share are noise (one common word in common), not "close".
+ALTERNATIVE_COVERAGE = 0.25
 
 
 # Plain classes, not dataclasses: ``dataclasses`` imports ``inspect``, a cost every cold
@@ -30,10 +40,14 @@ class TermMatch:
 class Hit:
     """One ranked entry: its stored record, score and the share of the question it covers."""
 
-    __slots__ = ("coverage", "entry", "matches", "number", "score")
+    __slots__ = ("coverage", "entry", "matches", "number", "score", "title_coverage")
 
-    def __init__(self, number: int, entry: dict[str, Any], score: float, coverage: float) -> None:
-        self.number, self.entry, self.score, self.coverage = number, entry, score, coverage
+    def __init__(
+        self, number: int, entry: dict[str, Any], score: float, coverage: float, title_coverage: float
+    ) -> None:
+        self.number, self.entry, self.score = number, entry, score
+        self.coverage = coverage  # share of the question's weight the entry holds
+        self.title_coverage = title_coverage  # share of the entry's question the user asked
         self.matches: list[TermMatch] = []
 
 
@@ -72,17 +86,19 @@ def score_all(
             continue
         weight = info[0]
         total += weight
-        seen: set[int] = set()
+        seen: dict[int, float] = {}
         for at in range(1, len(info), 4):
             fld = fields[int(info[at])]
             base += fld.weight * info[at + 1] * fld.delta
             docs, extras = index.postings(int(info[at + 2]), int(info[at + 3]))
             w = fld.weight
+            share = MATCH_SHARE.get(fld.name, OTHER_FIELD_SHARE)
             for doc, x in zip(docs, extras, strict=True):
                 extra[doc] = extra.get(doc, 0.0) + w * x
-            seen.update(docs)
-        for doc in seen:
-            covered[doc] = covered.get(doc, 0.0) + weight
+                if share > seen.get(doc, 0.0):
+                    seen[doc] = share
+        for doc, share in seen.items():
+            covered[doc] = covered.get(doc, 0.0) + weight * share
     return base, extra, covered, total
 
 
@@ -121,19 +137,40 @@ def search(index: IndexReader, question: str, *, k: int = 3, explain: bool = Fal
             break
         if _related(index, doc, taken):
             continue
-        taken.add(doc)
         coverage = covered.get(doc, 0.0) / total if total else 0.0
-        hit = Hit(doc, index.entry(doc), base + extra[doc], coverage)
+        if hits and coverage < ALTERNATIVE_COVERAGE:
+            continue
+        taken.add(doc)
+        entry = index.entry(doc)
+        hit = Hit(doc, entry, base + extra[doc], coverage, _title_coverage(index, entry, tokens))
         if explain:
             hit.matches = _explain(index, doc, tokens)
         hits.append(hit)
     if not hits:
         band = "none"
-    elif hits[0].coverage >= ANSWER_COVERAGE:
+    elif _confident(hits[0]):
         band = "answer"
     else:
         band = "suggest"
     return SearchResult(question, tokens, hits, band)
+
+
+def _confident(hit: Hit) -> bool:
+    if hit.coverage >= ANSWER_COVERAGE:
+        return True
+    return hit.title_coverage >= ANSWER_TITLE_COVERAGE and hit.coverage >= ANSWER_MIN_COVERAGE
+
+
+def _title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]) -> float:
+    """The largest share of the entry's title (or one alias) whose words the question has."""
+    asked = set(tokens)
+    best = 0.0
+    for wording in [entry["title"], *entry.get("aliases", ())]:
+        weights = {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
+        total = sum(weights.values())
+        if total:
+            best = max(best, sum(w for t, w in weights.items() if t in asked) / total)
+    return best
 
 
 def _related(index: IndexReader, doc: int, taken: set[int]) -> bool:

@@ -1,0 +1,215 @@
+"""The index file: exact rank-bm25 scores, round trip, determinism, freshness, safety."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from rank_bm25 import BM25Plus
+
+from kb.build import B, DELTA, FIELD_WEIGHTS, K1, build, field_texts, load_entries
+from kb.errors import IndexFileError
+from kb.index import INDEX_FILE, IndexReader
+from kb.knowledge import KnowledgeBase
+from kb.models import Entry
+from kb.search import field_scores, score_all
+from kb.sources import resolve_sources
+from kb.spec import SourceSpec
+from kb.text import tokenize
+from tests.conftest import CORPORA, SEED, needs_corpora
+
+QUESTIONS = [
+    "too many open files",
+    "how do I send my source code to the workers",
+    "worker killed by nanny memory",
+    "why does -22 // 10 return -3",
+    "lambda in a loop returns the same value",
+    "how do I make a python script executable on unix",
+    "n_jobs uses more cores than I asked",
+    "save a transparent figure",
+    "create pdf without latex",
+    "is nested inline markup possible",
+    "python python python worker",
+]
+
+
+def _check_exact(index: IndexReader, entries: list[Entry]) -> None:
+    for name in FIELD_WEIGHTS:
+        docs = [tokenize(field_texts(e)[name]) for e in entries]
+        if not any(docs):
+            continue
+        model = BM25Plus(docs, k1=K1, b=B, delta=DELTA)
+        for question in QUESTIONS:
+            tokens = tokenize(question)
+            expected = model.get_scores(tokens)
+            got = field_scores(index, name, tokens)
+            assert got == pytest.approx(list(expected), abs=1e-9, rel=0), (name, question)
+
+
+def _combined_ranking(index: IndexReader, entries: list[Entry], question: str) -> list[int]:
+    tokens = tokenize(question)
+    total = [0.0] * len(entries)
+    for name, weight in FIELD_WEIGHTS.items():
+        docs = [tokenize(field_texts(e)[name]) for e in entries]
+        if any(docs):
+            scores = BM25Plus(docs, k1=K1, b=B, delta=DELTA).get_scores(tokens)
+            total = [t + weight * s for t, s in zip(total, scores, strict=True)]
+    base, extra, _covered, _total = score_all(index, tokens)
+    for doc in range(len(entries)):
+        assert base + extra.get(doc, 0.0) == pytest.approx(total[doc], abs=1e-9, rel=0)
+    return sorted(extra, key=lambda d: (-extra[d], d))
+
+
+def test_stored_scores_equal_rank_bm25_on_the_seed(seed_kb: KnowledgeBase) -> None:
+    entries, _ = load_entries(resolve_sources(SourceSpec()))
+    _check_exact(seed_kb.reader, entries)
+    for question in QUESTIONS:
+        _combined_ranking(seed_kb.reader, entries, question)
+
+
+@needs_corpora
+@pytest.mark.parametrize("project", ["cpython", "sklearn", "docutils", "matplotlib"])
+def test_stored_scores_equal_rank_bm25_on_real_corpora(
+    project: str, make_kb: Callable[..., KnowledgeBase]
+) -> None:
+    assert CORPORA is not None
+    kb = make_kb(str(CORPORA / project))
+    entries, _ = load_entries(resolve_sources(kb.spec))
+    _check_exact(kb.reader, entries)
+    for question in QUESTIONS:
+        ranked = _combined_ranking(kb.reader, entries, question)
+        hits = kb.search(question, k=1).hits
+        if ranked:
+            assert hits[0].number == ranked[0]
+
+
+def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBase) -> None:
+    manifest = tmp_path / "sources.toml"
+    manifest.write_text(
+        f'[[source]]\nname = "distributed"\npath = "{SEED}"\n'
+        'url = "https://distributed.dask.org/en/stable/faq.html"\n'
+    )
+    spec = SourceSpec(manifest=manifest)
+    build(spec, str(tmp_path / "a"))
+    build(spec, str(tmp_path / "b"))
+    a = (tmp_path / "a" / INDEX_FILE).read_bytes()
+    assert a == (tmp_path / "b" / INDEX_FILE).read_bytes()
+    reader = IndexReader.open(str(tmp_path / "a" / INDEX_FILE))
+    stored = [Entry.model_validate(e) for e in reader.entries()]
+    assert stored == [Entry.model_validate(e) for e in seed_kb.reader.entries()]
+    assert len(stored) == 9
+    kb = KnowledgeBase(spec, tmp_path / "a")
+    assert kb.search("too many open files").hits[0].entry["anchor"] == (
+        "too-many-open-file-descriptors"
+    )
+
+
+def test_pickle_free_index_is_json_and_binary_data(seed_kb: KnowledgeBase) -> None:
+    data = Path(seed_kb.path).read_bytes()
+    assert data.startswith(b'{"byteorder":"little","entry_count":9,')
+    assert b"\x80\x04\x95" not in data  # no pickle protocol-4 frame anywhere
+
+
+def test_a_changed_source_is_rebuilt_before_answering(seed_copy: Path, tmp_path: Path) -> None:
+    notes: list[str] = []
+    spec = SourceSpec(paths=(f"{seed_copy}=https://example.org/faq.html",))
+    kb = KnowledgeBase(spec, tmp_path / "idx", notify=notes.append)
+    kb.open()
+    assert notes == [f"note: no index at {tmp_path / 'idx'} yet; rebuilding the index…"]
+    assert kb.stale_reason() is None
+    seed_copy.write_text(
+        seed_copy.read_text() + "\nHow do I frobnicate the gizmo?\n~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n\n"
+        "Turn the frobnicator twice.\n"
+    )
+    assert kb.stale_reason() == f"{seed_copy} changed since the index was built"
+    fresh = KnowledgeBase(spec, tmp_path / "idx", notify=notes.append)
+    assert fresh.search("frobnicate gizmo").hits[0].entry["title"] == (
+        "How do I frobnicate the gizmo?"
+    )
+    assert notes[-1] == f"note: {seed_copy} changed since the index was built; rebuilding the index…"
+
+
+def test_touching_a_source_without_changing_it_does_not_rebuild(
+    seed_copy: Path, tmp_path: Path
+) -> None:
+    kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
+    kb.open()
+    os.utime(seed_copy, ns=(1, 1))
+    assert kb.stale_reason() is None
+
+
+def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: Path) -> None:
+    folder = seed_copy.parent
+    kb = KnowledgeBase(SourceSpec(paths=(f"{folder}=https://example.org/",)), tmp_path / "idx")
+    kb.open()
+    (folder / "more.rst").write_text("More\n====\n\nWhere is the gizmo?\n-------------------\n\nIn the box.\n")
+    assert kb.stale_reason() == f"{folder} changed since the index was built"
+    assert kb.refresh() is True
+    hit = kb.search("where is the gizmo").hits[0]
+    assert hit.entry["url"] == "https://example.org/more.html#where-is-the-gizmo"
+
+
+def test_a_corrupt_index_is_rebuilt_and_never_half_read(seed_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(paths=(str(seed_copy),))
+    kb = KnowledgeBase(spec, tmp_path / "idx")
+    kb.open()
+    path = Path(kb.path)
+    path.write_bytes(path.read_bytes()[:-100])  # truncated
+    with pytest.raises(IndexFileError, match="the index is damaged"):
+        IndexReader.open(str(path))
+    path.write_bytes(b"\x00garbage")
+    with pytest.raises(IndexFileError, match="not a faq-kb index"):
+        IndexReader.open(str(path))
+    notes: list[str] = []
+    again = KnowledgeBase(spec, tmp_path / "idx", notify=notes.append)
+    assert again.search("too many open files").answered
+    assert notes[0].startswith("note: the index is unreadable (")
+    with pytest.raises(IndexFileError, match="run `faq-kb build`"):
+        KnowledgeBase(spec, tmp_path / "nothing-here").open(rebuild=False)
+
+
+def test_an_index_of_another_schema_is_rebuilt(seed_copy: Path, tmp_path: Path) -> None:
+    spec = SourceSpec(paths=(str(seed_copy),))
+    kb = KnowledgeBase(spec, tmp_path / "idx")
+    kb.open()
+    path = Path(kb.path)
+    path.write_bytes(path.read_bytes().replace(b'"schema_version":1', b'"schema_version":0', 1))
+    notes: list[str] = []
+    KnowledgeBase(spec, tmp_path / "idx", notify=notes.append).open()
+    assert notes == ["note: the index was written by another faq-kb version; rebuilding the index…"]
+
+
+def test_an_interrupted_rebuild_leaves_the_previous_index(
+    seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = SourceSpec(paths=(str(seed_copy),))
+    kb = KnowledgeBase(spec, tmp_path / "idx")
+    kb.open()
+    before = Path(kb.path).read_bytes()
+    seed_copy.write_text(seed_copy.read_text().replace("Too many open", "Too few open"))
+
+    def crash(*args: object) -> None:
+        raise KeyboardInterrupt  # the process dies between writing and renaming
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        build(spec, str(tmp_path / "idx"))
+    assert Path(kb.path).read_bytes() == before
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == [INDEX_FILE]
+
+
+def test_a_broken_source_fails_the_rebuild_and_keeps_the_old_index(
+    seed_copy: Path, tmp_path: Path
+) -> None:
+    spec = SourceSpec(paths=(str(seed_copy),))
+    kb = KnowledgeBase(spec, tmp_path / "idx")
+    kb.open()
+    seed_copy.write_text(seed_copy.read_text() + "\n.. list-table::\n\n   * broken\n")
+    from kb.errors import BuildError
+
+    with pytest.raises(BuildError) as caught:
+        kb.refresh()
+    assert "list-table" in str(caught.value)
+    assert kb.search("too many open files").answered

@@ -1,0 +1,323 @@
+"""Ingest: real docutils over the real FAQ corpora and the shipped seed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from kb.errors import SourceError
+from kb.ingest import parse_source
+from kb.sources import Source
+from tests.conftest import SEED_URL, needs_corpora
+
+# Questions per file: sections with an answer of their own (plus Sphinx's definition-list
+# Q&As); categories that only group questions are not counted.
+ENTRY_COUNTS = {
+    "cpython/design.rst": 28,
+    "cpython/extending.rst": 17,
+    "cpython/general.rst": 23,
+    "cpython/gui.rst": 4,
+    "cpython/index.rst": 0,
+    "cpython/installed.rst": 3,
+    "cpython/library.rst": 28,
+    "cpython/programming.rst": 67,
+    "cpython/windows.rst": 9,
+    "dask/faq.rst": 21,
+    "distributed/faq.rst": 6,
+    "distributed/killed.rst": 6,
+    "docutils/FAQ.rst": 42,
+    "matplotlib/faq.rst": 16,
+    "pandas/gotchas.rst": 12,
+    "sklearn/faq.rst": 28,
+    "sphinx/faq.rst": 21,
+}
+# What docutils writes when it cannot handle markup, and raw rst that should have been read.
+ERROR_TEXT = re.compile(
+    r"System Message|\((ERROR|WARNING|SEVERE)/\d\)|Unknown (interpreted text role|directive)"
+    r"|No (role|directive) entry|Docutils System Messages"
+)
+ROLE_LEFTOVER = re.compile(r"(?<![`\w]):(func|meth|class|mod|ref|doc|exc|data|attr|term):`")
+
+
+@needs_corpora
+def test_every_corpus_file_builds_with_the_expected_entries(parsed_corpora: dict) -> None:
+    counts = {name: len(parsed.entries) for name, parsed in parsed_corpora.items()}
+    assert counts == ENTRY_COUNTS
+    for name, parsed in parsed_corpora.items():
+        assert parsed.errors == [], name
+
+
+@needs_corpora
+def test_no_docutils_error_text_or_raw_roles_in_any_answer(parsed_corpora: dict) -> None:
+    for name, parsed in parsed_corpora.items():
+        for entry in parsed.entries:
+            for block in entry.blocks:
+                assert not ERROR_TEXT.search(block.text), (name, entry.id, block.text)
+                assert not ERROR_TEXT.search(block.mrkdwn), (name, entry.id)
+                if block.kind != "code":
+                    assert not ROLE_LEFTOVER.search(block.text), (name, entry.id, block.text)
+
+
+@needs_corpora
+def test_only_the_docutils_faq_warns_and_only_about_its_skipped_include(
+    parsed_corpora: dict,
+) -> None:
+    warnings = {n: [str(p) for p in parsed.problems] for n, parsed in parsed_corpora.items()}
+    assert {n for n, w in warnings.items() if w} == {"docutils/FAQ.rst"}
+    (only,) = warnings["docutils/FAQ.rst"]
+    assert only.endswith(
+        'FAQ.rst:1: warning: "include" of docs/header0.rst skipped: '
+        "faq-kb never reads files named by a source."
+    )
+
+
+def _by_title(parsed_corpora: dict, name: str) -> dict:
+    return {e.title: e for e in parsed_corpora[name].entries}
+
+
+@needs_corpora
+@pytest.mark.parametrize(
+    ("name", "title", "url", "breadcrumb"),
+    [
+        (
+            "cpython/programming.rst",
+            "Why does -22 // 10 return -3?",
+            "https://docs.python.org/3/faq/programming.html#why-does-22-10-return-3",
+            ["Programming FAQ", "Numbers and strings"],
+        ),
+        (
+            "cpython/programming.rst",
+            "Why am I getting an UnboundLocalError when the variable has a value?",
+            "https://docs.python.org/3/faq/programming.html"
+            "#why-am-i-getting-an-unboundlocalerror-when-the-variable-has-a-value",
+            ["Programming FAQ", "Core Language"],
+        ),
+        (
+            "cpython/gui.rst",
+            "What GUI toolkits exist for Python?",
+            "https://docs.python.org/3/faq/gui.html#what-gui-toolkits-exist-for-python",
+            ["Graphic User Interface FAQ"],
+        ),
+        (
+            "sklearn/faq.rst",
+            "Why does my job use more cores than specified with n_jobs?",
+            "https://scikit-learn.org/stable/faq.html"
+            "#why-does-my-job-use-more-cores-than-specified-with-n-jobs",
+            ["Frequently Asked Questions", "Using scikit-learn"],
+        ),
+        (
+            "distributed/killed.rst",
+            "Why did my worker die?",
+            "https://distributed.dask.org/en/stable/killed.html#why-did-my-worker-die",
+            [],
+        ),
+        (
+            "distributed/killed.rst",
+            "Killed by Nanny",
+            "https://distributed.dask.org/en/stable/killed.html#killed-by-nanny",
+            ["Why did my worker die?", "Scenarios"],
+        ),
+        (
+            "docutils/FAQ.rst",
+            "Is nested inline markup possible?",
+            "https://docutils.sourceforge.io/FAQ.html#is-nested-inline-markup-possible",
+            ["Docutils FAQ (Frequently Asked Questions)", "reStructuredText"],
+        ),
+        (
+            "sphinx/faq.rst",
+            "How do I create PDF files without LaTeX?",
+            "https://www.sphinx-doc.org/en/master/faq.html#how-do-i",
+            ["Sphinx FAQ", "How do I..."],
+        ),
+        (
+            "pandas/gotchas.rst",
+            "Support for integer NA",
+            "https://pandas.pydata.org/docs/user_guide/gotchas.html#support-for-integer-na",
+            ["Frequently Asked Questions (FAQ)", "NaN, Integer NA values and NA type promotions"],
+        ),
+    ],
+)
+def test_titles_deep_links_and_breadcrumbs(
+    parsed_corpora: dict, name: str, title: str, url: str, breadcrumb: list[str]
+) -> None:
+    entry = _by_title(parsed_corpora, name)[title]
+    assert entry.url == url
+    assert entry.breadcrumb == breadcrumb
+
+
+@needs_corpora
+def test_sectnum_numbers_never_reach_titles(parsed_corpora: dict) -> None:
+    titles = [e.title for e in parsed_corpora["docutils/FAQ.rst"].entries]
+    assert titles[0] == "What is Docutils?"
+    assert not any(re.match(r"^\d", t) for t in titles)
+
+
+@needs_corpora
+def test_sphinx_definition_list_questions_become_entries(parsed_corpora: dict) -> None:
+    titles = [e.title for e in parsed_corpora["sphinx/faq.rst"].entries]
+    assert titles[:3] == [
+        "How do I create PDF files without LaTeX?",
+        "How do I get section numbers?",
+        "How do I customize the look of the built HTML files?",
+    ]
+    assert "Using Sphinx with Read the Docs" in titles
+    pdf = _by_title(parsed_corpora, "sphinx/faq.rst")["How do I create PDF files without LaTeX?"]
+    assert pdf.source_title == "... create PDF files without LaTeX?"
+    assert pdf.links[0].url == "https://github.com/brechtm/rinohtype"
+
+
+@needs_corpora
+def test_ipython_blocks_keep_the_pandas_example_code(parsed_corpora: dict) -> None:
+    entry = _by_title(parsed_corpora, "pandas/gotchas.rst")["DataFrame memory usage"]
+    code = [b.text for b in entry.blocks if b.kind == "code"]
+    assert any("df.info()" in c for c in code)
+    assert not any("@savefig" in c for c in code)
+
+
+@needs_corpora
+def test_sphinx_roles_render_as_text_and_links(parsed_corpora: dict) -> None:
+    general = _by_title(parsed_corpora, "cpython/general.rst")
+    numbering = general["How does the Python version numbering scheme work?"]
+    assert "https://peps.python.org/pep-0006" in [link.url for link in numbering.links]
+    programming = _by_title(parsed_corpora, "cpython/programming.rst")
+    lambdas = programming[
+        "Why do lambdas defined in a loop with different values all return the same result?"
+    ]
+    assert "lambda" in lambdas.answer
+    killed = _by_title(parsed_corpora, "distributed/faq.rst")["KilledWorker, CommsClosed, etc."]
+    assert [link.url for link in killed.links] == [
+        "https://distributed.dask.org/en/stable/killed.html"
+    ]
+
+
+@needs_corpora
+def test_relative_links_resolve_against_the_published_page(parsed_corpora: dict) -> None:
+    what = _by_title(parsed_corpora, "docutils/FAQ.rst")["How can I get a new feature into Docutils?"]
+    urls = [link.url for link in what.links]
+    assert "https://docutils.sourceforge.io/docs/user/mailing-lists.html#docutils-develop" in urls
+    assert all(u.startswith(("http://", "https://", "mailto:")) for u in urls)
+
+
+def test_seed_entries_subparts_and_deep_links(seed_entries: dict) -> None:
+    assert list(seed_entries) == [
+        "how-do-i-use-external-modules",
+        "maintain-consistent-environments",
+        "temporary-installations",
+        "send-source",
+        "too-many-open-file-descriptors",
+        "error-when-running-dask-worker-about-omp-num-threads",
+        "does-dask-handle-data-locality",
+        "permissionerror-errno-13-permission-denied-root-dask",
+        "killedworker-commsclosed-etc",
+    ]
+    parent = seed_entries["how-do-i-use-external-modules"]
+    send = seed_entries["send-source"]
+    assert send.parent == parent.id == "distributed/how-do-i-use-external-modules"
+    assert send.url == SEED_URL + "#send-source"
+    assert send.breadcrumb == ["Frequently Asked Questions", "How do I use external modules?"]
+    assert [b.text for b in parent.blocks if b.kind == "heading"] == [
+        "Maintain consistent environments",
+        "Temporary installations",
+        "Send Source",
+    ]
+    omp = seed_entries["error-when-running-dask-worker-about-omp-num-threads"]
+    assert omp.title == "Error when running dask-worker about OMP_NUM_THREADS"
+    assert omp.source_title == "Error when running dask-worker about ``OMP_NUM_THREADS``"
+    assert omp.source.path == "faq_source/distributed/faq.rst"
+    assert omp.source.line == 86
+    perm = seed_entries["permissionerror-errno-13-permission-denied-root-dask"]
+    assert perm.title == "PermissionError [Errno 13] Permission Denied: `/root/.dask`"
+
+
+def test_seed_links_resolve_to_real_urls(seed_entries: dict) -> None:
+    consistent = seed_entries["maintain-consistent-environments"]
+    assert [(link.text, link.url) for link in consistent.links] == [
+        ("conda-pack", "https://conda.github.io/conda-pack/")
+    ]
+    send = seed_entries["send-source"]
+    assert [link.url for link in send.links] == [
+        "https://distributed.readthedocs.io/en/latest/api.html"
+        "#distributed.executor.Executor.upload_file",
+        "http://stackoverflow.com/questions/39295200/"
+        "can-i-use-functions-imported-from-py-files-in-dask-distributed",
+    ]
+    perm = seed_entries["permissionerror-errno-13-permission-denied-root-dask"]
+    assert perm.links[0].url == "http://supervisord.org/subprocess.html#subprocess-environment"
+    fds = seed_entries["too-many-open-file-descriptors"]
+    assert fds.links[0].url == (
+        "http://www.cyberciti.biz/faq/linux-increase-the-maximum-number-of-open-files/"
+    )
+    assert "<https://conda.github.io/conda-pack/|conda-pack>" in "".join(
+        b.mrkdwn for b in consistent.blocks
+    )
+
+
+def test_code_and_lists_are_kept_as_structure(seed_entries: dict) -> None:
+    consistent = seed_entries["maintain-consistent-environments"]
+    items = [b for b in consistent.blocks if b.kind == "item"]
+    assert len(items) == 4
+    assert items[1].text.startswith("conda-pack is a tool")
+    locality = seed_entries["does-dask-handle-data-locality"]
+    assert "`dask.dataframe.read_csv('hdfs:///path/to/files.*.csv')`" in "".join(
+        b.mrkdwn for b in locality.blocks
+    )
+
+
+def _write(tmp_path: Path, text: str | bytes, name: str = "faq.rst") -> Source:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return Source("t", path, "https://example.org/faq.html")
+
+
+def test_includes_and_raw_never_read_files(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP SECRET")
+    source = _write(
+        tmp_path,
+        "FAQ\n===\n\nQ?\n--\n\nA.\n\n.. include:: secret.txt\n\n"
+        ".. raw:: html\n   :file: secret.txt\n\n.. raw:: html\n\n   <b>hi</b>\n",
+    )
+    parsed = parse_source(source)
+    assert "SECRET" not in parsed.entries[0].answer
+    assert "<b>" not in parsed.entries[0].answer
+    assert [p.message for p in parsed.problems] == [
+        '"include" of secret.txt skipped: faq-kb never reads files named by a source.'
+    ]
+
+
+def test_broken_rst_reports_file_and_line(tmp_path: Path) -> None:
+    source = _write(tmp_path, "FAQ\n===\n\nQ?\n--\n\n* a list\nnot indented\n\n`open\n")
+    parsed = parse_source(source)
+    assert parsed.errors == []  # warnings only: docutils recovers
+    bad = _write(tmp_path, "FAQ\n===\n\nQ?\n--\n\n.. list-table::\n\n   * not a list table\n",
+                 "bad.rst")
+    errors = parse_source(bad).errors
+    assert errors and errors[0].line == 7
+    assert "list-table" in errors[0].message
+
+
+def test_unreadable_sources_raise_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="source file not found"):
+        parse_source(Source("t", tmp_path / "missing.rst", "https://example.org/x.html"))
+    latin = _write(tmp_path, "FAQ\n===\n\nCaf\xe9?\n----\n\nYes.\n".encode("latin-1"))
+    with pytest.raises(SourceError, match=r"faq.rst:4: not UTF-8 text \(byte 0xe9\)"):
+        parse_source(latin)
+    junk = _write(tmp_path, b"\x00\x01\x02binary", "junk.rst")
+    with pytest.raises(SourceError, match="binary data"):
+        parse_source(junk)
+
+
+def test_unknown_project_roles_and_directives_are_handled(tmp_path: Path) -> None:
+    source = _write(
+        tmp_path,
+        "FAQ\n===\n\nQ?\n--\n\nUse :myrole:`thing` and :py:func:`~pkg.mod.run`.\n\n"
+        ".. mydirective:: arg\n   :opt: 1\n\n   Body text.\n",
+    )
+    parsed = parse_source(source)
+    (entry,) = parsed.entries
+    assert entry.answer == "Use thing and run().\n\nBody text."
+    assert [p.message for p in parsed.problems] == [
+        'unknown directive "mydirective": its content is shown as text'
+    ]
