@@ -47,6 +47,13 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
         default=[],
         help="an rst file or a folder of them, with its published URL; repeatable",
     )
+    group.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        default=[],
+        help="only the sources named NAME (or NAME.*); repeatable",
+    )
     if index:
         group.add_argument(
             "--index",
@@ -57,8 +64,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
 
 def _spec(args: argparse.Namespace) -> SourceSpec:
     if args.source:
-        return SourceSpec(paths=tuple(args.source))
-    return SourceSpec(manifest=args.manifest)
+        return SourceSpec(paths=tuple(args.source), only=tuple(args.only))
+    return SourceSpec(manifest=args.manifest, only=tuple(args.only))
 
 
 def _note(message: str) -> None:

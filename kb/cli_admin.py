@@ -24,7 +24,47 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     from kb.feedback import add_feedback_command, feedback_command
 
     add_feedback_command(commands)
+    evaluation = commands.add_parser(
+        "eval", help="retrieval quality on labelled questions (Recall@1/@3, MRR, declines)"
+    )
+    evaluation.add_argument("file", metavar="FILE.jsonl", help="one labelled question a line")
+    evaluation.add_argument("--json", action="store_true", help="machine-readable report")
+    evaluation.add_argument("--split", metavar="NAME", help="only questions of this split")
+    evaluation.add_argument(
+        "--min-recall-at-1",
+        type=float,
+        metavar="X",
+        help="exit 1 if overall Recall@1 falls below X (a regression guard)",
+    )
+    add_source_options(evaluation)
+
     _COMMANDS.setdefault("feedback", lambda args, spec: feedback_command(args))
+
+
+def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:
+    from kb import evaluate
+
+    questions = evaluate.load_questions(args.file)
+    if args.split:
+        questions = [q for q in questions if q.split == args.split]
+    if not questions:
+        raise FaqError(
+            f"{args.file}: no questions" + (f" in split {args.split!r}" if args.split else "")
+        )
+    report = evaluate.evaluate(questions, spec, args.index, notify=_note)
+    if args.json:
+        write(sys.stdout, json.dumps(evaluate.report_json(report), indent=2) + "\n")
+    else:
+        split = f" (split {args.split})" if args.split else ""
+        title = f"faq-kb eval {args.file}{split}: {len(questions)} questions"
+        write(sys.stdout, evaluate.format_report(report, title))
+    if args.min_recall_at_1 is not None and report.overall.recall_at_1 < args.min_recall_at_1:
+        print(
+            f"error: Recall@1 {report.overall.recall_at_1:.3f} is below {args.min_recall_at_1}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 def run(args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -144,5 +184,6 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {
     "list": _list,
     "show": _show,
     "watch": _watch,
+    "eval": _eval,
     # "feedback" is added by add_commands (kb.feedback)
 }

@@ -43,7 +43,12 @@ class Hit:
     __slots__ = ("coverage", "entry", "matches", "number", "score", "title_coverage")
 
     def __init__(
-        self, number: int, entry: dict[str, Any], score: float, coverage: float, title_coverage: float
+        self,
+        number: int,
+        entry: dict[str, Any],
+        score: float,
+        coverage: float,
+        title_coverage: float,
     ) -> None:
         self.number, self.entry, self.score = number, entry, score
         self.coverage = coverage  # share of the question's weight the entry holds
@@ -122,10 +127,18 @@ def field_scores(index: IndexReader, field_name: str, tokens: list[str]) -> list
     return scores
 
 
-def search(index: IndexReader, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
+def search(
+    index: IndexReader,
+    question: str,
+    *,
+    k: int = 3,
+    explain: bool = False,
+    alternative_floor: float = ALTERNATIVE_COVERAGE,
+) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
     A sub-part and the question it belongs to are never both listed: the better-ranked wins.
+    Alternatives holding less than ``alternative_floor`` of the question are left out.
     """
     tokens = _query_tokens(question)
     base, extra, covered, total = score_all(index, tokens)
@@ -138,7 +151,7 @@ def search(index: IndexReader, question: str, *, k: int = 3, explain: bool = Fal
         if _related(index, doc, taken):
             continue
         coverage = covered.get(doc, 0.0) / total if total else 0.0
-        if hits and coverage < ALTERNATIVE_COVERAGE:
+        if hits and coverage < alternative_floor:
             continue
         taken.add(doc)
         entry = index.entry(doc)

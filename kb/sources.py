@@ -30,6 +30,12 @@ def resolve_sources(spec: SourceSpec) -> list[Source]:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
     """
     sources = _from_paths(spec.paths) if spec.paths else _from_manifest(Path(spec.manifest_path))
+    if spec.only:
+        kept = [s for s in sources if spec.keeps(s.name)]
+        if not kept:
+            names = ", ".join(s.name for s in sources)
+            raise ManifestError(f"no source named {' or '.join(spec.only)} (there are: {names})")
+        sources = kept
     seen: set[str] = set()
     for source in sources:
         if source.name in seen:
@@ -64,7 +70,7 @@ def _from_manifest(manifest: Path) -> list[Source]:
         where = f"{manifest}: [[source]] #{number}"
         if not isinstance(item, dict):
             raise ManifestError(f"{where}: expected a table")
-        unknown = set(item) - {"name", "path", "url"}
+        unknown = set(item) - {"name", "path", "url", "aliases"}
         if unknown:
             raise ManifestError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         name, rel, url = item.get("name"), item.get("path"), item.get("url")
@@ -75,7 +81,13 @@ def _from_manifest(manifest: Path) -> list[Source]:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
         path = (manifest.parent / rel).resolve()
-        sources.append(Source(name, path, url, _alias_file(path)))
+        aliases = item.get("aliases")
+        if aliases is not None and not isinstance(aliases, str):
+            raise ManifestError(f"{where}: 'aliases' must be the path of an aliases TOML file")
+        alias_path = (manifest.parent / aliases).resolve() if aliases else _alias_file(path)
+        if aliases and not alias_path.is_file():
+            raise ManifestError(f"{where}: aliases file {alias_path} not found")
+        sources.append(Source(name, path, url, alias_path))
     return sources
 
 

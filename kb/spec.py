@@ -15,16 +15,28 @@ SHIPPED_MANIFEST = os.path.join(
 class SourceSpec:
     """What the user asked for: a manifest file, or ad-hoc ``--source PATH[=URL]`` arguments."""
 
-    __slots__ = ("manifest", "paths")
+    __slots__ = ("manifest", "only", "paths")
 
     def __init__(
-        self, manifest: str | os.PathLike[str] | None = None, paths: tuple[str, ...] = ()
+        self,
+        manifest: str | os.PathLike[str] | None = None,
+        paths: tuple[str, ...] = (),
+        only: tuple[str, ...] = (),
     ) -> None:
         self.manifest = os.fspath(manifest) if manifest is not None else None
         self.paths = tuple(paths)
+        self.only = tuple(sorted(set(only)))  # keep sources named NAME or NAME.<anything>
 
     def __repr__(self) -> str:
-        return f"SourceSpec(manifest={self.manifest!r}, paths={self.paths!r})"
+        return f"SourceSpec(manifest={self.manifest!r}, paths={self.paths!r}, only={self.only!r})"
+
+    def restricted(self, *names: str) -> SourceSpec:
+        """The same sources, keeping only those named NAME or NAME.<part>."""
+        return SourceSpec(self.manifest, self.paths, names)
+
+    def keeps(self, name: str) -> bool:
+        """Whether a source of this name is part of the spec."""
+        return not self.only or any(name == o or name.startswith(o + ".") for o in self.only)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SourceSpec) and self.key == other.key
@@ -40,9 +52,10 @@ class SourceSpec:
     @property
     def key(self) -> str:
         """A stable description of the request, stored in the index to detect a switch."""
+        only = f"\nonly:{','.join(self.only)}" if self.only else ""
         if self.paths:
-            return "source:" + "\n".join(_absolute_arg(p) for p in self.paths)
-        return f"manifest:{self.manifest_path}"
+            return "source:" + "\n".join(_absolute_arg(p) for p in self.paths) + only
+        return f"manifest:{self.manifest_path}{only}"
 
 
 def split_source_arg(arg: str) -> tuple[str, str]:
