@@ -4,8 +4,9 @@
 [aliases]
 "too-many-open-file-descriptors" = ["ulimit too low", "OSError: [Errno 24] Too many open files"]
 ```
-Keys are section ids (the part of the deep link after ``#``); values are other ways users
-ask that question. They are searched like the title, and never shown as the answer.
+Keys are entry ids without the source name — for most entries the section id, the part
+of the deep link after ``#`` (``faq-kb list`` shows them); values are other ways users ask
+that question. They are searched like the title, and never shown as the answer.
 """
 
 from __future__ import annotations
@@ -39,15 +40,15 @@ def apply_aliases(source: Source, entries: list[Entry]) -> tuple[list[Entry], li
         isinstance(v, list) and all(isinstance(s, str) for s in v) for v in table.values()
     ):
         raise SourceError(shown, None, "[aliases] must map section ids to lists of strings")
-    by_anchor = {e.anchor: e for e in entries if e.anchor}
+    keys = {e.id.split("/", 1)[1] for e in entries}
     warnings = [
-        f"{shown}: no section with id {anchor!r}; alias ignored"
-        for anchor in table
-        if anchor not in by_anchor
+        f"{shown}: no entry {key!r} in {source.name}; alias ignored"
+        for key in table
+        if key not in keys
     ]
     updated = [
-        e.model_copy(update={"aliases": list(table[e.anchor])})
-        if e.anchor in table and e.id.count("/") == 1
+        e.model_copy(update={"aliases": list(table[e.id.split("/", 1)[1]])})
+        if e.id.split("/", 1)[1] in table
         else e
         for e in entries
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -90,11 +91,18 @@ def load_entries(sources: list[Source]) -> tuple[list[Entry], list[str]]:
 
 def field_texts(entry: Entry) -> dict[str, str]:
     """The text of each BM25 field of an entry."""
+    # The title as written keeps its inline literals (``in``, ``//``), which the tokenizer
+    # keeps even when they are stopwords; a Sphinx "... term?" title is shown whole instead.
+    written = entry.source_title if _same_text(entry.source_title, entry.title) else entry.title
     return {
-        "title": "\n".join([entry.title, *entry.aliases]),
+        "title": "\n".join([written, *entry.aliases]),
         "context": "\n".join(entry.breadcrumb),
         "answer": entry.answer,
     }
+
+
+def _same_text(raw: str, plain: str) -> bool:
+    return re.sub(r"[`*\\]", "", raw).split() == plain.split()
 
 
 def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:

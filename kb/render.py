@@ -115,7 +115,8 @@ def format_result(result: SearchResult, stream: TextIO, *, explain: bool = False
     else:
         out.append(f"No confident answer in the FAQ for: {_one_line(result.query)}")
         out.append("")
-        out.append(style.bold("Closest questions"))
+        heading = "Closest questions" if result.band == "suggest" else "Nearest, but not close"
+        out.append(style.bold(heading))
         for hit in result.hits:
             out.extend(_short_hit(hit, style, explain, result))
         page = result.hits[0].entry["url"].split("#")[0]

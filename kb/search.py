@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from kb.index import IndexReader
+from kb.normalize import normalize_question
 from kb.text import tokenize
 
 # A question longer than this is cut: nobody's question needs more, and a pasted megabyte
 # must not cost seconds. Tracebacks are cut to their last lines by the normaliser first.
 MAX_QUESTION_CHARS = 4000
 MAX_QUERY_TOKENS = 128
-# The share of the question's weight (idf of its terms; unknown words weigh most) that the
-# best entry must contain to count as an answer; below it, results are only suggestions.
+# The bands of ``answered``, fitted on the tune split of eval/questions.jsonl by
+# eval/fit_bands.py (answered precision >= 0.9 and off-topic declines >= 0.9 there).
+# "answer": the best entry holds ANSWER_COVERAGE of the question's weight (idf of its
+# terms, unknown words included), or the question holds ANSWER_TITLE_COVERAGE of the
+# entry's own title (or an alias) while the entry holds at least ANSWER_MIN_COVERAGE.
 ANSWER_COVERAGE = 0.5
-# Or: the user asked most of the entry's own question (its title or an alias), and the
-# entry holds a fair share of what they asked.
-ANSWER_TITLE_COVERAGE = 0.5
-ANSWER_MIN_COVERAGE = 0.25
+ANSWER_TITLE_COVERAGE = 0.45
+ANSWER_MIN_COVERAGE = 0.2
+# "none": below this coverage the best hit was never right on the tune split; nothing is
+# suggested. Between the two: "suggest", the closest questions without claiming an answer.
+NONE_COVERAGE = 0.1
 # How much a term found in a field counts towards coverage: the question's own words (and
 # its maintainer-written aliases) fully, words only in the answer or breadcrumb partly.
 MATCH_SHARE = {"title": 1.0}
@@ -67,7 +72,10 @@ class SearchResult:
 
 
 def _query_tokens(question: str) -> list[str]:
-    return tokenize(question[:MAX_QUESTION_CHARS])[:MAX_QUERY_TOKENS]
+    # Tracebacks are cut to their exception lines before the length limit applies.
+    return tokenize(normalize_question(question[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS])[
+        :MAX_QUERY_TOKENS
+    ]
 
 
 def score_all(
@@ -137,7 +145,7 @@ def search(
 ) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
-    A sub-part and the question it belongs to are never both listed: the better-ranked wins.
+    A question is not listed after one of its own sub-parts.
     Alternatives holding less than ``alternative_floor`` of the question are left out.
     """
     tokens = _query_tokens(question)
@@ -159,7 +167,7 @@ def search(
         if explain:
             hit.matches = _explain(index, doc, tokens)
         hits.append(hit)
-    if not hits:
+    if not hits or hits[0].coverage < NONE_COVERAGE:
         band = "none"
     elif _confident(hits[0]):
         band = "answer"
@@ -187,12 +195,11 @@ def _title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]
 
 
 def _related(index: IndexReader, doc: int, taken: set[int]) -> bool:
-    """Whether ``doc`` is an ancestor or a descendant of an entry already taken."""
-    node = index.parents[doc]
-    while node >= 0:
-        if node in taken:
-            return True
-        node = index.parents[node]
+    """Whether ``doc`` is an ancestor of an entry already taken.
+
+    A sub-part may follow the question it belongs to (it links to the exact part), but a
+    question is not listed again after one of its sub-parts, which already links into it.
+    """
     for other in taken:
         node = index.parents[other]
         while node >= 0:

@@ -16,6 +16,17 @@ from kb.stopwords import ENGLISH_STOPWORDS
 _RUN_RE = re.compile(r"\w+(?:['’]\w+)?(?:[.\-:]\w+)*")
 _JOINERS_RE = re.compile(r"[.\-:]")
 _CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_ACRONYMS_RE = re.compile(r"^[A-Z]{2,}s$")
+# A stopword or an operator quoted on its own (``in``, "is", `//`, '+=') is what the
+# question is about, so it is kept: "Behaviour of "in" on a Series".
+_QUOTED_RE = re.compile(r"""(?:``|[`"'‘“])([^\s`"'’”]{1,4})(?:``|[`"'’”])""")
+# An operator standing alone (``-22 // 10``, ``x += [1]``, ``def f(a, /)``), not part of a
+# path, a URL or a word: runs of two or more, or a single one of these.
+_OPS = "-+*/%=<>!&|^~@:"
+_OPERATOR_RE = re.compile(
+    rf"(?<![\w)\]}}{re.escape(_OPS)}])([{re.escape(_OPS)}]{{2,3}}|[/%@^~|&*])(?![\w(\[{{{re.escape(_OPS)}])"
+)
+_NOT_OPERATORS = frozenset({"--", "---", "==", "===", "::", ":", "**", "***", "*", "&", "|"})
 _STEMMER = Stemmer.Stemmer("english")
 
 
@@ -30,6 +41,9 @@ def _words(part: str) -> list[str]:
     words: list[str] = []
     for piece in part.split("_"):
         if not piece:
+            continue
+        if _ACRONYMS_RE.match(piece):  # "HMMs", "GPUs": a plural, not H-M-Ms
+            words.append(piece[:-1].lower())
             continue
         camel = _CAMEL_RE.findall(piece)
         if len(camel) > 1:
@@ -48,7 +62,15 @@ def tokenize(text: str) -> list[str]:
     ``client.upload_file`` gives itself, ``client``, ``upload_file``, ``upload``, ``file``.
     """
     text = unicodedata.normalize("NFKC", text)
-    tokens: list[str] = []
+    tokens: list[str] = [
+        op
+        for op in _OPERATOR_RE.findall(text)
+        if op not in _NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
+    ]
+    for quoted in _QUOTED_RE.findall(text):
+        word = quoted.lower()
+        if word in ENGLISH_STOPWORDS:
+            tokens.append(word)
     for match in _RUN_RE.finditer(text):
         run = match.group().replace("’", "'")
         parts = _JOINERS_RE.split(run)

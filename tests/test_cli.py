@@ -58,7 +58,7 @@ def test_golden_json_answer(capsys: pytest.CaptureFixture[str], index_dir: str) 
 def test_sub_part_answer_deep_links_to_the_sub_part(
     capsys: pytest.CaptureFixture[str], index_dir: str
 ) -> None:
-    code, out, _ = run(capsys, "--index", index_dir, "--json", "-k", "1", "client.upload_file")
+    _, out, _ = run(capsys, "--index", index_dir, "--json", "-k", "1", "client.upload_file")
     best = json.loads(out)["results"][0]
     assert best["url"] == "https://distributed.dask.org/en/stable/faq.html#send-source"
     assert best["breadcrumb"] == ["Frequently Asked Questions", "How do I use external modules?"]
@@ -185,7 +185,9 @@ def test_no_rebuild_uses_the_index_as_it_is(
     seed_copy.write_text(seed_copy.read_text().replace("Too many open file", "Too many open fd"))
     code, out, err = run(capsys, "--no-rebuild", *args, "too many open files")
     assert code == 0 and "Too many open file descriptors?" in out
-    assert err == f"note: {seed_copy} changed since the index was built; using it as it is (--no-rebuild)\n"
+    assert err == (
+        f"note: {seed_copy} changed since the index was built; using it as it is (--no-rebuild)\n"
+    )
     code, out, err = run(capsys, *args, "too many open files")
     assert "Too many open fd descriptors?" in out
     assert "rebuilding the index" in err
@@ -201,10 +203,15 @@ def test_faq_kb_build_list_show_check(capsys: pytest.CaptureFixture[str], tmp_pa
     assert kb_main(["list", *index]) == 0
     listing = capsys.readouterr().out.splitlines()
     assert listing[0] == "distributed/how-do-i-use-external-modules\tHow do I use external modules?"
-    assert listing[1] == "  distributed/maintain-consistent-environments\tMaintain consistent environments"
+    assert (
+        listing[1]
+        == "  distributed/maintain-consistent-environments\tMaintain consistent environments"
+    )
     assert kb_main(["show", *index, "distributed/send-source"]) == 0
     shown = capsys.readouterr().out
-    assert shown.startswith("Send Source\nFrequently Asked Questions › How do I use external modules?\n")
+    assert shown.startswith(
+        "Send Source\nFrequently Asked Questions › How do I use external modules?\n"
+    )
     assert "source: faq_source/distributed/faq.rst:51" in shown
     assert kb_main(["show", *index, "distributed/send-sauce"]) == 2
     assert "did you mean distributed/send-source?" in capsys.readouterr().err
@@ -239,7 +246,10 @@ def test_python_dash_m_kb_works(tmp_path: Path) -> None:
     env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
     done = subprocess.run(
         [sys.executable, "-m", "kb", "too many open files"],
-        capture_output=True, text=True, env=env, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Too many open file descriptors?\n")

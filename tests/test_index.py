@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Plus
 
-from kb.build import B, DELTA, FIELD_WEIGHTS, K1, build, field_texts, load_entries
+from kb.build import DELTA, FIELD_WEIGHTS, K1, B, build, field_texts, load_entries
 from kb.errors import IndexFileError
-from kb.index import INDEX_FILE, IndexReader
+from kb.index import INDEX_FILE, SCHEMA_VERSION, IndexReader
 from kb.knowledge import KnowledgeBase
 from kb.models import Entry
 from kb.search import field_scores, score_all
@@ -120,7 +120,8 @@ def test_a_changed_source_is_rebuilt_before_answering(seed_copy: Path, tmp_path:
     assert notes == [f"note: no index at {tmp_path / 'idx'} yet; rebuilding the index…"]
     assert kb.stale_reason() is None
     seed_copy.write_text(
-        seed_copy.read_text() + "\nHow do I frobnicate the gizmo?\n~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n\n"
+        seed_copy.read_text()
+        + "\nHow do I frobnicate the gizmo?\n~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n\n"
         "Turn the frobnicator twice.\n"
     )
     assert kb.stale_reason() == f"{seed_copy} changed since the index was built"
@@ -128,7 +129,9 @@ def test_a_changed_source_is_rebuilt_before_answering(seed_copy: Path, tmp_path:
     assert fresh.search("frobnicate gizmo").hits[0].entry["title"] == (
         "How do I frobnicate the gizmo?"
     )
-    assert notes[-1] == f"note: {seed_copy} changed since the index was built; rebuilding the index…"
+    assert (
+        notes[-1] == f"note: {seed_copy} changed since the index was built; rebuilding the index…"
+    )
 
 
 def test_touching_a_source_without_changing_it_does_not_rebuild(
@@ -144,7 +147,9 @@ def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: P
     folder = seed_copy.parent
     kb = KnowledgeBase(SourceSpec(paths=(f"{folder}=https://example.org/",)), tmp_path / "idx")
     kb.open()
-    (folder / "more.rst").write_text("More\n====\n\nWhere is the gizmo?\n-------------------\n\nIn the box.\n")
+    (folder / "more.rst").write_text(
+        "More\n====\n\nWhere is the gizmo?\n-------------------\n\nIn the box.\n"
+    )
     assert kb.stale_reason() == f"{folder} changed since the index was built"
     assert kb.refresh() is True
     hit = kb.search("where is the gizmo").hits[0]
@@ -175,7 +180,8 @@ def test_an_index_of_another_schema_is_rebuilt(seed_copy: Path, tmp_path: Path) 
     kb = KnowledgeBase(spec, tmp_path / "idx")
     kb.open()
     path = Path(kb.path)
-    path.write_bytes(path.read_bytes().replace(b'"schema_version":1', b'"schema_version":0', 1))
+    current = f'"schema_version":{SCHEMA_VERSION}'.encode()
+    path.write_bytes(path.read_bytes().replace(current, b'"schema_version":0', 1))
     notes: list[str] = []
     KnowledgeBase(spec, tmp_path / "idx", notify=notes.append).open()
     assert notes == ["note: the index was written by another faq-kb version; rebuilding the index…"]

@@ -13,8 +13,17 @@ from kb.text import tokenize
         ("Too many open files", ["mani", "open", "file"]),
         (
             "Error when running dask-worker about OMP_NUM_THREADS",
-            ["error", "run", "dask-worker", "dask", "worker", "omp_num_threads", "omp", "num",
-             "thread"],
+            [
+                "error",
+                "run",
+                "dask-worker",
+                "dask",
+                "worker",
+                "omp_num_threads",
+                "omp",
+                "num",
+                "thread",
+            ],
         ),
         (
             "You should use client.upload_file",

@@ -1,0 +1,47 @@
+"""Clean up what users paste before it is searched: tracebacks, log lines, issue tags."""
+
+from __future__ import annotations
+
+import re
+
+# "[Bug]:", "[QST]", "[Solved]", "BUG:", "DOC:", "ENH:" … at the start of an issue title.
+_TAGS_RE = re.compile(
+    r"^\s*(?:(?:\[[^\]\n]{1,24}\]|\((?:bug|question|help|solved)\)|"
+    r"(?:bug|doc|docs|enh|qst|question|feature request|api|perf|maint|help)\s*:)\s*:?\s*)+",
+    re.IGNORECASE,
+)
+_TRACEBACK_FRAME_RE = re.compile(r'^\s*File "[^"\n]*", line \d+(?:, in .*)?$')
+_TIMESTAMP_RE = re.compile(
+    r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s*"
+)
+_HEX_RE = re.compile(r"\b0x[0-9a-fA-F]{6,}\b")
+_LONG_NUMBER_RE = re.compile(r"\b\d{6,}\b")
+
+
+def normalize_question(text: str) -> str:
+    """Return the part of a question worth searching for.
+
+    Issue-title tags go; a pasted traceback keeps the text around it and its exception
+    lines but not its frames and source lines; timestamps, memory addresses and long
+    numbers (ids, ports, PIDs) go; a line pasted twice counts once.
+    """
+    text = _TAGS_RE.sub("", text)
+    kept: list[str] = []
+    in_frames = False
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("Traceback (most recent call last)"):
+            in_frames = True
+            continue
+        if in_frames:
+            if _TRACEBACK_FRAME_RE.match(line):
+                continue
+            if line[:1].isspace():  # the source line shown under a frame
+                continue
+            in_frames = False
+        if stripped and stripped not in kept:
+            kept.append(stripped)
+    text = "\n".join(kept)
+    text = _TIMESTAMP_RE.sub("", text)
+    text = _HEX_RE.sub("", text)
+    return _LONG_NUMBER_RE.sub("", text)
