@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import kb.build as build_mod
+import kb.params as params_mod
 from kb.evaluate import load_questions, outcome, score
 from kb.index import IndexReader
 from kb.search import search
@@ -40,25 +41,24 @@ def main() -> None:
     questions = [q for q in load_questions(str(HERE / "questions.jsonl")) if q.split == "tune"]
     questions = [q for q in questions if q.answers]
     spec = SourceSpec(manifest=HERE / "corpora.toml")
-    grid = itertools.product(
-        [2.0, 3.0, 4.0, 6.0], [0.0, 0.5, 1.0], [1.2, 1.5, 2.0], [0.5, 0.75, 0.9]
-    )
+    grid = itertools.product([2.0, 3.0, 4.0], [0.5, 1.0, 2.0], [0.5, 1.0], [1.2, 1.5], [0.5, 0.75])
     results = []
-    for title, context, k1, b in grid:
-        build_mod.FIELD_WEIGHTS = {"title": title, "context": context, "answer": 1.0}
+    for title, aliases, context, k1, b in grid:
+        build_mod.FIELD_WEIGHTS = {
+            "title": title,
+            "aliases": aliases,
+            "context": context,
+            "answer": 1.0,
+        }
         build_mod.K1, build_mod.B = k1, b
+        params_mod.FIELD_WEIGHTS, params_mod.K1, params_mod.B = build_mod.FIELD_WEIGHTS, k1, b
         r1, r3, mrr = run(questions, spec)
-        results.append((r1 + 0.5 * mrr, r1, r3, mrr, title, context, k1, b))
-        print(
-            f"title={title} context={context} k1={k1} b={b}: "
-            f"R@1 {r1:.3f} R@3 {r3:.3f} MRR {mrr:.3f}",
-            file=sys.stderr,
-        )
+        settings = f"title={title} aliases={aliases} context={context} k1={k1} b={b}"
+        results.append((r1 + 0.5 * mrr, r1, r3, mrr, settings))
+        print(f"{settings}: R@1 {r1:.3f} R@3 {r3:.3f} MRR {mrr:.3f}", file=sys.stderr)
     results.sort(reverse=True)
-    for row in results[:10]:
-        print(
-            "R@1 {1:.3f} R@3 {2:.3f} MRR {3:.3f}  title={4} context={5} k1={6} b={7}".format(*row)
-        )
+    for _, r1, r3, mrr, settings in results[:10]:
+        print(f"R@1 {r1:.3f} R@3 {r3:.3f} MRR {mrr:.3f}  {settings}")
 
 
 if __name__ == "__main__":

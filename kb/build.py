@@ -23,21 +23,10 @@ from kb.index import (
     write_atomically,
 )
 from kb.models import Entry
+from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.sources import Source
 from kb.spec import SourceSpec, split_source_arg
 from kb.text import tokenize
-
-# BM25Plus, not BM25Okapi: Okapi gives a term found in half of a small FAQ's entries an
-# idf of zero (and negative ones are floored), so "worker" in a ten-entry FAQ would count
-# for nothing. BM25Plus's idf, log((N+1)/df), is always positive. k1 and b are the usual.
-K1, B, DELTA = 1.5, 0.75, 1.0
-# The question's own words count most; a sub-part's parent question and the categories
-# above it count a little (they are shared by many entries); the answer counts once.
-FIELD_WEIGHTS = {"title": 3.0, "context": 0.5, "answer": 1.0}
-# A question word the FAQ never uses weighs this share of the rarest word's weight when
-# judging whether the best entry answers the question (a typo should not sink an answer;
-# a question made of words the FAQ never uses should not be "answered").
-UNKNOWN_SHARE = 0.75
 
 
 @dataclass
@@ -95,7 +84,10 @@ def field_texts(entry: Entry) -> dict[str, str]:
     # keeps even when they are stopwords; a Sphinx "... term?" title is shown whole instead.
     written = entry.source_title if _same_text(entry.source_title, entry.title) else entry.title
     return {
-        "title": "\n".join([written, *entry.aliases]),
+        "title": written,
+        # A field of their own: folded into the title they would make every aliased title
+        # long, and BM25's length normalisation would then discount the title's own words.
+        "aliases": "\n".join(entry.aliases),
         "context": "\n".join(entry.breadcrumb),
         "answer": entry.answer,
     }
@@ -181,7 +173,7 @@ def encode_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
-        "params": {"k1": K1, "b": B, "delta": DELTA},
+        "params": params(),
         "fingerprint": fingerprint_,
         "entry_count": n_docs,
         "parents": parents,

@@ -158,7 +158,7 @@ def score(outcomes: list[Outcome]) -> Scores:
     answered = [o for o in outcomes if o.answered]
     right_answered = [o for o in answered if o.question.answers and o.rank == 1]
 
-    def share(part: int, whole: int) -> float:
+    def share(part: float, whole: int) -> float:
         return part / whole if whole else 0.0
 
     return Scores(
@@ -253,10 +253,14 @@ def format_report(report: Report, title: str) -> str:
     lines = [title, "", header, "-" * len(header)]
 
     def row(name: str, s: Scores) -> str:
+        def cell(value: float, width: int, present: int) -> str:
+            return f"{value:>{width}.3f}" if present else f"{'—':>{width}}"
+
         return (
-            f"{name:<14}{s.questions:>5}{s.recall_at_1:>7.3f}{s.recall_at_3:>7.3f}"
-            f"{s.mrr:>7.3f}{s.answered:>10}{s.answered_precision:>11.3f}"
-            f"{s.off_topic:>11}{s.off_topic_declined:>10.3f}"
+            f"{name:<14}{s.questions:>5}{cell(s.recall_at_1, 7, s.answerable)}"
+            f"{cell(s.recall_at_3, 7, s.answerable)}{cell(s.mrr, 7, s.answerable)}"
+            f"{s.answered:>10}{cell(s.answered_precision, 11, s.answered)}"
+            f"{s.off_topic:>11}{cell(s.off_topic_declined, 10, s.off_topic)}"
         )
 
     for name, s in report.by_source.items():

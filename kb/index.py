@@ -20,7 +20,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 
@@ -174,6 +174,15 @@ class IndexReader:
         if self._swap:
             docs.byteswap()
             extras.byteswap()
+        return docs, extras
+
+    def postings_array(self, offset: int, count: int) -> tuple[Any, Any]:
+        """The same as ``postings`` as numpy arrays viewing the file (no copy)."""
+        import numpy as np
+
+        start = self._postings_at + int(offset)
+        docs = np.frombuffer(self._buf, dtype="<i4", count=count, offset=start)
+        extras = np.frombuffer(self._buf, dtype="<f8", count=count, offset=start + 4 * count)
         return docs, extras
 
     def entry(self, number: int) -> dict[str, Any]:

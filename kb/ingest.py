@@ -216,7 +216,7 @@ class _Walk:
 def _entries(
     document: nodes.document, source: Source, lines: list[str], strict: bool
 ) -> list[Entry]:
-    labels = {}
+    labels: dict[str, str] = {}
     for section in document.findall(nodes.section):
         for name in section["names"]:
             labels.setdefault(str(name), str(section["ids"][0]))
@@ -321,8 +321,9 @@ def _make_entry(
     page = walk.source.url.split("#")[0]
     ctx = RenderContext(page_url=page, labels=walk.labels, strict=walk.strict)
     blocks: list[Block] = render_blocks(body, ctx)
-    title_node = title_node if title_node is not None else node[0]  # type: ignore[assignment]
-    line = _title_line(title_node, walk.lines)
+    heading = title_node if title_node is not None else node[0]
+    assert isinstance(heading, nodes.Element)
+    line = _title_line(heading, walk.lines)
     entry_id = _unique_id(walk, f"{walk.source.name}/{anchor}{suffix}")
     return Entry(
         id=entry_id,
@@ -395,8 +396,8 @@ def _definition_entries(
                     crumbs,
                     None,
                     [child for d in body for child in d.children],
-                    title_node=item[0],
+                    title_node=item[0],  # type: ignore[arg-type]
                     suffix=f"/{slug}",
-                )  # type: ignore[arg-type]
+                )
             )
     return entries

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from kb.errors import FaqError, IndexFileError
 from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
+from kb.params import params
 from kb.search import SearchResult, search
 from kb.spec import SourceSpec
 
@@ -69,7 +70,7 @@ class KnowledgeBase:
             self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
             self._reader = reader
             return reader
-        self._reader = self._rebuild(reason)
+        self._reader = self._rebuild(reason or "the index needs a rebuild")
         return self._reader
 
     def stale_reason(self) -> str | None:
@@ -107,6 +108,8 @@ class KnowledgeBase:
             return None, "the index was written by another faq-kb version"
         except IndexFileError as exc:
             return None, f"the index is unreadable ({exc})"
+        if reader.header.get("params") != params():
+            return reader, "the index was built with other ranking settings"
         fingerprint = reader.fingerprint
         if fingerprint.get("spec") != self.spec.key:
             return reader, "the index was built from other sources"

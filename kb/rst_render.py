@@ -98,14 +98,15 @@ def render_inline(node: nodes.Node, ctx: RenderContext) -> tuple[str, str]:
         alt = str(node.get("alt", ""))
         return alt, escape_mrkdwn(alt)
     if isinstance(node, nodes.inline) and node.get("reflabel"):
-        section_id = ctx.labels.get(str(node["reflabel"]))
+        section_id: str | None = ctx.labels.get(str(node["reflabel"]))
         if section_id:
             url = f"{ctx.page_url.split('#')[0]}#{section_id}"
             ctx.add_link(text, url)
             return text, f"<{_mrkdwn_url(url)}|{escape_mrkdwn(text)}>"
     if isinstance(node, nodes.reference):
-        url = ctx.resolve(node)
-        if url:
+        target = ctx.resolve(node)
+        if target:
+            url = target
             ctx.add_link(text, url)
             if text == node.get("refuri"):
                 return text, f"<{_mrkdwn_url(url)}>"
@@ -214,7 +215,7 @@ def _render_block(node: nodes.Node, ctx: RenderContext, depth: int) -> list[Bloc
             else b
             for b in inner
         ]
-    if isinstance(node, (nodes.Admonition, nodes.admonition)):
+    if isinstance(node, (nodes.Admonition, nodes.admonition)) and isinstance(node, nodes.Element):
         return _render_admonition(node, ctx, depth)
     if isinstance(node, nodes.table):
         return _render_table(node, ctx, depth)
@@ -243,7 +244,7 @@ def _render_block(node: nodes.Node, ctx: RenderContext, depth: int) -> list[Bloc
             Block(kind="code", text=code, mrkdwn=f"```\n{escape_mrkdwn(code)}\n```", depth=depth)
         ]
     if ctx.strict:
-        raise StrictRenderError(f"no renderer for <{node.tagname}>")
+        raise StrictRenderError(f"no renderer for <{type(node).__name__}>")
     if isinstance(node, nodes.Element):
         return render_blocks(node.children, ctx, depth)
     return []

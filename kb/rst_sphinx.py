@@ -183,7 +183,7 @@ class _CsvTable(tables.CSVTable):
     ``:header: "Typeclass","Dtypes"`` with ``:delim: |``); docutils 0.22+ rejects it.
     """
 
-    def run(self) -> list[nodes.Node]:
+    def run(self) -> Sequence[nodes.table | nodes.system_message]:
         header, delim = self.options.get("header"), self.options.get("delim")
         if header and delim and delim != "," and delim not in header:
             cells = next(csv.reader([header], skipinitialspace=True), [])
@@ -299,12 +299,28 @@ HIDDEN_DIRECTIVES = [
 CODE_DIRECTIVES = ("ipython", "doctest", "testcode", "testoutput", "plot", "jupyter-execute")
 
 
+# docutils' stubs type a role as returning references only; any inline node is valid.
+_CODE_ROLE: Any = _code_role
+_TEXT_ROLE: Any = _text_role
+
+
+def _known(registry: str, key: str) -> bool:
+    """Whether docutils already knows a role or directive (its registries are private)."""
+    module: Any = roles if registry == "role" else directives
+    names = (
+        ("_roles", "_role_registry")
+        if registry == "role"
+        else ("_directives", "_directive_registry")
+    )
+    return any(key in getattr(module, attr, {}) for attr in names)
+
+
 def register() -> None:
     """Register the roles and directives above with docutils (idempotent)."""
     for name in CODE_ROLES:
-        roles.register_local_role(name, _code_role)
+        roles.register_local_role(name, _CODE_ROLE)
     for name in TEXT_ROLES:
-        roles.register_local_role(name, _text_role)
+        roles.register_local_role(name, _TEXT_ROLE)
     for name in HIDDEN_DIRECTIVES:
         directives.register_directive(name, _Hidden)
     for name in CODE_DIRECTIVES:
@@ -330,12 +346,11 @@ def register_unknown(text: str) -> list[str]:
     unknown_directives = []
     for name in set(_ROLE_USE_RE.findall(text)):
         key = name.lower()
-        if key not in roles._roles and key not in roles._role_registry and key not in en.roles:
-            roles.register_local_role(key, _text_role)
+        if not _known("role", key) and key not in en.roles:
+            roles.register_local_role(key, _TEXT_ROLE)
     for name in set(_DIRECTIVE_USE_RE.findall(text)):
         key = name.lower()
-        known = directives._directives.keys() | directives._directive_registry.keys()
-        if key not in known and key not in en.directives:
+        if not _known("directive", key) and key not in en.directives:
             directives.register_directive(key, _Body)
             unknown_directives.append(name)
     return sorted(unknown_directives)

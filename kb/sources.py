@@ -84,9 +84,12 @@ def _from_manifest(manifest: Path) -> list[Source]:
         aliases = item.get("aliases")
         if aliases is not None and not isinstance(aliases, str):
             raise ManifestError(f"{where}: 'aliases' must be the path of an aliases TOML file")
-        alias_path = (manifest.parent / aliases).resolve() if aliases else _alias_file(path)
-        if aliases and not alias_path.is_file():
-            raise ManifestError(f"{where}: aliases file {alias_path} not found")
+        if aliases:
+            alias_path: Path | None = (manifest.parent / aliases).resolve()
+            if alias_path is None or not alias_path.is_file():
+                raise ManifestError(f"{where}: aliases file {alias_path} not found")
+        else:
+            alias_path = _alias_file(path)
         sources.append(Source(name, path, url, alias_path))
     return sources
 

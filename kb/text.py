@@ -33,7 +33,8 @@ _STEMMER = Stemmer.Stemmer("english")
 @functools.cache
 def stem(word: str) -> str:
     """Return the Snowball stem of a lower-case word."""
-    return _STEMMER.stemWord(word)
+    stemmed: str = _STEMMER.stemWord(word)
+    return stemmed
 
 
 def _words(part: str) -> list[str]:

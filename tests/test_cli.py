@@ -85,12 +85,12 @@ def test_explain_shows_terms_fields_and_band(
     code, out, _ = run(capsys, "--index", index_dir, "--explain", "too many open files")
     assert code == 0
     assert "band: answer" in out
-    assert "terms: mani (title)" in out
+    assert "mani (title)" in out
     code, out, _ = run(capsys, "--index", index_dir, "--explain", "--json", "too many open files")
     data = SearchOutput.model_validate_json(out)
     assert data.band == "answer" and data.tokens == ["mani", "open", "file"]
     assert data.results[0].explain is not None
-    assert {t.field for t in data.results[0].explain.terms} == {"title", "answer"}
+    assert {"title", "answer"} <= {t.field for t in data.results[0].explain.terms}
 
 
 def test_k_sets_the_number_of_results(capsys: pytest.CaptureFixture[str], index_dir: str) -> None:

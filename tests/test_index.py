@@ -56,10 +56,14 @@ def _combined_ranking(index: IndexReader, entries: list[Entry], question: str) -
         if any(docs):
             scores = BM25Plus(docs, k1=K1, b=B, delta=DELTA).get_scores(tokens)
             total = [t + weight * s for t, s in zip(total, scores, strict=True)]
-    base, extra, _covered, _total = score_all(index, tokens)
+    scored = score_all(index, tokens)
     for doc in range(len(entries)):
-        assert base + extra.get(doc, 0.0) == pytest.approx(total[doc], abs=1e-9, rel=0)
-    return sorted(extra, key=lambda d: (-extra[d], d))
+        assert scored.score(doc) == pytest.approx(total[doc], abs=1e-9, rel=0)
+    ranked = list(scored.ranked())
+    assert ranked == sorted(ranked, key=lambda d: (-total[d], d))
+    unmatched = set(range(len(entries))) - set(ranked)
+    assert all(total[d] <= min(total[r] for r in ranked) for d in unmatched) if ranked else True
+    return ranked
 
 
 def test_stored_scores_equal_rank_bm25_on_the_seed(seed_kb: KnowledgeBase) -> None:
@@ -83,6 +87,27 @@ def test_stored_scores_equal_rank_bm25_on_real_corpora(
         hits = kb.search(question, k=1).hits
         if ranked:
             assert hits[0].number == ranked[0]
+
+
+@needs_corpora
+def test_numpy_path_gives_the_same_scores_and_order(
+    make_kb: Callable[..., KnowledgeBase], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kb.search
+
+    assert CORPORA is not None
+    kb_ = make_kb(str(CORPORA / "cpython"))
+    for question in QUESTIONS:
+        tokens = tokenize(question)
+        plain = score_all(kb_.reader, tokens)
+        monkeypatch.setattr(kb.search, "NUMPY_MIN_POSTINGS", 0)
+        fast = score_all(kb_.reader, tokens)
+        monkeypatch.undo()
+        assert type(fast).__name__ == "_ArrayScored"
+        assert list(fast.ranked()) == list(plain.ranked())
+        for doc in range(len(kb_.reader)):
+            assert fast.score(doc) == plain.score(doc)
+            assert fast.coverage(doc) == pytest.approx(plain.coverage(doc), abs=1e-12)
 
 
 def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBase) -> None:

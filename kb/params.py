@@ -1,0 +1,25 @@
+"""Ranking constants of the index: an index built with other values is rebuilt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# BM25Plus, not BM25Okapi: Okapi gives a term found in half of a small FAQ's entries an
+# idf of zero (and negative ones are floored), so "worker" in a ten-entry FAQ would count
+# for nothing. BM25Plus's idf, log((N+1)/df), is always positive.
+# The constants below were chosen by eval/tune.py on the tune split of eval/questions.jsonl
+# (Recall@1 0.899 there; the usual k1=1.5, b=0.75 with one title field gave 0.76): the
+# question's own words and the maintainers' alternate wordings count twice, the sub-part's
+# parent question and categories (the breadcrumb) and the answer once; titles are short,
+# so a milder length normalisation (b) suits them.
+K1, B, DELTA = 1.2, 0.5, 1.0
+FIELD_WEIGHTS = {"title": 2.0, "aliases": 2.0, "context": 1.0, "answer": 1.0}
+# A question word the FAQ never uses weighs this share of the rarest word's weight when
+# judging whether the best entry answers the question (a typo should not sink an answer;
+# a question made of words the FAQ never uses should not be "answered").
+UNKNOWN_SHARE = 0.75
+
+
+def params() -> dict[str, Any]:
+    """The constants as stored in (and compared with) an index header."""
+    return {"k1": K1, "b": B, "delta": DELTA, "fields": FIELD_WEIGHTS, "unknown": UNKNOWN_SHARE}
