@@ -1,0 +1,115 @@
+"""Retrieval quality on the development set of real questions: a regression guard.
+
+The floors are the figures reached when this was written (see README, "Answer quality"),
+rounded down a little; a change that loses more than that fails here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.cli import kb_main
+from kb.evaluate import Question, is_right, load_questions
+from tests.conftest import ROOT, needs_corpora
+
+QUESTIONS = ROOT / "eval" / "questions.jsonl"
+MANIFEST = ROOT / "eval" / "corpora.toml"
+FLOORS = {
+    "tune": {
+        "recall_at_1": 0.89,
+        "recall_at_3": 0.98,
+        "answered_precision": 0.90,
+        "off_topic_declined": 0.90,
+    },
+    "heldout": {
+        "recall_at_1": 0.85,
+        "recall_at_3": 0.90,
+        "answered_precision": 0.90,
+        "off_topic_declined": 0.85,
+    },
+}
+
+
+@needs_corpora
+@pytest.mark.parametrize("split", ["tune", "heldout"])
+def test_quality_does_not_drop(
+    split: str, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index = tmp_path_factory.getbasetemp() / "eval-index"
+    code = kb_main(
+        [
+            "eval",
+            str(QUESTIONS),
+            "--manifest",
+            str(MANIFEST),
+            "--split",
+            split,
+            "--index",
+            str(index),
+            "--json",
+        ]
+    )
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    overall = report["overall"]
+    for metric, floor in FLOORS[split].items():
+        assert overall[metric] >= floor, (metric, overall[metric], report["misses"])
+    assert report["by_source"]["distributed"]["recall_at_1"] >= 0.95
+
+
+def test_the_development_set_is_well_formed() -> None:
+    questions = load_questions(str(QUESTIONS))
+    assert len(questions) >= 200
+    answerable = [q for q in questions if q.answers]
+    assert len(answerable) >= 150
+    assert {q.split for q in questions} == {"tune", "heldout"}
+    projects = {q.source for q in answerable}
+    assert {"distributed", "cpython"} <= projects and len(projects) >= 4
+    raw = [json.loads(line) for line in QUESTIONS.read_text().splitlines() if line.strip()]
+    assert all(item["url"].startswith("https://") for item in raw)
+
+
+def test_a_result_is_right_by_title_breadcrumb_or_anchor() -> None:
+    question = Question("q", ("Why did my worker die?",), ("why-did-my-worker-die",))
+    entry = {
+        "title": "Killed by Nanny",
+        "source_title": "Killed by Nanny",
+        "breadcrumb": ["Why did my worker die?", "Scenarios"],
+        "anchor": "killed-by-nanny",
+        "id": "d.killed/killed-by-nanny",
+    }
+    assert is_right(question, entry)
+    markup = Question("q", ("Using the ``in`` operator",))
+    assert is_right(markup, {**entry, "title": "Using the in operator", "breadcrumb": []})
+    assert not is_right(markup, {**entry, "breadcrumb": []})
+
+
+def test_eval_file_errors_name_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answers": []}\n{"question": 3}\n')
+    assert kb_main(["eval", str(bad)]) == 2
+    assert capsys.readouterr().err == (
+        f'error: {bad}:2: expected {{"question": "...", "answers": [...]}}\n'
+    )
+
+
+def test_eval_reports_misses_and_the_guard(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "too many open files", "answers": ["Too many open file descriptors?"]}\n'
+        '{"question": "how do I bake bread", "answers": []}\n'
+        '{"question": "client.upload_file", "answers": ["Does Dask handle Data Locality?"]}\n'
+    )
+    code = kb_main(
+        ["eval", str(questions), "--index", str(tmp_path / "i"), "--min-recall-at-1", "0.9"]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "overall           3  0.500" in out
+    assert "line 3: 'client.upload_file'" in out
+    assert "first:    Send Source  — right answer at rank 4" in out
