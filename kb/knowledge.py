@@ -42,6 +42,7 @@ class KnowledgeBase:
         self.notify = notify
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
+        self._failed_state: tuple[tuple[str, int, int], ...] | None = None
 
     @property
     def reader(self) -> IndexReader:
@@ -86,10 +87,34 @@ class KnowledgeBase:
         with self._lock:
             reason = self.stale_reason()
             if reason is None:
+                self._failed_state = None
                 return False
-            new = self._rebuild(reason)
+            state = self._source_state()
+            if state == self._failed_state:
+                return False  # the same broken sources as last time: reported once already
+            try:
+                new = self._rebuild(reason)
+            except FaqError:
+                self._failed_state = state
+                raise
+            self._failed_state = None
             self._reader = new  # one reference swap: readers hold the old one till done
             return True
+
+    def _source_state(self) -> tuple[tuple[str, int, int], ...]:
+        """Size and mtime of every file the index was built from (cheap: stat only)."""
+        fingerprint = self._reader.fingerprint if self._reader is not None else {}
+        paths = [item["path"] for item in fingerprint.get("files", [])]
+        paths += [folder["path"] for folder in fingerprint.get("folders", [])]
+        paths += fingerprint.get("absent", [])
+        state = []
+        for path in paths:
+            try:
+                stat = os.stat(path)
+                state.append((path, stat.st_size, stat.st_mtime_ns))
+            except OSError:
+                state.append((path, -1, -1))
+        return tuple(state)
 
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
         """Rank the entries for ``question`` (see ``kb.search.search``)."""

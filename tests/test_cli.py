@@ -270,3 +270,41 @@ def test_installed_console_script_answers(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert "#too-many-open-file-descriptors" in done.stdout
     assert SEED.exists()
+
+
+def test_watch_rebuilds_when_a_source_changes(seed_copy: Path, tmp_path: Path) -> None:
+    import threading
+    import time
+
+    command = [
+        sys.executable,
+        "-m",
+        "kb",
+        "watch",
+        "--interval",
+        "0.2",
+        "--source",
+        str(seed_copy),
+        "--index",
+        str(tmp_path / "i"),
+    ]
+    lines: list[str] = []
+
+    def wait_for(text: str) -> bool:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if any(text in line for line in lines):
+                return True
+            time.sleep(0.05)
+        return False
+
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as watcher:
+        assert watcher.stdout is not None
+        reader = threading.Thread(target=lambda: lines.extend(watcher.stdout), daemon=True)
+        reader.start()
+        try:
+            assert wait_for("watching 1 file(s); Ctrl-C to stop"), lines
+            seed_copy.write_text(seed_copy.read_text() + "\nNew?\n~~~~\n\nYes.\n")
+            assert wait_for("rebuilt: 10 entries"), lines
+        finally:
+            watcher.terminate()

@@ -244,3 +244,6 @@ def test_a_broken_source_fails_the_rebuild_and_keeps_the_old_index(
         kb.refresh()
     assert "list-table" in str(caught.value)
     assert kb.search("too many open files").answered
+    assert kb.refresh() is False  # the same broken file is not rebuilt (and reported) again
+    seed_copy.write_text(seed_copy.read_text().replace(".. list-table::", ""))
+    assert kb.refresh() is True
