@@ -23,7 +23,12 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     # kb.feedback owns its parser and handler; both are plugged in here.
     from kb.feedback import add_feedback_command, feedback_command
 
-    add_feedback_command(commands)
+    feedback = add_feedback_command(commands)
+    # faq-kb builds a SourceSpec for every command: feedback reads no sources, so it takes
+    # the source options' defaults without offering the options.
+    probe = argparse.ArgumentParser(add_help=False)
+    add_source_options(probe)
+    feedback.set_defaults(**vars(probe.parse_args([])))
     evaluation = commands.add_parser(
         "eval", help="retrieval quality on labelled questions (Recall@1/@3, MRR, declines)"
     )

@@ -53,7 +53,9 @@ def default_db_path() -> str:
     env = os.environ.get("FAQ_FEEDBACK_DB")
     if env:
         return os.path.expanduser(env)
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return os.path.join(base, "faq-kb", "feedback.sqlite3")
 
 
@@ -266,7 +268,9 @@ def _one_line(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def add_feedback_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_feedback_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Register ``faq-kb feedback [--db PATH] [--json] [--export-eval FILE]``."""
     parser = commands.add_parser(
         "feedback", help="what Slack readers thought: votes per entry, questions to look at"
@@ -282,8 +286,7 @@ def add_feedback_command(commands: argparse._SubParsersAction[argparse.ArgumentP
         metavar="FILE",
         help="write the 👎 and unanswered questions as an eval file (JSON lines) to label",
     )
-    # The report reads no FAQ sources; these keep `faq-kb`'s shared option handling happy.
-    parser.set_defaults(source=[], manifest=None, index=None)
+    return parser
 
 
 def feedback_command(args: argparse.Namespace) -> int:

@@ -194,7 +194,9 @@ def test_sphinx_roles_render_as_text_and_links(parsed_corpora: dict) -> None:
 
 @needs_corpora
 def test_relative_links_resolve_against_the_published_page(parsed_corpora: dict) -> None:
-    what = _by_title(parsed_corpora, "docutils/FAQ.rst")["How can I get a new feature into Docutils?"]
+    what = _by_title(parsed_corpora, "docutils/FAQ.rst")[
+        "How can I get a new feature into Docutils?"
+    ]
     urls = [link.url for link in what.links]
     assert "https://docutils.sourceforge.io/docs/user/mailing-lists.html#docutils-develop" in urls
     assert all(u.startswith(("http://", "https://", "mailto:")) for u in urls)
@@ -291,8 +293,9 @@ def test_broken_rst_reports_file_and_line(tmp_path: Path) -> None:
     source = _write(tmp_path, "FAQ\n===\n\nQ?\n--\n\n* a list\nnot indented\n\n`open\n")
     parsed = parse_source(source)
     assert parsed.errors == []  # warnings only: docutils recovers
-    bad = _write(tmp_path, "FAQ\n===\n\nQ?\n--\n\n.. list-table::\n\n   * not a list table\n",
-                 "bad.rst")
+    bad = _write(
+        tmp_path, "FAQ\n===\n\nQ?\n--\n\n.. list-table::\n\n   * not a list table\n", "bad.rst"
+    )
     errors = parse_source(bad).errors
     assert errors and errors[0].line == 7
     assert "list-table" in errors[0].message

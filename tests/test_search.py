@@ -26,15 +26,22 @@ from tests.conftest import CORPORA, needs_corpora
         ("KilledWorker", "killedworker-commsclosed-etc"),
     ],
 )
-def test_seed_questions_find_their_entry(seed_kb: KnowledgeBase, question: str, anchor: str) -> None:
+def test_seed_questions_find_their_entry(
+    seed_kb: KnowledgeBase, question: str, anchor: str
+) -> None:
     result = seed_kb.search(question)
     assert result.hits[0].entry["anchor"] == anchor
 
 
 @pytest.mark.parametrize(
     "question",
-    ["too many open files", "OSError: [Errno 24] Too many open files", "client.upload_file",
-     "how do I use external modules?", "Errno 13 permission denied"],
+    [
+        "too many open files",
+        "OSError: [Errno 24] Too many open files",
+        "client.upload_file",
+        "how do I use external modules?",
+        "Errno 13 permission denied",
+    ],
 )
 def test_clear_questions_are_answered(seed_kb: KnowledgeBase, question: str) -> None:
     assert seed_kb.search(question).answered
@@ -89,7 +96,11 @@ def test_k_limits_results(seed_kb: KnowledgeBase) -> None:
             "lambdas in a loop all return the same value",
             "Why do lambdas defined in a loop with different values all return the same result?",
         ),
-        ("sklearn", "n_jobs uses more cores", "Why does my job use more cores than specified with n_jobs?"),
+        (
+            "sklearn",
+            "n_jobs uses more cores",
+            "Why does my job use more cores than specified with n_jobs?",
+        ),
         ("matplotlib", "save a figure with a transparent background", "Save transparent figures"),
         ("sphinx", "pdf without latex", "How do I create PDF files without LaTeX?"),
         ("docutils", "nested inline markup", "Is nested inline markup possible?"),

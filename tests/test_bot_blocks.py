@@ -1,0 +1,216 @@
+"""Block Kit builders and question cleaning: pure functions, no Slack involved."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block
+
+from bot.blocks import (
+    ANSWER_CHARS,
+    MAX_BLOCKS,
+    SECTION_LIMIT,
+    answer_body,
+    answer_message,
+    escape,
+    help_message,
+    no_answer_message,
+    pack_sections,
+    parse_feedback_value,
+    parse_share_value,
+    share_value,
+)
+from bot.question import clean_question
+
+
+def entry(n: int = 0, **fields: Any) -> dict[str, Any]:
+    base = {
+        "id": f"faq/q{n}",
+        "title": f"Question {n}?",
+        "breadcrumb": ["FAQ"],
+        "url": f"https://example.com/faq.html#q{n}",
+        "answer": f"Answer {n}.",
+        "blocks": [{"kind": "paragraph", "text": "A.", "mrkdwn": "A.", "depth": 0, "marker": ""}],
+        "links": [],
+    }
+    return {**base, **fields}
+
+
+class FakeHit:
+    """What the builders read of a ``kb.search.Hit``: its entry."""
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.entry = entry
+
+
+class FakeResult:
+    """What the builders read of a ``kb.search.SearchResult`` (its constructor is kb's)."""
+
+    def __init__(self, query: str, hits: list[FakeHit], band: str) -> None:
+        self.query, self.hits, self.band = query, hits, band
+        self.answered = band == "answer"
+
+
+def result(entries: list[dict[str, Any]], band: str = "answer", query: str = "q") -> Any:
+    return FakeResult(query, [FakeHit(e) for e in entries], band)
+
+
+def block(kind: str, md: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "text": md, "mrkdwn": md, "depth": 0, "marker": "", **extra}
+
+
+def valid(message: dict[str, Any]) -> None:
+    assert message["text"].strip()
+    assert len(message["blocks"]) <= MAX_BLOCKS
+    for b in message["blocks"]:
+        Block.parse(b).validate_json()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("<@UBOT> how do I  use modules?", "how do I use modules?"),
+        ("<@UBOT|faqbot> x", "x"),
+        (
+            "see <https://a.example/x|the docs> and <https://b.example>",
+            "see the docs and https://b.example",
+        ),
+        ("in <#C123|general> &lt;tag&gt; &amp; co", "in #general <tag> & co"),
+        ("<!channel> hi <@U999>", "<!channel> hi <@U999>"),
+        ("   ", ""),
+    ],
+)
+def test_clean_question(raw: str, clean: str) -> None:
+    assert clean_question(raw, "UBOT") == clean
+
+
+def test_escape_neutralises_mentions() -> None:
+    assert escape("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
+
+
+def test_answer_message_layout() -> None:
+    best = entry(
+        1,
+        title="What is <b> & why?",
+        links=[{"text": "docs", "url": "https://docs.example/x|y>z"}],
+        blocks=[
+            block("paragraph", "Use `pip`."),
+            block("item", "one", marker="•"),
+            block("item", "two", marker="•"),
+            block("code", "```\nprint(1)\n```"),
+        ],
+    )
+    message = answer_message(
+        result([best, entry(2), entry(3), entry(4), entry(5)]),
+        answer_id="a1",
+        asked=("You asked", "<!here> why?"),
+        shareable=True,
+    )
+    valid(dict(message))
+    kinds = [b["type"] for b in message["blocks"]]
+    assert kinds == ["section", "context", "context", "section", "section", "section", "actions"]
+    title = message["blocks"][0]["text"]["text"]
+    assert title == "*<https://example.com/faq.html#q1|What is &lt;b&gt; &amp; why?>*"
+    assert message["blocks"][2]["elements"][0]["text"] == "You asked: “&lt;!here&gt; why?”"
+    body = message["blocks"][3]["text"]["text"]
+    assert body == "Use `pip`.\n\n• one\n• two\n\n```\nprint(1)\n```"
+    assert "<https://docs.example/x%7Cy%3Ez|docs>" in message["blocks"][4]["text"]["text"]
+    also = message["blocks"][5]["text"]["text"]
+    assert also.count("\n• ") == 3 and "q5" not in also  # at most 3 alternatives
+    buttons = message["blocks"][-1]["elements"]
+    assert [b["action_id"] for b in buttons] == [
+        "faq_feedback_up",
+        "faq_feedback_down",
+        "faq_share",
+    ]
+    assert parse_feedback_value(buttons[0]["value"]) == ("a1", "faq/q1")
+    assert parse_share_value(buttons[2]["value"]) == "q"
+    assert message["text"].startswith("What is &lt;b&gt; &amp; why?: ")
+
+
+def test_huge_everything_stays_within_limits() -> None:
+    sentence = "This sentence is part of a very long answer. "
+    huge = entry(
+        0,
+        title="T" * 5000,
+        breadcrumb=["B" * 4000, "C" * 4000],
+        answer="x" * 100_000,
+        blocks=[block("paragraph", sentence * 200) for _ in range(100)]
+        + [block("code", "```\n" + "\n".join("line" * 50 for _ in range(500)) + "\n```")],
+        links=[
+            {"text": "L" * 500, "url": f"https://e.example/{'p' * 2000}/{i}"} for i in range(200)
+        ],
+    )
+    alternatives = [entry(i, title="Q" * 3000) for i in range(1, 20)]
+    message = answer_message(
+        result([huge, *alternatives], query="<!channel> " * 1000),
+        answer_id="a" * 100,
+        asked=("You asked", "<!channel> " * 1000),
+        shareable=True,
+    )
+    valid(dict(message))
+    for b in message["blocks"]:
+        if b["type"] == "section":
+            assert len(b["text"]["text"]) <= SECTION_LIMIT
+    assert len(message["text"]) < 4000
+    assert "<!channel>" not in json.dumps([message["text"], message["blocks"][:-1]])
+
+
+def test_cut_falls_at_a_sentence_end_never_inside_a_link() -> None:
+    long = ("See <https://x.example/a.b|the docs. Really.> now. " * 100).strip()
+    pieces, cut = answer_body([block("paragraph", "Intro."), block("paragraph", long)], budget=500)
+    assert cut
+    text = "\n\n".join(pieces)
+    assert len(text) <= 500
+    assert text.endswith("now. …")
+    assert text.count("<") == text.count(">")
+
+
+def test_code_block_cut_keeps_its_fence_closed() -> None:
+    code = "```\n" + "\n".join(f"x = {i}" for i in range(1000)) + "\n```"
+    pieces, cut = answer_body([block("code", code)], budget=300)
+    assert cut and len(pieces[0]) <= 300
+    assert pieces[0].startswith("```\nx = 0\n") and pieces[0].endswith("\n…\n```")
+
+
+def test_short_answer_is_not_cut_and_trailing_heading_dropped() -> None:
+    pieces, cut = answer_body([block("paragraph", "Short.")])
+    assert (pieces, cut) == (["Short."], False)
+    blocks = [
+        block("paragraph", "a" * 100),
+        block("heading", "*Next*"),
+        block("paragraph", "b. " * 900),
+    ]
+    pieces, cut = answer_body(blocks, budget=150)
+    assert cut and pieces == ["a" * 100]
+
+
+def test_pack_sections_respects_the_section_limit() -> None:
+    sections = pack_sections(["a" * 2000, "b" * 2000, "c. " * 1500])
+    assert len(sections) == 3
+    assert all(len(s) <= SECTION_LIMIT for s in sections)
+    assert ANSWER_CHARS < SECTION_LIMIT
+
+
+def test_no_answer_message_escapes_and_suggests() -> None:
+    message = no_answer_message(
+        result([entry(1), entry(2)], band="suggest", query="<!everyone> spilling"),
+        faq_pages=["https://example.com/faq.html"],
+    )
+    valid(dict(message))
+    shown = json.dumps(message, ensure_ascii=False)
+    assert "<!everyone>" not in shown and "&lt;!everyone&gt; spilling" in shown
+    assert "Closest questions" in shown and "<https://example.com/faq.html|" in shown
+    nothing = no_answer_message(result([entry(1)], band="none", query="zzz"), faq_pages=[])
+    assert "Closest" not in json.dumps(nothing)
+
+
+def test_help_and_values() -> None:
+    assert "/ask how do I" in help_message("/ask")["text"]
+    assert parse_share_value(share_value("x" * 5000)) == "x" * 1980
+    with pytest.raises(ValueError):
+        parse_feedback_value("garbage")
+    with pytest.raises(ValueError):
+        parse_share_value("[1]")
