@@ -10,7 +10,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kb.errors import BuildError, SourceError
 from kb.index import (
@@ -27,9 +27,6 @@ from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.sources import Source
 from kb.spec import SourceSpec, split_source_arg
 from kb.text import tokenize
-
-if TYPE_CHECKING:
-    from kb.semantic import Encoder
 
 
 @dataclass
@@ -116,14 +113,8 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
     return {"spec": spec.key, "files": files, "absent": absent, "folders": folders}
 
 
-def encode_index(
-    entries: list[Entry], fingerprint_: dict[str, Any], semantic: Encoder | None = None
-) -> bytes:
-    """Serialise entries and their BM25 contributions into the index file's bytes.
-
-    With a ``semantic`` model the entries' embeddings are stored too (an extra section);
-    without one the bytes are exactly those of a lexical-only index.
-    """
+def encode_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
+    """Serialise entries and their BM25 contributions into the index file's bytes."""
     import array
 
     from rank_bm25 import BM25Plus  # build time only: the query path never imports numpy
@@ -188,21 +179,14 @@ def encode_index(
         "parents": parents,
         "entry_offsets": offsets,
     }
-    names = ["vocab", "postings", "entries"]
-    body = [vocab, bytes(postings), b"".join(entry_lines)]
-    if semantic is not None:
-        from kb.semantic import SECTION, encode_section
-
-        header[SECTION], blob = encode_section(entries, semantic)
-        names.append(SECTION)
-        body.append(blob)
     # Section offsets depend on the header's own length: lay out, then fix the point.
-    header["sections"] = {name: [0, 0] for name in names}
+    body = [vocab, bytes(postings), b"".join(entry_lines)]
+    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
     while True:
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
         at = len(head)
         sections = {}
-        for name, blob in zip(names, body, strict=True):
+        for name, blob in zip(("vocab", "postings", "entries"), body, strict=True):
             sections[name] = [at, len(blob)]
             at += len(blob)
         if sections == header["sections"]:
@@ -210,23 +194,8 @@ def encode_index(
         header["sections"] = sections
 
 
-def _semantic_model(flag: bool | None, warnings: list[str]) -> Encoder | None:
-    """The model to embed entries with, if semantic search is on (``flag``, else $FAQ_SEMANTIC).
-
-    Asked for but not installed: a warning, and a lexical-only index.
-    """
-    from kb.semantic import active, encoder
-
-    on, why = active(flag)
-    if why:
-        warnings.append(f"{why}; the index is built without semantic vectors")
-    return encoder() if on else None
-
-
-def build(spec: SourceSpec, index_dir: str, *, semantic: bool | None = None) -> BuildReport:
+def build(spec: SourceSpec, index_dir: str) -> BuildReport:
     """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
-
-    ``semantic`` (default: $FAQ_SEMANTIC) adds the entries' embeddings (``kb.semantic``).
 
     Raises:
         ManifestError: the sources cannot be resolved.
@@ -238,20 +207,18 @@ def build(spec: SourceSpec, index_dir: str, *, semantic: bool | None = None) -> 
     started = time.perf_counter()
     sources = resolve_sources(spec)
     entries, warnings = load_entries(sources)
-    model = _semantic_model(semantic, warnings)
-    data = encode_index(entries, fingerprint(spec, sources), model)
+    data = encode_index(entries, fingerprint(spec, sources))
     path = os.path.join(index_dir, INDEX_FILE)
     write_atomically(path, data)
     return BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started, path)
 
 
-def build_bytes(spec: SourceSpec, *, semantic: bool | None = None) -> tuple[bytes, BuildReport]:
+def build_bytes(spec: SourceSpec) -> tuple[bytes, BuildReport]:
     """Build the index in memory only (when the index folder cannot be written)."""
     from kb.sources import resolve_sources
 
     started = time.perf_counter()
     sources = resolve_sources(spec)
     entries, warnings = load_entries(sources)
-    model = _semantic_model(semantic, warnings)
-    data = encode_index(entries, fingerprint(spec, sources), model)
+    data = encode_index(entries, fingerprint(spec, sources))
     return data, BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started)

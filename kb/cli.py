@@ -96,13 +96,6 @@ def search_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-rebuild", action="store_true", help="use the index as it is even if a source changed"
     )
-    parser.add_argument(
-        "--semantic",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="re-rank with a local sentence-embedding model (needs faq-kb[semantic]; "
-        "default: env FAQ_SEMANTIC=1 turns it on)",
-    )
     _add_source_options(parser)
     return parser
 
@@ -120,7 +113,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=args.semantic)
+    kb = KnowledgeBase(_spec(args), args.index, notify=_note)
     try:
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:

@@ -164,11 +164,6 @@ class IndexReader:
         start, length = int(span[0]), int(span[1])
         return self._buf[start : start + length]
 
-    def section(self, name: str) -> bytes | None:
-        """The bytes of an optional section (e.g. ``semantic``), or None if there is none."""
-        span = self.header["sections"].get(name)
-        return None if span is None else bytes(self._section(span))
-
     def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
         """Document numbers and their score contributions for one (term, field)."""
         start = self._postings_at + int(offset)

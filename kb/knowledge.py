@@ -34,7 +34,6 @@ class KnowledgeBase:
         *,
         preload: bool = False,
         notify: Notify = _quiet,
-        semantic: bool | None = None,
     ) -> None:
         self.spec = spec or SourceSpec()
         self.index_dir = os.fspath(index_dir) if index_dir else default_index_dir(self.spec.key)
@@ -43,9 +42,6 @@ class KnowledgeBase:
         self.notify = notify
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
-        # Semantic re-ranking (kb.semantic): ``semantic`` if given, else $FAQ_SEMANTIC; on
-        # only when the ``semantic`` extra and its model are installed.
-        self.semantic, self._semantic_missing = _semantic_setting(semantic)
         self._failed_state: tuple[tuple[str, int, int], ...] | None = None
 
     @property
@@ -63,13 +59,10 @@ class KnowledgeBase:
             IndexFileError: no usable index and ``rebuild`` is off.
             BuildError, ManifestError: the rebuild failed.
         """
-        if self._semantic_missing:
-            self.notify(f"note: {self._semantic_missing}; searching by words only")
-            self._semantic_missing = None
         reader, reason = self._load()
         if reason is None and reader is not None:
             if self.preload:
-                self._preload(reader)
+                reader.preload_entries()
             self._reader = reader
             return reader
         if not rebuild:
@@ -125,7 +118,7 @@ class KnowledgeBase:
 
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
         """Rank the entries for ``question`` (see ``kb.search.search``)."""
-        return search(self.reader, question, k=k, explain=explain, semantic=self.semantic)
+        return search(self.reader, question, k=k, explain=explain)
 
     def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
         if not os.path.exists(self.path):
@@ -142,12 +135,6 @@ class KnowledgeBase:
             return None, f"the index is unreadable ({exc})"
         if reader.header.get("params") != params():
             return reader, "the index was built with other ranking settings"
-        if self.semantic:
-            from kb.semantic import stale_reason
-
-            missing = stale_reason(reader.header)
-            if missing:
-                return reader, missing
         fingerprint = reader.fingerprint
         if fingerprint.get("spec") != self.spec.key:
             return reader, "the index was built from other sources"
@@ -164,13 +151,13 @@ class KnowledgeBase:
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
         self.notify(f"note: {reason}; rebuilding the index…")
         try:
-            report = build(self.spec, self.index_dir, semantic=self.semantic)
+            report = build(self.spec, self.index_dir)
         except OSError as exc:
             self.notify(
                 f"warning: cannot write the index in {self.index_dir} ({exc.strerror});"
                 " using it from memory this time (set FAQ_INDEX or --index)"
             )
-            data, report = build_bytes(self.spec, semantic=self.semantic)
+            data, report = build_bytes(self.spec)
             for warning in report.warnings:
                 self.notify(f"warning: {warning}")
             return IndexReader(data, self.path)
@@ -178,26 +165,8 @@ class KnowledgeBase:
             self.notify(f"warning: {warning}")
         reader = IndexReader.open(self.path, preload=self.preload)
         if self.preload:
-            self._preload(reader)
+            reader.preload_entries()
         return reader
-
-    def _preload(self, reader: IndexReader) -> None:
-        """Parse every entry now (and load the semantic model), so questions wait for neither."""
-        reader.preload_entries()
-        if self.semantic:
-            from kb.semantic import encoder, vectors_of
-
-            encoder()
-            vectors_of(reader)
-
-
-def _semantic_setting(flag: bool | None) -> tuple[bool, str | None]:
-    """(on, why it cannot be on although asked for); kb.semantic is imported only if asked."""
-    if flag is False or (flag is None and not os.environ.get("FAQ_SEMANTIC")):
-        return False, None
-    from kb.semantic import active
-
-    return active(flag)
 
 
 __all__ = ["FaqError", "KnowledgeBase"]

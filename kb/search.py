@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import heapq
-import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kb.index import IndexReader
 from kb.normalize import normalize_question
 from kb.text import tokenize
-
-if TYPE_CHECKING:
-    from kb.semantic import Reranked
 
 # A question longer than this is cut: nobody's question needs more, and a pasted megabyte
 # must not cost seconds. Tracebacks are cut to their last lines by the normaliser first.
@@ -52,7 +48,7 @@ class TermMatch:
 class Hit:
     """One ranked entry: its stored record, score and the share of the question it covers."""
 
-    __slots__ = ("coverage", "entry", "matches", "number", "score", "similarity", "title_coverage")
+    __slots__ = ("coverage", "entry", "matches", "number", "score", "title_coverage")
 
     def __init__(
         self,
@@ -66,7 +62,6 @@ class Hit:
         self.coverage = coverage  # share of the question's weight the entry holds
         self.title_coverage = title_coverage  # share of the entry's question the user asked
         self.matches: list[TermMatch] = []
-        self.similarity: float | None = None  # cosine to the question, with semantic on
 
 
 class SearchResult:
@@ -79,13 +74,11 @@ class SearchResult:
         self.answered = band == "answer"  # band: "answer", "suggest" or "none"
 
 
-def _query_text(question: str) -> str:
-    # Tracebacks are cut to their exception lines before the length limit applies.
-    return normalize_question(question[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS]
-
-
 def _query_tokens(question: str) -> list[str]:
-    return tokenize(_query_text(question))[:MAX_QUERY_TOKENS]
+    # Tracebacks are cut to their exception lines before the length limit applies.
+    return tokenize(normalize_question(question[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS])[
+        :MAX_QUERY_TOKENS
+    ]
 
 
 # Above this many postings for one question, numpy's bincount beats a Python loop by far
@@ -260,62 +253,37 @@ def search(
     k: int = 3,
     explain: bool = False,
     alternative_floor: float = ALTERNATIVE_COVERAGE,
-    semantic: bool | None = None,
 ) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
     A question is not listed after one of its own sub-parts.
     Alternatives holding less than ``alternative_floor`` of the question are left out.
-    ``semantic`` (default: $FAQ_SEMANTIC) re-ranks with the index's embeddings when it has
-    them and the ``semantic`` extra is installed (``kb.semantic``); otherwise, and always
-    when it is off, the ranking and bands are the lexical ones alone.
     """
     tokens = _query_tokens(question)
     scored = score_all(index, tokens)
-    reranked = _semantic(index, question, scored, semantic)
     hits: list[Hit] = []
     taken: set[int] = set()
-    for doc in reranked.ranked() if reranked is not None else scored.ranked():
+    for doc in scored.ranked():
         if len(hits) >= k:
             break
         if _related(index, doc, taken):
             continue
         coverage = scored.coverage(doc)
-        if hits and coverage < alternative_floor and (reranked is None or not reranked.close(doc)):
+        if hits and coverage < alternative_floor:
             continue
         taken.add(doc)
         entry = index.entry(doc)
         hit = Hit(doc, entry, scored.score(doc), coverage, _title_coverage(index, entry, tokens))
-        if reranked is not None:
-            hit.similarity = reranked.similarity(doc)
         if explain:
             hit.matches = _explain(index, doc, tokens)
         hits.append(hit)
-    if reranked is not None:
-        band = reranked.band(hits[0] if hits else None, NONE_COVERAGE, _confident)
-    elif not hits or hits[0].coverage < NONE_COVERAGE:
+    if not hits or hits[0].coverage < NONE_COVERAGE:
         band = "none"
     elif _confident(hits[0]):
         band = "answer"
     else:
         band = "suggest"
     return SearchResult(question, tokens, hits, band)
-
-
-def _semantic(
-    index: IndexReader, question: str, scored: Scored, flag: bool | None
-) -> Reranked | None:
-    """The semantic re-ranking, or None when it is off or cannot run (lexical then)."""
-    if flag is False or (flag is None and not os.environ.get("FAQ_SEMANTIC")):
-        return None  # the lexical path: kb.semantic (and numpy, torch) are never imported
-    from kb import semantic
-
-    if not semantic.requested(flag) or semantic.SECTION not in index.header["sections"]:
-        return None
-    try:
-        return semantic.rerank(index, _query_text(question), scored)
-    except semantic.SemanticUnavailable:
-        return None
 
 
 def _confident(hit: Hit) -> bool:

@@ -308,3 +308,21 @@ def test_watch_rebuilds_when_a_source_changes(seed_copy: Path, tmp_path: Path) -
             assert wait_for("rebuilt: 10 entries"), lines
         finally:
             watcher.terminate()
+
+
+def test_the_query_path_stays_light(tmp_path: Path) -> None:
+    """faq-search answers without docutils, pydantic, numpy or rank-bm25 (start-up time)."""
+    env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
+    subprocess.run([sys.executable, "-m", "kb", "build"], env=env, check=True, capture_output=True)
+    probe = (
+        "import sys, runpy; sys.argv = ['faq-search', 'too many open files'];\n"
+        "try:\n    runpy.run_module('kb', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib'}\n"
+        "print(sorted(heavy & {m.split('.')[0] for m in sys.modules}), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert "#too-many-open-file-descriptors" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
