@@ -183,7 +183,7 @@ SearchFn = Callable[[KnowledgeBase, str], SearchResult]
 def _default_search(kb: KnowledgeBase, text: str) -> SearchResult:
     from kb.search import search
 
-    return search(kb.reader, text, k=RANK_DEPTH, alternative_floor=0.0)
+    return search(kb.reader, text, k=RANK_DEPTH, alternative_floor=0.0, shown_parts=True)
 
 
 def evaluate(

@@ -253,11 +253,14 @@ def search(
     k: int = 3,
     explain: bool = False,
     alternative_floor: float = ALTERNATIVE_COVERAGE,
+    shown_parts: bool = False,
 ) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
-    A question is not listed after one of its own sub-parts.
-    Alternatives holding less than ``alternative_floor`` of the question are left out.
+    A question is not listed after one of its own sub-parts. Unless ``shown_parts`` is set
+    (the eval ranks with it), the best answer's own sub-parts are not listed after it
+    either: its answer already shows them. Alternatives holding less than
+    ``alternative_floor`` of the question are left out.
     """
     tokens = _query_tokens(question)
     scored = score_all(index, tokens)
@@ -267,6 +270,8 @@ def search(
         if len(hits) >= k:
             break
         if _related(index, doc, taken):
+            continue
+        if hits and not shown_parts and _descends(index, doc, hits[0].number):
             continue
         coverage = scored.coverage(doc)
         if hits and coverage < alternative_floor:
@@ -304,19 +309,22 @@ def _title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]
     return best
 
 
+def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
+    node = index.parents[doc]
+    while node >= 0:
+        if node == ancestor:
+            return True
+        node = index.parents[node]
+    return False
+
+
 def _related(index: IndexReader, doc: int, taken: set[int]) -> bool:
     """Whether ``doc`` is an ancestor of an entry already taken.
 
     A sub-part may follow the question it belongs to (it links to the exact part), but a
     question is not listed again after one of its sub-parts, which already links into it.
     """
-    for other in taken:
-        node = index.parents[other]
-        while node >= 0:
-            if node == doc:
-                return True
-            node = index.parents[node]
-    return False
+    return any(_descends(index, other, doc) for other in taken)
 
 
 def _explain(index: IndexReader, doc: int, tokens: list[str]) -> list[TermMatch]:

@@ -112,3 +112,11 @@ def test_real_corpora_questions(
     assert CORPORA is not None
     kb = make_kb(f"{CORPORA / project}=https://example.org/")
     assert kb.search(question).hits[0].entry["title"] == title
+
+
+def test_the_best_answers_own_sub_parts_are_not_repeated_as_alternatives(
+    seed_kb: KnowledgeBase,
+) -> None:
+    hits = seed_kb.search("how do I use external modules on workers", k=5).hits
+    assert hits[0].entry["anchor"] == "how-do-i-use-external-modules"
+    assert all(h.entry.get("parent") != hits[0].entry["id"] for h in hits[1:])
