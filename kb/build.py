@@ -194,13 +194,12 @@ def encode_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
         header["sections"] = sections
 
 
-def build(spec: SourceSpec, index_dir: str) -> BuildReport:
-    """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
+def build_bytes(spec: SourceSpec) -> tuple[bytes, BuildReport]:
+    """Build the index of ``spec`` in memory: the file's bytes and what the build did.
 
     Raises:
         ManifestError: the sources cannot be resolved.
         BuildError: a source is broken (every problem listed).
-        OSError: the index folder cannot be written.
     """
     from kb.sources import resolve_sources
 
@@ -208,17 +207,17 @@ def build(spec: SourceSpec, index_dir: str) -> BuildReport:
     sources = resolve_sources(spec)
     entries, warnings = load_entries(sources)
     data = encode_index(entries, fingerprint(spec, sources))
-    path = os.path.join(index_dir, INDEX_FILE)
-    write_atomically(path, data)
-    return BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started, path)
-
-
-def build_bytes(spec: SourceSpec) -> tuple[bytes, BuildReport]:
-    """Build the index in memory only (when the index folder cannot be written)."""
-    from kb.sources import resolve_sources
-
-    started = time.perf_counter()
-    sources = resolve_sources(spec)
-    entries, warnings = load_entries(sources)
-    data = encode_index(entries, fingerprint(spec, sources))
     return data, BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started)
+
+
+def build(spec: SourceSpec, index_dir: str) -> BuildReport:
+    """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
+
+    Raises:
+        ManifestError, BuildError: as ``build_bytes``.
+        OSError: the index folder cannot be written.
+    """
+    data, report = build_bytes(spec)
+    report.path = os.path.join(index_dir, INDEX_FILE)
+    write_atomically(report.path, data)
+    return report

@@ -145,24 +145,23 @@ class KnowledgeBase:
         return reader, None
 
     def _rebuild(self, reason: str) -> IndexReader:
-        from kb.build import build, build_bytes
+        from kb.build import build_bytes
+        from kb.index import write_atomically
         from kb.sources import resolve_sources
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
         self.notify(f"note: {reason}; rebuilding the index…")
+        data, report = build_bytes(self.spec)
+        for warning in report.warnings:
+            self.notify(f"warning: {warning}")
         try:
-            report = build(self.spec, self.index_dir)
+            write_atomically(self.path, data)
         except OSError as exc:
             self.notify(
                 f"warning: cannot write the index in {self.index_dir} ({exc.strerror});"
                 " using it from memory this time (set FAQ_INDEX or --index)"
             )
-            data, report = build_bytes(self.spec)
-            for warning in report.warnings:
-                self.notify(f"warning: {warning}")
             return IndexReader(data, self.path)
-        for warning in report.warnings:
-            self.notify(f"warning: {warning}")
         reader = IndexReader.open(self.path, preload=self.preload)
         if self.preload:
             reader.preload_entries()

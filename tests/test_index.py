@@ -247,3 +247,21 @@ def test_a_broken_source_fails_the_rebuild_and_keeps_the_old_index(
     assert kb.refresh() is False  # the same broken file is not rebuilt (and reported) again
     seed_copy.write_text(seed_copy.read_text().replace(".. list-table::", ""))
     assert kb.refresh() is True
+
+
+def test_an_unwritable_index_folder_still_answers(
+    seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kb.index
+
+    def refuse(path: str, data: bytes) -> None:
+        raise PermissionError(13, "Permission denied", path)
+
+    monkeypatch.setattr(kb.index, "write_atomically", refuse)
+    notes: list[str] = []
+    kb_ = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "ro", notify=notes.append)
+    assert kb_.search("too many open files").answered
+    assert notes[-1] == (
+        f"warning: cannot write the index in {tmp_path / 'ro'} (Permission denied);"
+        " using it from memory this time (set FAQ_INDEX or --index)"
+    )
