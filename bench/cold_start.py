@@ -1,0 +1,90 @@
+"""Cold start of ``faq-search`` on the shipped FAQ vs ``python -c "import rank_bm25"``.
+
+Stand-alone: run it with the python of any environment where faq-kb is installed::
+
+    python bench/cold_start.py [--runs 15] [--question "too many open files"]
+
+It builds the shipped FAQ's index once into a temporary folder, then runs both commands
+in turn, each a fresh process (interleaved, so that a busy moment hurts both alike), and
+prints the medians and their ratio. The target is a ratio of at most 1.0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _script(name: str) -> str:
+    """The console script ``name`` of this python's environment (else the one on PATH)."""
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    if os.path.exists(here):
+        return here
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"error: {name} not found next to {sys.executable} or on PATH; install faq-kb")
+    return found
+
+
+def _wall(cmd: list[str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+    seconds = time.perf_counter() - started
+    if proc.returncode not in (0, 1):
+        sys.exit(f"error: {' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr.decode()}")
+    return seconds, proc.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=15, help="fresh runs of each (default 15)")
+    parser.add_argument("--question", default="too many open files")
+    args = parser.parse_args()
+    faq_kb, faq_search = _script("faq-kb"), _script("faq-search")
+    with tempfile.TemporaryDirectory(prefix="faq-cold-") as index:
+        build = subprocess.run(
+            [faq_kb, "build", "--index", index], capture_output=True, text=True, check=False
+        )
+        if build.returncode != 0:
+            sys.exit(f"error: faq-kb build failed:\n{build.stderr}")
+        ours_cmd = [faq_search, "--index", index, args.question]
+        theirs_cmd = [sys.executable, "-c", "import rank_bm25"]
+        _wall(ours_cmd)  # once each first: the page cache as a user's second run finds it
+        _wall(theirs_cmd)
+        ours, theirs = [], []
+        for _ in range(args.runs):
+            ours.append(_wall(ours_cmd)[0])
+            theirs.append(_wall(theirs_cmd)[0])
+    a, b = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+    print(
+        f"python: {sys.executable} ({sys.version.split()[0]}), {args.runs} runs each, interleaved"
+    )
+    rows = [
+        (f'faq-search "{args.question}" (shipped FAQ, prebuilt index)', ours, a),
+        ('python -c "import rank_bm25"', theirs, b),
+    ]
+    width = max(len(label) for label, _, _ in rows)
+    for label, runs, median in rows:
+        print(
+            f"{label.ljust(width)}  median {median:7.1f} ms  "
+            f"(min {min(runs) * 1e3:.1f}, max {max(runs) * 1e3:.1f})"
+        )
+    verdict = "PASS" if a / b <= 1.0 else "FAIL"
+    print(f"ratio faq-search / import rank_bm25: {a / b:.2f}x (target <= 1.0x) {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
