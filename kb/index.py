@@ -131,6 +131,9 @@ class IndexReader:
         self._postings_at = int(sections["postings"][0])
         self._entries_at = int(sections["entries"][0])
         self._entry_cache: dict[int, dict[str, Any]] = {}
+        # In memory (the bot): per-term arrays worth keeping between questions.
+        self.preloaded = isinstance(buf, bytes)
+        self.cache: dict[str, Any] = {}
         self._swap = sys.byteorder != self.header.get("byteorder", "little")
 
     @classmethod

@@ -61,8 +61,6 @@ class KnowledgeBase:
         """
         reader, reason = self._load()
         if reason is None and reader is not None:
-            if self.preload:
-                reader.preload_entries()
             self._reader = reader
             return reader
         if not rebuild:
@@ -162,10 +160,7 @@ class KnowledgeBase:
                 " using it from memory this time (set FAQ_INDEX or --index)"
             )
             return IndexReader(data, self.path)
-        reader = IndexReader.open(self.path, preload=self.preload)
-        if self.preload:
-            reader.preload_entries()
-        return reader
+        return IndexReader.open(self.path, preload=self.preload)
 
 
 __all__ = ["FaqError", "KnowledgeBase"]

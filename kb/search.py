@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -82,8 +83,11 @@ def _query_tokens(question: str) -> list[str]:
 
 
 # Above this many postings for one question, numpy's bincount beats a Python loop by far
-# (a 100k-entry index); below it, importing numpy would cost more than it saves.
+# (a 100k-entry index); below it, importing numpy would cost a cold ``faq-search`` more
+# than it saves. A preloaded index (the bot, a warm process) switches much earlier.
 NUMPY_MIN_POSTINGS = 20_000
+NUMPY_MIN_POSTINGS_PRELOADED = 2_000
+_FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
 
 
 class Scored:
@@ -93,8 +97,11 @@ class Scored:
         self.base = base  # what every entry scores (BM25Plus's delta term)
         self.total = total  # the question's whole weight
 
-    def ranked(self) -> Iterator[int]:
-        """Candidates best first; ties in index order (as sorting rank-bm25's scores does)."""
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
+        """Candidates holding at least ``min_coverage`` of the question, best first.
+
+        Ties come in index order, as sorting rank-bm25's scores by (-score, index) gives.
+        """
         raise NotImplementedError
 
     def score(self, doc: int) -> float:
@@ -113,12 +120,13 @@ class _DictScored(Scored):
         super().__init__(base, total)
         self.extra, self.covered = extra, covered
 
-    def ranked(self) -> Iterator[int]:
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         extra = self.extra
-        first = heapq.nsmallest(_FIRST_BATCH, extra, key=lambda d: (-extra[d], d))
+        pool = [d for d in extra if self.coverage(d) >= min_coverage] if min_coverage else extra
+        first = heapq.nsmallest(_FIRST_BATCH, pool, key=lambda d: (-extra[d], d))
         yield from first
         if len(first) == _FIRST_BATCH:
-            yield from sorted(extra, key=lambda d: (-extra[d], d))[_FIRST_BATCH:]
+            yield from sorted(pool, key=lambda d: (-extra[d], d))[_FIRST_BATCH:]
 
     def score(self, doc: int) -> float:
         return self.base + self.extra.get(doc, 0.0)
@@ -132,11 +140,14 @@ class _ArrayScored(Scored):
         super().__init__(base, total)
         self.extra, self.covered = extra, covered
 
-    def ranked(self) -> Iterator[int]:
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         import numpy as np
 
         extra = self.extra
-        candidates = np.flatnonzero(extra > 0.0)
+        mask = extra > 0.0
+        if min_coverage and self.total:
+            mask &= self.covered / self.total >= min_coverage
+        candidates = np.flatnonzero(mask)
         if len(candidates) > _FIRST_BATCH:
             # Everything scoring at least the batch's last score, ties included: exact.
             cut = np.partition(extra[candidates], len(candidates) - _FIRST_BATCH)
@@ -157,19 +168,19 @@ class _ArrayScored(Scored):
         return float(self.covered[doc]) / self.total if self.total else 0.0
 
 
-_FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
+_Span = tuple[float, float, int, int]  # field weight, coverage share, postings offset, count
 
 
 def score_all(index: IndexReader, tokens: list[str]) -> Scored:
     """Score every entry that shares a term with ``tokens``.
 
     An entry's score equals the field-weighted sum of rank-bm25 ``BM25Plus.get_scores``
-    (to the last bit: the same terms added in the same order).
+    (to the last bit: the same terms added in the same order, whichever path runs).
     """
     base = 0.0
     total = 0.0
     fields = index.fields
-    plan: list[tuple[float, list[tuple[float, float, int, int]]]] = []
+    plan: list[tuple[str, float, list[_Span]]] = []
     postings = 0
     for term in tokens:
         info = index.terms.get(term)
@@ -185,12 +196,13 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
             share = MATCH_SHARE.get(fld.name, OTHER_FIELD_SHARE)
             spans.append((fld.weight, share, int(info[at + 2]), int(info[at + 3])))
             postings += int(info[at + 3])
-        plan.append((weight, spans))
-    if postings >= NUMPY_MIN_POSTINGS:
+        plan.append((term, weight, spans))
+    threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
+    if postings >= threshold:
         return _score_numpy(index, base, total, plan)
     extra: dict[int, float] = {}
     covered: dict[int, float] = {}
-    for weight, spans in plan:
+    for _term, weight, spans in plan:
         seen: dict[int, float] = {}
         for w, share, offset, count in spans:
             docs, extras = index.postings(offset, count)
@@ -204,26 +216,43 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
 
 
 def _score_numpy(
-    index: IndexReader,
-    base: float,
-    total: float,
-    plan: list[tuple[float, list[tuple[float, float, int, int]]]],
+    index: IndexReader, base: float, total: float, plan: list[tuple[str, float, list[_Span]]]
 ) -> Scored:
     import numpy as np
 
-    n = len(index)
-    extra = np.zeros(n)
-    covered = np.zeros(n)
-    for weight, spans in plan:
-        seen = np.zeros(n)
-        for w, share, offset, count in spans:
+    docs_parts, value_parts, cover_docs, cover_values = [], [], [], []
+    for term, weight, spans in plan:
+        for w, _share, offset, count in spans:
             docs, extras = index.postings_array(offset, count)
-            # Each document appears once in a posting list, so this adds w*x to each, as
-            # the Python loop does, term by term in the same order.
-            extra[docs] += w * extras
-            seen[docs] = np.maximum(seen[docs], share)
-        covered += weight * seen
+            docs_parts.append(docs)
+            value_parts.append(w * extras)
+        term_docs, shares = _term_shares(index, term, spans)
+        cover_docs.append(term_docs)
+        cover_values.append(weight * shares)
+    n = len(index)
+    # bincount adds each bin's weights in input order: term by term, field by field, the
+    # same additions in the same order as the Python loop, so the sums are identical.
+    extra = np.bincount(np.concatenate(docs_parts), np.concatenate(value_parts), minlength=n)
+    covered = np.bincount(np.concatenate(cover_docs), np.concatenate(cover_values), minlength=n)
     return _ArrayScored(base, total, extra, covered)
+
+
+def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any, Any]:
+    """Each entry holding ``term`` once, with the best coverage share among its fields."""
+    import numpy as np
+
+    cached = index.cache.get(term)
+    if cached is None:
+        docs = np.concatenate([index.postings_array(off, cnt)[0] for _, _, off, cnt in spans])
+        shares = np.concatenate([np.full(cnt, share) for _, share, _, cnt in spans])
+        order = np.lexsort((-shares, docs))
+        docs, shares = docs[order], shares[order]
+        first = np.ones(len(docs), dtype=bool)
+        first[1:] = docs[1:] != docs[:-1]
+        cached = (docs[first], shares[first])
+        if index.preloaded:
+            index.cache[term] = cached
+    return cached
 
 
 def field_scores(index: IndexReader, field_name: str, tokens: list[str]) -> list[float]:
@@ -266,16 +295,18 @@ def search(
     scored = score_all(index, tokens)
     hits: list[Hit] = []
     taken: set[int] = set()
-    for doc in scored.ranked():
+    best = next(scored.ranked(), None)
+    # Alternatives come from the entries holding enough of the question only, so a large
+    # index never walks its thousands of weak candidates.
+    alternatives = scored.ranked(alternative_floor) if best is not None else iter(())
+    for doc in itertools.chain([best] if best is not None else [], alternatives):
         if len(hits) >= k:
             break
-        if _related(index, doc, taken):
+        if doc in taken or _related(index, doc, taken):
             continue
         if hits and not shown_parts and _descends(index, doc, hits[0].number):
             continue
         coverage = scored.coverage(doc)
-        if hits and coverage < alternative_floor:
-            continue
         taken.add(doc)
         entry = index.entry(doc)
         hit = Hit(doc, entry, scored.score(doc), coverage, _title_coverage(index, entry, tokens))
