@@ -133,7 +133,7 @@ class IndexReader:
         self._entry_cache: dict[int, dict[str, Any]] = {}
         # In memory (the bot): per-term arrays worth keeping between questions.
         self.preloaded = isinstance(buf, bytes)
-        self.cache: dict[str, Any] = {}
+        self.cache: dict[Any, Any] = {}
         self._swap = sys.byteorder != self.header.get("byteorder", "little")
 
     @classmethod

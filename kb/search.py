@@ -332,12 +332,25 @@ def _title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]
     """The largest share of the entry's title (or one alias) whose words the question has."""
     asked = set(tokens)
     best = 0.0
-    for wording in [entry["title"], *entry.get("aliases", ())]:
-        weights = {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
+    for weights in _wording_weights(index, entry):
         total = sum(weights.values())
         if total:
             best = max(best, sum(w for t, w in weights.items() if t in asked) / total)
     return best
+
+
+def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str, float]]:
+    """Term weights of the entry's title and of each alias (kept by a preloaded index)."""
+    key = ("wording", entry["id"])
+    cached: list[dict[str, float]] | None = index.cache.get(key)
+    if cached is None:
+        cached = [
+            {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
+            for wording in [entry["title"], *entry.get("aliases", ())]
+        ]
+        if index.preloaded:
+            index.cache[key] = cached
+    return cached
 
 
 def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
