@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from itertools import chain
 
 import Stemmer  # PyStemmer: the Snowball stemmers in C, imported in under a millisecond
 
@@ -23,8 +24,9 @@ _QUOTED_RE = re.compile(r"""(?:``|[`"'‘“])([^\s`"'’”]{1,4})(?:``|[`"'’
 # An operator standing alone (``-22 // 10``, ``x += [1]``, ``def f(a, /)``), not part of a
 # path, a URL or a word: runs of two or more, or a single one of these.
 _OPS = "-+*/%=<>!&|^~@:"
+# (The leading lookahead only lets the regex engine skip non-operator characters fast.)
 _OPERATOR_RE = re.compile(
-    rf"(?<![\w)\]}}{re.escape(_OPS)}])([{re.escape(_OPS)}]{{2,3}}|[/%@^~|&*])(?![\w(\[{{{re.escape(_OPS)}])"
+    rf"(?=[{re.escape(_OPS)}])(?<![\w)\]}}{re.escape(_OPS)}])([{re.escape(_OPS)}]{{2,3}}|[/%@^~|&*])(?![\w(\[{{{re.escape(_OPS)}])"
 )
 _NOT_OPERATORS = frozenset({"--", "---", "==", "===", "::", ":", "**", "***", "*", "&", "|"})
 _STEMMER = Stemmer.Stemmer("english")
@@ -72,20 +74,31 @@ def tokenize(text: str) -> list[str]:
         word = quoted.lower()
         if word in ENGLISH_STOPWORDS:
             tokens.append(word)
-    for match in _RUN_RE.finditer(text):
-        run = match.group().replace("’", "'")
-        parts = _JOINERS_RE.split(run)
-        if len(parts) > 1:
-            tokens.append(run.lower())
-        for part in parts:
-            words = _words(part)
-            if len(words) > 1 and "_" in part:
-                tokens.append(part.lower())
-            for word in words:
-                if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS:
-                    continue
-                tokens.append(stem(word.removesuffix("'s")))
+    tokens.extend(chain.from_iterable(map(_run_tokens, _RUN_RE.findall(text))))
     return tokens
+
+
+@functools.lru_cache(maxsize=2**16)
+def _run_tokens(run: str) -> tuple[str, ...]:
+    """The tokens of one identifier-like run: they depend on the run alone, so are cached.
+
+    Bounded: a corpus's runs follow Zipf's law, so 65k recent runs catch nearly all repeats
+    while the cache stays a few MB (the stems below are cached per word, unbounded).
+    """
+    run = run.replace("’", "'")
+    tokens: list[str] = []
+    parts = _JOINERS_RE.split(run)
+    if len(parts) > 1:
+        tokens.append(run.lower())
+    for part in parts:
+        words = _words(part)
+        if len(words) > 1 and "_" in part:
+            tokens.append(part.lower())
+        for word in words:
+            if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS:
+                continue
+            tokens.append(stem(word.removesuffix("'s")))
+    return tuple(tokens)
 
 
 # What is left of a contraction whose apostrophe was lost ("don t", "it s").

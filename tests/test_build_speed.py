@@ -1,0 +1,271 @@
+"""The fast build (issue 5) writes exactly what the rank-bm25 build wrote, byte for byte.
+
+``_reference_index`` is the previous ``kb.build.encode_index``: rank-bm25 models per field
+and a per-posting Python loop. ``_reference_tokenize`` is the tokenizer before its per-run
+cache. Equality tests only; the timings are bench/'s business.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import json
+import math
+import os
+import re
+import sys
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rank_bm25 import BM25Plus
+
+import kb.text
+from kb.build import build, encode_index, field_texts, fingerprint, load_entries, write_streaming
+from kb.index import _INT, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.models import Entry
+from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
+from kb.sources import resolve_sources
+from kb.spec import SourceSpec
+from kb.stopwords import ENGLISH_STOPWORDS
+from kb.text import tokenize
+from tests.conftest import CORPORA, SEED, needs_corpora
+
+
+def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
+    """The index file as the rank-bm25 build wrote it (kb/build.py before issue 5)."""
+    n_docs = len(entries)
+    tokenized = {name: [tokenize(field_texts(e)[name]) for e in entries] for name in FIELD_WEIGHTS}
+    terms: dict[str, list[float]] = {}
+    postings = bytearray()
+    fields = []
+    for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
+        docs_tokens = tokenized[name]
+        fields.append({"name": name, "weight": weight, "delta": DELTA})
+        if n_docs == 0 or not any(docs_tokens):
+            continue
+        model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
+        by_term: dict[str, tuple[array.array[int], array.array[float]]] = {}
+        for doc, freqs in enumerate(model.doc_freqs):
+            norm = K1 * (1 - B + B * model.doc_len[doc] / model.avgdl)
+            for term, tf in freqs.items():
+                idf = model.idf[term]
+                contribution = idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
+                docs, extras = by_term.setdefault(term, (array.array(_INT), array.array("d")))
+                docs.append(doc)
+                extras.append(contribution)
+        for term in sorted(by_term):
+            docs, extras = by_term[term]
+            if sys.byteorder != "little":
+                docs.byteswap()
+                extras.byteswap()
+            terms.setdefault(term, [0.0]).extend(
+                [field_no, model.idf[term], len(postings), len(docs)]
+            )
+            postings += docs.tobytes() + extras.tobytes()
+    document_freq: dict[str, int] = {}
+    for doc in range(n_docs):
+        for term in {t for name in FIELD_WEIGHTS for t in tokenized[name][doc]}:
+            document_freq[term] = document_freq.get(term, 0) + 1
+    for term, info in terms.items():
+        info[0] = math.log((n_docs + 1) / document_freq[term])
+    vocab = json.dumps(
+        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    entry_lines = []
+    offsets = [0]
+    for entry in entries:
+        line = entry.model_dump_json().encode() + b"\n"
+        entry_lines.append(line)
+        offsets.append(offsets[-1] + len(line))
+    ids = {e.id: n for n, e in enumerate(entries)}
+    parents = [ids.get(e.parent, -1) if e.parent else -1 for e in entries]
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "byteorder": "little",
+        "params": params(),
+        "fingerprint": fingerprint_,
+        "entry_count": n_docs,
+        "parents": parents,
+        "entry_offsets": offsets,
+    }
+    body = [vocab, bytes(postings), b"".join(entry_lines)]
+    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
+    while True:
+        head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+        at = len(head)
+        sections = {}
+        for name, blob in zip(("vocab", "postings", "entries"), body, strict=True):
+            sections[name] = [at, len(blob)]
+            at += len(blob)
+        if sections == header["sections"]:
+            return head + b"".join(body)
+        header["sections"] = sections
+
+
+def _entries(spec: SourceSpec) -> tuple[list[Entry], dict[str, Any]]:
+    sources = resolve_sources(spec)
+    entries, _ = load_entries(sources)
+    return entries, fingerprint(spec, sources)
+
+
+def _assert_same_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
+    expected = _reference_index(entries, fingerprint_)
+    assert encode_index(entries, fingerprint_) == expected
+    streamed = io.BytesIO()
+    assert encode_index(entries, fingerprint_, streamed) is None
+    assert streamed.getvalue() == expected
+    return expected
+
+
+def test_the_seed_index_is_byte_identical_to_the_rank_bm25_build(tmp_path: Path) -> None:
+    spec = SourceSpec()
+    entries, fingerprint_ = _entries(spec)
+    expected = _assert_same_index(entries, fingerprint_)
+    report = build(spec, str(tmp_path / "idx"))
+    assert report.path == str(tmp_path / "idx" / INDEX_FILE)
+    assert Path(report.path).read_bytes() == expected
+    assert [p.name for p in (tmp_path / "idx").iterdir()] == [INDEX_FILE]  # no temp left
+
+
+@needs_corpora
+def test_real_corpora_indexes_are_byte_identical_to_the_rank_bm25_build() -> None:
+    assert CORPORA is not None
+    projects = sorted(p for p in CORPORA.iterdir() if p.is_dir() and any(p.glob("*.rst")))
+    entries, fingerprint_ = _entries(SourceSpec(paths=tuple(str(p) for p in projects)))
+    assert len(entries) > 200
+    expected = _assert_same_index(entries, fingerprint_)
+    # The scores rank-bm25 gives are in the file: spot-check one term per field.
+    reader = IndexReader(expected, "<memory>")
+    for field_no, name in enumerate(FIELD_WEIGHTS):
+        docs_tokens = [tokenize(field_texts(e)[name]) for e in entries]
+        if not any(docs_tokens):
+            continue
+        model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
+        term = min(model.idf, key=lambda t: (model.idf[t], t))  # in the most entries
+        info = reader.terms[term]
+        offset, count = next(
+            (int(info[k + 2]), int(info[k + 3]))
+            for k in range(1, len(info), 4)
+            if info[k] == field_no
+        )
+        assert count == sum(term in freqs for freqs in model.doc_freqs)
+        docs, extras = reader.postings(offset, count)
+        scores = model.get_scores([term])
+        base = model.idf[term] * DELTA
+        for doc, extra in zip(docs, extras, strict=True):
+            assert extra + base == pytest.approx(scores[doc], abs=1e-12, rel=0)
+
+
+def test_subsets_and_empty_fields_are_byte_identical() -> None:
+    entries, fingerprint_ = _entries(SourceSpec())
+    bare = [e.model_copy(update={"aliases": [], "breadcrumb": []}) for e in entries]
+    some = [
+        e.model_copy(update={"answer": "", "aliases": []}) if n % 2 else e
+        for n, e in enumerate(entries)
+    ]
+    for subset in ([], entries[:1], entries[:2], entries[::2], entries[::-1], bare, some):
+        _assert_same_index(subset, fingerprint_)
+
+
+def test_a_failed_streaming_write_keeps_the_old_file_and_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "idx" / INDEX_FILE
+    write_streaming(str(path), lambda handle: handle.write(b"old"))
+    assert path.read_bytes() == b"old"
+
+    def half(handle: Any) -> None:
+        handle.write(b"new, half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        write_streaming(str(path), half)
+    assert path.read_bytes() == b"old"
+    assert os.listdir(path.parent) == [INDEX_FILE]
+    write_streaming(str(path), lambda handle: handle.write(b"new"))
+    assert path.read_bytes() == b"new"
+    assert os.listdir(path.parent) == [INDEX_FILE]
+
+
+# ------------------------------------------------------------------ the tokenizer cache
+
+_OPS = "-+*/%=<>!&|^~@:"
+_OLD_OPERATOR_RE = re.compile(
+    rf"(?<![\w)\]}}{re.escape(_OPS)}])([{re.escape(_OPS)}]{{2,3}}|[/%@^~|&*])(?![\w(\[{{{re.escape(_OPS)}])"
+)
+_CONTRACTION_TAILS = frozenset({"s", "t", "d", "ll", "ve", "re", "m", "don", "doesn", "isn"})
+
+
+def _reference_tokenize(text: str) -> list[str]:
+    """``kb.text.tokenize`` before the per-run cache, spelled out."""
+    text = unicodedata.normalize("NFKC", text)
+    tokens: list[str] = [
+        op
+        for op in _OLD_OPERATOR_RE.findall(text)
+        if op not in kb.text._NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
+    ]
+    for quoted in kb.text._QUOTED_RE.findall(text):
+        word = quoted.lower()
+        if word in ENGLISH_STOPWORDS:
+            tokens.append(word)
+    for match in kb.text._RUN_RE.finditer(text):
+        run = match.group().replace("’", "'")
+        parts = re.split(r"[.\-:]", run)
+        if len(parts) > 1:
+            tokens.append(run.lower())
+        for part in parts:
+            words = kb.text._words(part)
+            if len(words) > 1 and "_" in part:
+                tokens.append(part.lower())
+            for word in words:
+                if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS:
+                    continue
+                tokens.append(kb.text._STEMMER.stemWord(word.removesuffix("'s")))
+    return tokens
+
+
+_TRICKY = [
+    "",
+    "Too many open files",
+    "Error when running dask-worker about OMP_NUM_THREADS",
+    "You should use client.upload_file, not Client.upload_file!",
+    "Why don't my threads run? It’s the GIL’s fault; don't, won’t, can't.",
+    "why does -22 // 10 return -3? x += [1]; a ** b; def f(a, /): ...; a->b <= c != d",
+    "Behaviour of \"in\" on a Series, ``is``, `//`, '+=', “not”",
+    "HMMs, GPUs and KilledWorker on XMLHttpRequest with HTTPServer2 and np.float64",
+    "Ｆｕｌｌｗｉｄｔｈ ｔｅｘｔ ﬁle ligatures ① ½ and café naïve Ångström",
+    "C++ and C# and F#: https://example.org/a-b/c_d?e=f&g=h#frag ~/path/to file.tar.gz",
+    "a:b:c x.y.z 1.2.3 v2.0-rc1 __init__ _private trailing_ snake_case_Name 3D 2nd",
+    "\x00\x01\ufffd ?!? ... --- /// ==== ::: ** *** & |",
+    "line one\nline two\n\n    code = 'indented' # comment\n\ttab",
+]
+
+
+def test_the_cached_tokenizer_equals_the_uncached_one_on_varied_text() -> None:
+    texts = list(_TRICKY)
+    entries, _ = _entries(SourceSpec())
+    texts += [t for e in entries for t in field_texts(e).values()]
+    texts += [SEED.read_text()]
+    if CORPORA is not None:
+        texts += [p.read_text() for p in sorted(CORPORA.glob("*/*.rst"))]
+    kb.text._run_tokens.cache_clear()
+    first = [tokenize(text) for text in texts]  # mostly misses
+    second = [tokenize(text) for text in texts]  # mostly hits
+    assert first == second == [_reference_tokenize(text) for text in texts]
+    assert kb.text._run_tokens.cache_info().hits > 0
+
+
+def test_the_run_cache_is_bounded_and_its_tokens_cannot_be_changed() -> None:
+    assert kb.text._run_tokens.cache_info().maxsize is not None
+    tokens = tokenize("client.upload_file")
+    tokens.append("mutated")  # the caller's list is its own
+    assert tokenize("client.upload_file") == [
+        "client.upload_file",
+        "client",
+        "upload_file",
+        "upload",
+        "file",
+    ]
