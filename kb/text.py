@@ -95,11 +95,33 @@ def _run_tokens(run: str) -> tuple[str, ...]:
         if len(words) > 1 and "_" in part:
             tokens.append(part.lower())
         for word in words:
-            if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS:
+            if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS or word in QUESTION_FILLERS:
                 continue
             tokens.append(stem(word.removesuffix("'s")))
     return tuple(tokens)
 
 
 # What is left of a contraction whose apostrophe was lost ("don t", "it s").
+# Words that frame a question rather than say what it is about ("can I", "is there a way",
+# "please help"): they would match every FAQ title phrased the same way.
+QUESTION_FILLERS = frozenset(
+    {
+        "can",
+        "get",
+        "got",
+        "sure",
+        "possible",
+        "anyone",
+        "someone",
+        "please",
+        "help",
+        "want",
+        "need",
+        "way",
+        "anybody",
+        "thanks",
+        "hi",
+        "hello",
+    }
+)
 _CONTRACTION_TAILS = frozenset({"s", "t", "d", "ll", "ve", "re", "m", "don", "doesn", "isn"})

@@ -29,7 +29,7 @@ from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.sources import resolve_sources
 from kb.spec import SourceSpec
 from kb.stopwords import ENGLISH_STOPWORDS
-from kb.text import tokenize
+from kb.text import QUESTION_FILLERS, tokenize
 from tests.conftest import CORPORA, SEED, needs_corpora
 
 
@@ -221,7 +221,11 @@ def _reference_tokenize(text: str) -> list[str]:
             if len(words) > 1 and "_" in part:
                 tokens.append(part.lower())
             for word in words:
-                if word in ENGLISH_STOPWORDS or word in _CONTRACTION_TAILS:
+                if (
+                    word in ENGLISH_STOPWORDS
+                    or word in _CONTRACTION_TAILS
+                    or word in QUESTION_FILLERS
+                ):
                     continue
                 tokens.append(kb.text._STEMMER.stemWord(word.removesuffix("'s")))
     return tokens
