@@ -9,12 +9,11 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, overload
 
-from kb.errors import BuildError, SourceError
+from kb.errors import BuildError, FaqError, SourceError
 from kb.index import (
     _INT,
     FORMAT,
@@ -22,6 +21,7 @@ from kb.index import (
     SCHEMA_VERSION,
     file_fingerprint,
     rst_names,
+    write_streaming,
 )
 from kb.models import Entry
 from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
@@ -42,10 +42,16 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
     path: str | None = None
+    reused: int = 0  # unchanged sources taken from the previous index, not parsed again
 
 
-def load_entries(sources: list[Source]) -> tuple[list[Entry], list[str]]:
+def load_entries(
+    sources: list[Source], reuse: dict[str, list[Entry]] | None = None
+) -> tuple[list[Entry], list[str]]:
     """Parse every source; return all entries and the warnings.
+
+    ``reuse`` maps the names of sources known to be unchanged to their entries from the
+    previous build: those are not parsed again.
 
     Raises:
         BuildError: any source is unreadable or has rst errors; lists every problem of
@@ -58,6 +64,9 @@ def load_entries(sources: list[Source]) -> tuple[list[Entry], list[str]]:
     warnings: list[str] = []
     problems: list[SourceError] = []
     for source in sources:
+        if reuse and source.name in reuse:
+            entries.extend(reuse[source.name])
+            continue
         try:
             parsed = parse_source(source)
         except SourceError as exc:
@@ -114,7 +123,62 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
                 folders.append({"path": str(folder), "names": rst_names(str(folder))})
     else:
         files.append(file_fingerprint(spec.manifest_path))
-    return {"spec": spec.key, "files": files, "absent": absent, "folders": folders}
+    digests = {f["path"]: f["sha256"] for f in files}
+    # What an unchanged source is recognised by when rebuilding (see ``_reusable``).
+    records = [
+        {
+            "name": s.name,
+            "url": s.url,
+            "path": str(s.path),
+            "sha256": digests[str(s.path)],
+            "aliases": digests.get(str(s.aliases)) if s.aliases else None,
+        }
+        for s in sources
+    ]
+    return {
+        "spec": spec.key,
+        "files": files,
+        "absent": absent,
+        "folders": folders,
+        "sources": records,
+        "docutils": docutils_version(),
+    }
+
+
+def docutils_version() -> str:
+    """The parser's version: entries parsed by another docutils are parsed again."""
+    import docutils
+
+    return str(docutils.__version__)
+
+
+def _reusable(index_dir: str, fingerprint_: dict[str, Any]) -> dict[str, list[Entry]]:
+    """Entries of the index in ``index_dir`` whose sources have not changed since.
+
+    Only from an index of this schema and these ranking constants, parsed by the same
+    docutils; a source counts as unchanged when its name, URL, path, content and aliases
+    are all the same.
+    """
+    from kb.index import IndexReader
+
+    try:
+        old = IndexReader.open(os.path.join(index_dir, INDEX_FILE))
+    except FaqError:
+        return {}
+    previous = old.fingerprint
+    if old.header.get("params") != params() or previous.get("docutils") != docutils_version():
+        return {}
+    unchanged = {
+        record["name"]
+        for record in previous.get("sources", [])
+        if record in fingerprint_["sources"]
+    }
+    reused: dict[str, list[Entry]] = {name: [] for name in unchanged}
+    if unchanged:
+        for record in old.entries():
+            if record["collection"] in reused:
+                reused[record["collection"]].append(Entry.model_validate(record))
+    return reused
 
 
 class _TermIds(dict[str, int]):
@@ -349,8 +413,10 @@ def _unique_counts(keys: Any) -> tuple[Any, Any]:
     return keys[at], np.diff(np.append(at, len(keys)))
 
 
-def build_bytes(spec: SourceSpec) -> tuple[bytes, BuildReport]:
+def build_bytes(spec: SourceSpec, previous_dir: str | None = None) -> tuple[bytes, BuildReport]:
     """Build the index of ``spec`` in memory: the file's bytes and what the build did.
+
+    Sources unchanged since the index in ``previous_dir`` was built are not parsed again.
 
     Raises:
         ManifestError: the sources cannot be resolved.
@@ -360,9 +426,13 @@ def build_bytes(spec: SourceSpec) -> tuple[bytes, BuildReport]:
 
     started = time.perf_counter()
     sources = resolve_sources(spec)
-    entries, warnings = load_entries(sources)
-    data = encode_index(entries, fingerprint(spec, sources))
-    return data, BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started)
+    fingerprint_ = fingerprint(spec, sources)
+    reuse = _reusable(previous_dir, fingerprint_) if previous_dir else {}
+    entries, warnings = load_entries(sources, reuse)
+    data = encode_index(entries, fingerprint_)
+    report = BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started)
+    report.reused = len(reuse)
+    return data, report
 
 
 def build(spec: SourceSpec, index_dir: str) -> BuildReport:
@@ -376,32 +446,12 @@ def build(spec: SourceSpec, index_dir: str) -> BuildReport:
 
     started = time.perf_counter()
     sources = resolve_sources(spec)
-    entries, warnings = load_entries(sources)
     fingerprint_ = fingerprint(spec, sources)
+    reuse = _reusable(index_dir, fingerprint_)
+    entries, warnings = load_entries(sources, reuse)
     path = os.path.join(index_dir, INDEX_FILE)
     # Streamed into the file, never held whole in memory (``build_bytes`` holds it).
     write_streaming(path, lambda handle: encode_index(entries, fingerprint_, handle))
-    return BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started, path)
-
-
-def write_streaming(path: str, write: Callable[[BinaryIO], object]) -> None:
-    """``kb.index.write_atomically``, with ``write`` writing the file's bytes to a handle.
-
-    Readers see the old file or the new, never half: a temp file in the same folder,
-    fsync'd, then renamed over ``path``; the temp file is removed if anything fails.
-
-    Raises:
-        OSError: the folder cannot be created or written.
-    """
-    folder, name = os.path.split(path)
-    os.makedirs(folder or ".", exist_ok=True)
-    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb", buffering=1 << 20) as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    report = BuildReport(len(entries), len(sources), warnings, time.perf_counter() - started, path)
+    report.reused = len(reuse)
+    return report

@@ -94,8 +94,9 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     noun = "source" if report.sources == 1 else "sources"
+    reused = f" ({report.reused} unchanged, not parsed again)" if report.reused else ""
     print(
-        f"built {report.entries} entries from {report.sources} {noun} "
+        f"built {report.entries} entries from {report.sources} {noun}{reused} "
         f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
     )
     return 0

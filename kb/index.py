@@ -13,14 +13,15 @@ import json
 import mmap
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from kb.errors import IndexFileError
 
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 
@@ -230,8 +231,11 @@ class StaleSchema(IndexFileError):
         )
 
 
-def write_atomically(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+def write_streaming(path: str, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through ``write(handle)`` so that readers see the old file or the new.
+
+    Readers see the old file or the new, never half: a temp file in the same folder,
+    fsync'd, then renamed over ``path``; the temp file is removed if anything fails.
 
     Raises:
         OSError: the folder cannot be created or written.
@@ -240,11 +244,20 @@ def write_atomically(path: str, data: bytes) -> None:
     os.makedirs(folder or ".", exist_ok=True)
     tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
+        with open(tmp, "wb", buffering=1 << 20) as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    write_streaming(path, lambda handle: handle.write(data))

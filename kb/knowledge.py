@@ -149,7 +149,7 @@ class KnowledgeBase:
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
         self.notify(f"note: {reason}; rebuilding the index…")
-        data, report = build_bytes(self.spec)
+        data, report = build_bytes(self.spec, self.index_dir)
         for warning in report.warnings:
             self.notify(f"warning: {warning}")
         try:

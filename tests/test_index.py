@@ -272,3 +272,33 @@ def test_an_unwritable_index_folder_still_answers(
         f"warning: cannot write the index in {tmp_path / 'ro'} (Permission denied);"
         " using it from memory this time (set FAQ_INDEX or --index)"
     )
+
+
+def test_a_rebuild_parses_only_the_sources_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kb.ingest
+
+    folder = tmp_path / "faqs"
+    folder.mkdir()
+    for name in ("one", "two", "three"):
+        (folder / f"{name}.rst").write_text(
+            f"{name.title()}\n=====\n\nWhy {name}?\n---------\n\nBecause {name}.\n"
+        )
+    spec = SourceSpec(paths=(f"{folder}=https://example.org/",))
+    first = build(spec, str(tmp_path / "idx"))
+    assert (first.entries, first.reused) == (3, 0)
+    parsed: list[str] = []
+    real = kb.ingest.parse_source
+    monkeypatch.setattr(
+        kb.ingest,
+        "parse_source",
+        lambda source, **kw: parsed.append(source.name) or real(source, **kw),
+    )
+    (folder / "two.rst").write_text("Two\n===\n\nWhy two?\n--------\n\nBecause 2.\n")
+    again = build(spec, str(tmp_path / "idx"))
+    assert (again.entries, again.reused, parsed) == (3, 2, ["two"])
+    rebuilt = Path(tmp_path / "idx" / INDEX_FILE).read_bytes()
+    fresh = build(spec, str(tmp_path / "fresh"))
+    assert fresh.reused == 0
+    assert rebuilt == (tmp_path / "fresh" / INDEX_FILE).read_bytes()
