@@ -14,6 +14,7 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -354,15 +355,7 @@ def task_tantivy(
         query = index.parse_query(text, names, field_boosts=boosts)
         return len(searcher.search(query, TOP_K).hits)
 
-    for question in queries:
-        run(question)
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    for _ in range(int(passes)):
-        for question in queries:
-            t0 = clock()
-            run(question)
-            samples.append(clock() - t0)
+    samples = _time_queries(run, queries, int(passes))
     return {
         "build_s": build_s,
         "size_bytes": size,
@@ -409,21 +402,27 @@ def task_bm25s(
         k = min(TOP_K, len(scores) - 1)
         return len(np.argpartition(-scores, k)[:k])
 
-    for question in queries:
-        run(question)
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    for _ in range(int(passes)):
-        for question in queries:
-            t0 = clock()
-            run(question)
-            samples.append(clock() - t0)
+    samples = _time_queries(run, queries, int(passes))
     return {
         "build_s": build_s,
         "size_bytes": size,
         "search": _percentiles(samples),
         "version": getattr(bm25s, "__version__", "?"),
     }
+
+
+def _time_queries(run: Callable[[str], int], queries: list[str], passes: int) -> list[int]:
+    """One warm-up pass, then ``passes`` timed passes over the questions (nanoseconds)."""
+    for question in queries:
+        run(question)
+    samples: list[int] = []
+    clock = time.perf_counter_ns
+    for _ in range(passes):
+        for question in queries:
+            t0 = clock()
+            run(question)
+            samples.append(clock() - t0)
+    return samples
 
 
 def _read_queries(path: str) -> list[str]:
