@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import contextlib
 import io
 import json
 import math
@@ -45,6 +46,13 @@ class BuildReport:
     reused: int = 0  # unchanged sources taken from the previous index, not parsed again
 
 
+# A build with this much rst (and several files) parses them in parallel, one process per
+# core: docutils is most of a large build's time. Smaller builds stay in one process, where
+# starting workers would cost more than it saves.
+PARALLEL_MIN_BYTES = 2_000_000
+PARALLEL_MIN_FILES = 4
+
+
 def load_entries(
     sources: list[Source], reuse: dict[str, list[Entry]] | None = None
 ) -> tuple[list[Entry], list[str]]:
@@ -57,38 +65,65 @@ def load_entries(
         BuildError: any source is unreadable or has rst errors; lists every problem of
             every source, so one broken file never hides another.
     """
-    from kb.aliases import apply_aliases
-    from kb.ingest import parse_source
-
+    reuse = reuse or {}
+    todo = [s for s in sources if s.name not in reuse]
+    parsed = dict(zip((s.name for s in todo), _parse_all(todo), strict=True))
     entries: list[Entry] = []
     warnings: list[str] = []
     problems: list[SourceError] = []
     for source in sources:
-        if reuse and source.name in reuse:
+        if source.name in reuse:
             entries.extend(reuse[source.name])
             continue
-        try:
-            parsed = parse_source(source)
-        except SourceError as exc:
-            problems.append(exc)
-            continue
-        for problem in parsed.problems:
-            if problem.is_error:
-                problems.append(SourceError(problem.path, problem.line, problem.message))
-            else:
-                warnings.append(str(problem))
-        if not parsed.entries and not parsed.errors:
-            warnings.append(f"{source.path}: no FAQ entries found (no section with an answer)")
-        try:
-            source_entries, alias_warnings = apply_aliases(source, parsed.entries)
-        except SourceError as exc:
-            problems.append(exc)
-            continue
-        warnings.extend(alias_warnings)
+        source_entries, source_warnings, source_problems = parsed[source.name]
         entries.extend(source_entries)
+        warnings.extend(source_warnings)
+        problems.extend(source_problems)
     if problems:
         raise BuildError(problems)
     return entries, warnings
+
+
+_Loaded = tuple[list[Entry], list[str], list[SourceError]]
+
+
+def _parse_all(sources: list[Source]) -> list[_Loaded]:
+    """``_load_source`` of each source, in order; in parallel when the build is large."""
+    workers = os.cpu_count() or 1
+    size = 0
+    for source in sources:
+        with contextlib.suppress(OSError):  # a missing file is reported by _load_source
+            size += source.path.stat().st_size
+    if workers < 2 or len(sources) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+        return [_load_source(source) for source in sources]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn", not fork: the bot rebuilds from a thread of a multi-threaded process.
+    context = multiprocessing.get_context("spawn")
+    chunk = max(1, len(sources) // (workers * 4))
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        return list(pool.map(_load_source, sources, chunksize=chunk))
+
+
+def _load_source(source: Source) -> _Loaded:
+    """One source's entries (aliases applied), warnings and problems."""
+    from kb.aliases import apply_aliases
+    from kb.ingest import parse_source
+
+    try:
+        parsed = parse_source(source)
+    except SourceError as exc:
+        return [], [], [exc]
+    warnings = [str(p) for p in parsed.problems if not p.is_error]
+    problems = [SourceError(p.path, p.line, p.message) for p in parsed.problems if p.is_error]
+    if not parsed.entries and not problems:
+        warnings.append(f"{source.path}: no FAQ entries found (no section with an answer)")
+    try:
+        entries, alias_warnings = apply_aliases(source, parsed.entries)
+    except SourceError as exc:
+        return [], warnings, [*problems, exc]
+    return entries, warnings + alias_warnings, problems
 
 
 def field_texts(entry: Entry) -> dict[str, str]:

@@ -17,6 +17,10 @@ class SourceError(FaqError):
         where = f"{path}:{line}" if line else path
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self) -> tuple[type[SourceError], tuple[str, int | None, str]]:
+        # Parsed in a worker process, raised (listed) in the parent.
+        return (SourceError, (self.path, self.line, self.message))
+
 
 class BuildError(FaqError):
     """One or more sources failed to build; ``problems`` holds every one of them."""

@@ -10,7 +10,7 @@ import pytest
 from rank_bm25 import BM25Plus
 
 from kb.build import DELTA, FIELD_WEIGHTS, K1, B, build, field_texts, load_entries
-from kb.errors import IndexFileError
+from kb.errors import BuildError, IndexFileError
 from kb.index import INDEX_FILE, SCHEMA_VERSION, IndexReader
 from kb.knowledge import KnowledgeBase
 from kb.models import Entry
@@ -302,3 +302,32 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
     fresh = build(spec, str(tmp_path / "fresh"))
     assert fresh.reused == 0
     assert rebuilt == (tmp_path / "fresh" / INDEX_FILE).read_bytes()
+
+
+@needs_corpora
+def test_a_parallel_parse_gives_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import kb.build
+
+    assert CORPORA is not None
+    spec = SourceSpec(paths=(f"{CORPORA / 'cpython'}=https://docs.python.org/3/faq/",))
+    build(spec, str(tmp_path / "one"))
+    monkeypatch.setattr(kb.build, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(kb.build, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    build(spec, str(tmp_path / "two"))
+    assert (tmp_path / "one" / INDEX_FILE).read_bytes() == (
+        tmp_path / "two" / INDEX_FILE
+    ).read_bytes()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for n in range(3):
+        (broken / f"f{n}.rst").write_text(f"F\n=\n\nQ{n}?\n---\n\nSee `nowhere{n}`_.\n")
+    with pytest.raises(BuildError) as caught:
+        build(SourceSpec(paths=(str(broken),)), str(tmp_path / "three"))
+    assert [(p.path.rsplit("/", 1)[-1], p.line) for p in caught.value.problems] == [
+        ("f0.rst", 7),
+        ("f1.rst", 7),
+        ("f2.rst", 7),
+    ]
