@@ -121,6 +121,8 @@ def search_main(argv: Sequence[str] | None = None) -> int:
         return _answer(kb, question, args)
     except FaqError as error:
         return _fail(error)
+    except KeyboardInterrupt:  # Ctrl-C while reading stdin or rebuilding: the index is intact
+        return 130
 
 
 def _answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
