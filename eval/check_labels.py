@@ -11,9 +11,14 @@ Checks (stdlib + docutils only):
   * ``anchors`` holds docutils.nodes.make_id(<plain text of the title>) for
     every section-title answer (definition-list terms may have no anchor);
   * off-topic questions have ``answers == []`` and ``anchors == []``;
-  * ``split`` follows the deterministic rule: within each (source,
-    answerable/off-topic) group, order the questions by the SHA-1 hex digest of
-    their UTF-8 text; even positions (0, 2, ...) are "tune", odd are "heldout".
+  * ``split`` follows the deterministic rule.  Batch 1 (lines without a
+    ``batch`` key): within each (source, answerable/off-topic) group of batch-1
+    lines, order the questions by the SHA-1 hex digest of their UTF-8 text;
+    even positions (0, 2, ...) are "tune", odd are "heldout".  Batch 2 (lines
+    with ``"batch": 2``): "tune" if int(sha1(question), 16) is even, else
+    "heldout" (independent of the other lines);
+  * questions and URLs are unique across the whole file; batch-2 lines come
+    after all batch-1 lines.
 
 Usage: python3 eval/check_labels.py [questions.jsonl]
 Exit status 0 when everything passes; the problems are printed otherwise.
@@ -47,6 +52,8 @@ SOURCES = {
     "pandas": [f"{CORPORA}/pandas/gotchas.rst"],
 }
 REQUIRED = ("question", "answers", "anchors", "source", "url", "split")
+OPTIONAL = ("batch",)
+BATCHES = (2,)
 
 
 def _generic_role(name, rawtext, text, lineno, inliner, options=None, content=None):
@@ -116,6 +123,8 @@ def main(argv):
 
     errors = []
     seen = Counter()
+    seen_url = Counter()
+    last_new = None
     rows = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -127,9 +136,19 @@ def main(argv):
             except json.JSONDecodeError as e:
                 errors.append(f"line {n}: invalid JSON ({e})")
                 continue
-            if not isinstance(rec, dict) or set(rec) != set(REQUIRED):
-                errors.append(f"line {n}: keys must be exactly {REQUIRED}")
+            if not isinstance(rec, dict) or not (
+                    set(REQUIRED) <= set(rec) <= set(REQUIRED) | set(OPTIONAL)):
+                errors.append(f"line {n}: keys must be {REQUIRED} plus optional {OPTIONAL}")
                 continue
+            if "batch" in rec and (rec["batch"] not in BATCHES or isinstance(rec["batch"], bool)):
+                errors.append(f"line {n}: bad batch {rec['batch']!r} (allowed {BATCHES})")
+                continue
+            rec["_line"] = n
+            if "batch" in rec:
+                last_new = n if last_new is None else last_new
+            elif last_new is not None:
+                errors.append(f"line {n}: batch-1 line after a batch-2 line (append new lines at the end)")
+            seen_url[rec.get("url")] += 1
             q, ans, anc, src = rec["question"], rec["answers"], rec["anchors"], rec["source"]
             if not isinstance(q, str) or not q.strip():
                 errors.append(f"line {n}: empty question")
@@ -166,9 +185,24 @@ def main(argv):
     for q, c in seen.items():
         if c > 1:
             errors.append(f"duplicate question ({c}x): {q!r}")
+    for u, c in seen_url.items():
+        if c > 1:
+            errors.append(f"duplicate url ({c}x): {u!r}")
 
+    # batch 2: split from the question's own hash (parity of the SHA-1 integer)
+    for r in rows:
+        if r.get("batch") == 2:
+            h = int(hashlib.sha1(r["question"].encode("utf-8")).hexdigest(), 16)
+            want = "tune" if h % 2 == 0 else "heldout"
+            if r["split"] != want:
+                errors.append(f"line {r['_line']}: split of batch-2 question {r['question']!r} "
+                              f"is {r['split']}, rule says {want}")
+
+    # batch 1 (no "batch" key): stratified alternation, unchanged
     groups = {}
     for r in rows:
+        if "batch" in r:
+            continue
         groups.setdefault((r["source"], bool(r["answers"])), []).append(r)
     for g in groups.values():
         g.sort(key=lambda r: hashlib.sha1(r["question"].encode("utf-8")).hexdigest())
@@ -178,15 +212,20 @@ def main(argv):
                 errors.append(f"split of {r['question']!r} is {r['split']}, rule says {want}")
 
     # summary
-    tab = Counter((r["source"], "answerable" if r["answers"] else "off-topic", r["split"])
-                  for r in rows)
     print(f"{len(rows)} questions checked")
-    for src in SOURCES:
-        parts = [f"{kind}/{split}={tab[(src, kind, split)]}"
-                 for kind in ("answerable", "off-topic") for split in ("tune", "heldout")
-                 if tab[(src, kind, split)]]
-        if parts:
-            print(f"  {src:11s} " + "  ".join(parts))
+    for label, sel in (("all", lambda r: True),
+                       ("batch 1", lambda r: "batch" not in r),
+                       ("batch 2", lambda r: r.get("batch") == 2)):
+        sub = [r for r in rows if sel(r)]
+        tab = Counter((r["source"], "answerable" if r["answers"] else "off-topic", r["split"])
+                      for r in sub)
+        print(f"{label}: {len(sub)}")
+        for src in SOURCES:
+            parts = [f"{kind}/{split}={tab[(src, kind, split)]}"
+                     for kind in ("answerable", "off-topic") for split in ("tune", "heldout")
+                     if tab[(src, kind, split)]]
+            if parts:
+                print(f"  {src:11s} " + "  ".join(parts))
     if errors:
         print(f"\n{len(errors)} problem(s):")
         for e in errors:

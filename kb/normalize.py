@@ -10,6 +10,8 @@ _TAGS_RE = re.compile(
     r"(?:bug|doc|docs|enh|qst|question|feature request|api|perf|maint|help)\s*:)\s*:?\s*)+",
     re.IGNORECASE,
 )
+# "… [SF:bugs:212]", "… [closed]", "… (#1234)" at the end of an issue title.
+_TRAILING_TAGS_RE = re.compile(r"(?:\s+(?:\[[A-Za-z][^\]\n'\"]{0,39}\]|\(#\d+\)))+\s*$")
 _TRACEBACK_FRAME_RE = re.compile(r'^\s*File "[^"\n]*", line \d+(?:, in .*)?$')
 _TIMESTAMP_RE = re.compile(
     r"\b\d{4}-\d\d-\d\d[ T]\d\d:\d\d(?::\d\d)?(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?\s*"
@@ -21,11 +23,11 @@ _LONG_NUMBER_RE = re.compile(r"\b\d{6,}\b")
 def normalize_question(text: str) -> str:
     """Return the part of a question worth searching for.
 
-    Issue-title tags go; a pasted traceback keeps the text around it and its exception
+    Issue-title tags go (leading and trailing); a pasted traceback keeps the text around it and its exception
     lines but not its frames and source lines; timestamps, memory addresses and long
     numbers (ids, ports, PIDs) go; a line pasted twice counts once.
     """
-    text = _TAGS_RE.sub("", text)
+    text = _TRAILING_TAGS_RE.sub("", _TAGS_RE.sub("", text))
     kept: list[str] = []
     in_frames = False
     for line in text.splitlines():

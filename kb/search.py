@@ -20,7 +20,7 @@ MAX_QUERY_TOKENS = 128
 # "answer": the best entry holds ANSWER_COVERAGE of the question's weight (idf of its
 # terms, unknown words included), or the question holds ANSWER_TITLE_COVERAGE of the
 # entry's own title (or an alias) while the entry holds at least ANSWER_MIN_COVERAGE.
-ANSWER_COVERAGE = 0.5
+ANSWER_COVERAGE = 0.6
 ANSWER_TITLE_COVERAGE = 0.85
 ANSWER_MIN_COVERAGE = 0.25
 # "none": below this coverage the best hit was never right on the tune split; nothing is

@@ -10,6 +10,11 @@ def test_issue_title_tags_are_dropped() -> None:
     assert normalize_question("DOC: numpy.arcsin(x, /)") == "numpy.arcsin(x, /)"
     assert normalize_question("[QST] [Solved] why?") == "why?"
     assert normalize_question("Error: something broke") == "Error: something broke"
+    assert normalize_question("complex table error [SF:bugs:212]") == "complex table error"
+    assert normalize_question("Fix the docs (#1234)") == "Fix the docs"
+    assert normalize_question("a[0] is wrong") == "a[0] is wrong"
+    assert normalize_question("t[0] += ['item']") == "t[0] += ['item']"
+    assert normalize_question("x = a[i]") == "x = a[i]"
 
 
 def test_traceback_keeps_the_story_and_the_exception_not_the_frames() -> None:
