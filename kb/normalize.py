@@ -23,9 +23,9 @@ _LONG_NUMBER_RE = re.compile(r"\b\d{6,}\b")
 def normalize_question(text: str) -> str:
     """Return the part of a question worth searching for.
 
-    Issue-title tags go (leading and trailing); a pasted traceback keeps the text around it and its exception
-    lines but not its frames and source lines; timestamps, memory addresses and long
-    numbers (ids, ports, PIDs) go; a line pasted twice counts once.
+    Issue-title tags go (leading and trailing); a pasted traceback keeps the text around
+    it and its exception lines but not its frames and source lines; timestamps, memory
+    addresses and long numbers (ids, ports, PIDs) go; a line pasted twice counts once.
     """
     text = _TRAILING_TAGS_RE.sub("", _TAGS_RE.sub("", text))
     kept: list[str] = []
