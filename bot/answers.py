@@ -21,7 +21,6 @@ class Answers:
     def __init__(self, kb: KnowledgeBase, store: FeedbackStore | None) -> None:
         self.kb = kb
         self.store = store
-        self._pages: tuple[object, list[str]] = (None, [])
 
     def reply(
         self,
@@ -48,12 +47,8 @@ class Answers:
         return answer_message(result, answer_id=answer_id, asked=asked, shareable=shareable)
 
     def faq_pages(self) -> list[str]:
-        """The published pages of the FAQ (for "browse the whole FAQ"), cached per index."""
-        reader = self.kb.reader
-        if self._pages[0] is not reader:
-            pages = dict.fromkeys(str(e["url"]).split("#")[0] for e in reader.entries())
-            self._pages = (reader, [p for p in pages if p])
-        return self._pages[1]
+        """The published pages of the FAQ (for "browse the whole FAQ")."""
+        return self.kb.reader.pages()
 
     def _record(
         self, answer_id: str, question: str, surface: str, band: str, best: dict[str, Any] | None

@@ -203,10 +203,10 @@ class IndexReader:
         """Every entry, in index order."""
         return [self.entry(n) for n in range(len(self))]
 
-    def preload_entries(self) -> None:
-        """Parse every entry now, so that later questions do no parsing at all."""
-        for number in range(len(self)):
-            self.entry(number)
+    def pages(self) -> list[str]:
+        """The published pages of the sources, in manifest order (from the header)."""
+        urls = (str(s["url"]).split("#")[0] for s in self.fingerprint.get("sources", []))
+        return list(dict.fromkeys(url for url in urls if url))
 
 
 def _parse_header(buf: bytes | mmap.mmap, path: str) -> dict[str, Any]:

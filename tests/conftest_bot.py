@@ -59,18 +59,9 @@ def open_kb(source: Path, index_dir: Path) -> KnowledgeBase:
 
 
 @pytest.fixture
-def faq_copy(tmp_path: Path) -> Path:
-    """A private copy of the shipped FAQ that a test may edit."""
-    target = tmp_path / "faq-src" / "faq.rst"
-    target.parent.mkdir()
-    shutil.copy(SHIPPED_FAQ, target)
-    return target
-
-
-@pytest.fixture
-def source_arg(faq_copy: Path) -> str:
+def source_arg(seed_copy: Path) -> str:
     """``--source PATH=URL`` for that copy."""
-    return f"{faq_copy}={FAQ_URL}"
+    return f"{seed_copy}={FAQ_URL}"
 
 
 @pytest.fixture

@@ -36,12 +36,12 @@ def answered_url(bot: RunningBot, n: int) -> str:
 
 def test_edited_source_is_picked_up_and_a_broken_edit_keeps_the_old_index(
     start_bot: Callable[..., RunningBot],
-    faq_copy: Path,
+    seed_copy: Path,
     kb_factory: Callable[[Path], KnowledgeBase],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
 
-    source = faq_copy
+    source = seed_copy
     bot = start_bot(kb=kb_factory(source), refresh_seconds=0.05)
     asked = 0
 

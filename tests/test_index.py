@@ -132,6 +132,7 @@ def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBa
     stored = [Entry.model_validate(e) for e in reader.entries()]
     assert stored == [Entry.model_validate(e) for e in seed_kb.reader.entries()]
     assert len(stored) == 9
+    assert reader.pages() == ["https://distributed.dask.org/en/stable/faq.html"]
     kb = KnowledgeBase(spec, tmp_path / "a")
     assert kb.search("too many open files").hits[0].entry["anchor"] == (
         "too-many-open-file-descriptors"
