@@ -66,10 +66,10 @@ def _query_tokens(question: str) -> list[str]:
 
 
 def _fields() -> tuple[list[str], dict[str, float], tuple[float, float, float]]:
-    from kb import build
+    from kb import params
 
-    names = list(build.FIELD_WEIGHTS)
-    return names, dict(build.FIELD_WEIGHTS), (build.K1, build.B, build.DELTA)
+    names = list(params.FIELD_WEIGHTS)
+    return names, dict(params.FIELD_WEIGHTS), (params.K1, params.B, params.DELTA)
 
 
 def _load_fields(path: str) -> list[list[str]]:
@@ -81,7 +81,15 @@ def _load_fields(path: str) -> list[list[str]]:
 
 
 def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
-    """``faq-kb build`` as the CLI runs it, with its two phases timed from inside."""
+    """``faq-kb build`` as the CLI runs it, with its two phases timed from inside.
+
+    ``parse_s``: rst → entries → JSON lines and term numbers (``kb.build.gather``; in
+    worker processes when the corpus is large, which also tokenize); ``index_s``: those
+    term numbers → contributions → the index file (``kb.build.write_index``), the step
+    that corresponds to rank-bm25's model construction on tokens it is given.
+    """
+    import resource
+
     from kb import build as kb_build
     from kb.cli import kb_main
 
@@ -91,23 +99,36 @@ def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             started = time.perf_counter()
             try:
-                return func(*args, **kwargs)
+                result = func(*args, **kwargs)
             finally:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
                 # Memory after the phase: still held (RSS) and the peak so far (VmHWM).
                 phases[name.replace("_s", "_rss_mb")] = _rss_mb()
                 phases[name.replace("_s", "_peak_mb")] = _peak_mb()
+            if name == "parse_s":  # (corpus, warnings)
+                phases["tokenize_cpu_s"] = result[0].tokenize_seconds
+            return result
 
         return wrapper
 
     # Patched by name in kb.build, where build() looks them up; if the lead renames them
     # the build still runs, only without its breakdown.
-    for name, label in (("load_entries", "parse_s"), ("encode_index", "index_s")):
+    for name, label in (("gather", "parse_s"), ("write_index", "index_s")):
         if hasattr(kb_build, name):
             setattr(kb_build, name, timed(label, getattr(kb_build, name)))
     started = time.perf_counter()
     status = kb_main(["build", "--source", source_arg, "--index", index_dir])
-    return {"status": status, "seconds": time.perf_counter() - started, **phases}
+    seconds = time.perf_counter() - started
+    # The parse workers, if any: their largest peak (Linux reports kilobytes).
+    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "status": status,
+        "seconds": seconds,
+        "main_peak_mb": _peak_mb(),
+        "workers": (os.cpu_count() or 1) if workers_peak else 0,
+        "worker_peak_mb": workers_peak,
+        **phases,
+    }
 
 
 def task_export(out: str, index_path: str, fields_path: str) -> dict[str, Any]:

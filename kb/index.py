@@ -21,7 +21,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 
@@ -193,11 +193,14 @@ class IndexReader:
         """The stored entry (as a dict shaped like ``kb.models.Entry``) with that number."""
         cached = self._entry_cache.get(number)
         if cached is None:
-            start = self._entries_at + self._entry_offsets[number]
-            end = self._entries_at + self._entry_offsets[number + 1]
-            cached = json.loads(self._buf[start:end])
+            cached = json.loads(self.raw_entry(number))
             self._entry_cache[number] = cached
         return cached
+
+    def raw_entry(self, number: int) -> bytes:
+        """The stored JSON line of entry ``number``, as written (ending in a newline)."""
+        start = self._entries_at + self._entry_offsets[number]
+        return self._buf[start : self._entries_at + self._entry_offsets[number + 1]]
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, in index order."""

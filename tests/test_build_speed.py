@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import io
+import itertools
 import json
 import math
 import os
@@ -31,6 +32,10 @@ from kb.spec import SourceSpec
 from kb.stopwords import ENGLISH_STOPWORDS
 from kb.text import QUESTION_FILLERS, tokenize
 from tests.conftest import CORPORA, SEED, needs_corpora
+
+
+def _collection(entry: Entry) -> str:
+    return entry.collection
 
 
 def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
@@ -92,6 +97,8 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "entry_count": n_docs,
         "parents": parents,
         "entry_offsets": offsets,
+        # Entries of each source in turn (the sources in fingerprint order), for reuse.
+        "source_counts": [len(list(g)) for _, g in itertools.groupby(entries, _collection)],
     }
     body = [vocab, bytes(postings), b"".join(entry_lines)]
     header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}

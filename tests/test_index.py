@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Plus
 
-from kb.build import DELTA, FIELD_WEIGHTS, K1, B, build, field_texts, load_entries
+from kb.build import build, field_texts, load_entries
 from kb.errors import BuildError, IndexFileError
 from kb.index import INDEX_FILE, SCHEMA_VERSION, IndexReader
 from kb.knowledge import KnowledgeBase
 from kb.models import Entry
+from kb.params import DELTA, FIELD_WEIGHTS, K1, B
 from kb.search import field_scores, score_all
 from kb.sources import resolve_sources
 from kb.spec import SourceSpec
