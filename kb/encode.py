@@ -95,11 +95,8 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             continue  # rank-bm25 cannot score a field with no token at all (avgdl 0)
         # One (term rank, doc) key per token; their distinct values are the postings, in
         # file order (term by term, sorted; docs ascending), and their counts the tfs.
-        keys = rank[term_nums]
+        keys, tfs = _postings_keys(rank, term_nums, doc_lens)
         del term_nums
-        keys *= n_docs
-        keys += np.repeat(np.arange(n_docs, dtype=np.int64), doc_lens)
-        keys, tfs = _unique_counts(keys)
         term_of = keys // n_docs
         starts = _firsts(term_of)
         ranks = term_of[starts].tolist()
@@ -141,20 +138,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         del docs, extras
     # A term's overall document frequency counts the entries having it in any field.
     if blocks:
-        pairs = np.empty(sum(len(block[0]) for block in blocks), dtype=np.int64)
-        at = 0
-        for docs, _, ranks, counts in blocks:
-            pair = pairs[at : at + len(docs)]
-            pair[:] = np.repeat(np.array(ranks, dtype=np.int64), counts)
-            pair *= n_docs
-            pair += docs
-            at += len(docs)
-        pairs.sort(kind="stable")
-        every = pairs[_firsts(pairs)]
-        del pairs
-        every //= n_docs
-        document_freq = np.bincount(every, minlength=len(by_rank)).tolist()
-        del every
+        document_freq = _document_freqs(blocks, len(by_rank), n_docs)
         for term_rank, term in enumerate(by_rank):
             terms[term][0] = math.log((n_docs + 1) / document_freq[term_rank])
     vocab = json.dumps(
@@ -213,6 +197,88 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         out.write(spool.getbuffer())
     else:
         shutil.copyfileobj(spool, out, 1 << 20)
+
+
+# Tokens taken per pass when counting a field's postings: the (term, doc) key of every
+# token of a large field at once would be the build's largest allocation (8 bytes a
+# token, several times over); a pass's keys are made distinct before the next pass.
+PASS_TOKENS = 1 << 20
+# Whether the passes' tfs may ride in their keys' spare low bits while sorting.
+PACK_TFS = True
+
+
+def _postings_keys(rank: Any, term_nums: Any, doc_lens: Any) -> tuple[Any, Any]:
+    """A field's distinct (term rank, doc) keys, ``rank * n_docs + doc``, sorted, and tfs."""
+    import numpy as np
+
+    n_docs = len(doc_lens)
+    ends = np.cumsum(doc_lens, dtype=np.int64)  # where each doc's tokens end
+    parts: list[tuple[Any, Any]] = []
+    doc = 0
+    while doc < n_docs:
+        first = int(ends[doc - 1]) if doc else 0
+        stop = max(doc + 1, int(np.searchsorted(ends, first + PASS_TOKENS, side="right")))
+        keys = rank[term_nums[first : int(ends[stop - 1])]]
+        if len(keys):
+            keys *= n_docs
+            keys += np.repeat(np.arange(doc, stop, dtype=np.int64), doc_lens[doc:stop])
+            parts.append(_unique_counts(keys))
+        doc = stop
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([k for k, _ in parts])
+    tfs = np.concatenate([t for _, t in parts])
+    del parts
+    # Each pass is sorted; all of them together are sorted once, with each tf packed
+    # into the low bits of its key when they fit (no argsort's index array then).
+    shift = 63 - int(keys.max()).bit_length()
+    if PACK_TFS and shift > 0 and int(tfs.max()).bit_length() <= shift:
+        keys <<= shift
+        keys |= tfs
+        del tfs
+        keys.sort()
+        tfs = keys & ((1 << shift) - 1)
+        keys >>= shift
+        return keys, tfs
+    order = np.argsort(keys, kind="stable")
+    return keys[order], tfs[order]
+
+
+def _document_freqs(
+    blocks: list[tuple[Any, Any, list[int], list[int]]], n_terms: int, n_docs: int
+) -> list[int]:
+    """How many entries have each term (by rank) in any field, from the fields' postings.
+
+    Counted a range of terms at a time: the (term, doc) pairs of every field at once would
+    be as large as all the postings again.
+    """
+    import numpy as np
+
+    # Per field: its terms' ranks, and where each term's postings start and end.
+    spans = []
+    for docs, _, field_ranks, counts in blocks:
+        ends = np.cumsum(counts, dtype=np.int64)
+        spans.append((docs, np.array(field_ranks, dtype=np.int64), ends - counts, ends))
+    freqs = np.zeros(n_terms, dtype=np.int64)
+    step = max(1, n_terms * PASS_TOKENS // max(1, sum(len(b[0]) for b in blocks)))
+    for low in range(0, n_terms, step):
+        pieces = []
+        for docs, ranks, starts, ends in spans:
+            first, stop = np.searchsorted(ranks, [low, low + step])
+            if first == stop:
+                continue
+            piece = np.repeat(ranks[first:stop], ends[first:stop] - starts[first:stop])
+            piece *= n_docs
+            piece += docs[starts[first] : ends[stop - 1]]
+            pieces.append(piece)
+        if pieces:
+            pairs = np.concatenate(pieces)
+            pairs.sort()
+            distinct = pairs[_firsts(pairs)] // n_docs - low
+            counted = np.bincount(distinct)
+            freqs[low : low + len(counted)] += counted
+    result: list[int] = freqs.tolist()
+    return result
 
 
 def _firsts(values: Any) -> Any:

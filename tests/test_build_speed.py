@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from rank_bm25 import BM25Plus
 
+import kb.encode
 import kb.text
 from kb.build import build, encode_index, field_texts, fingerprint, load_entries, write_streaming
 from kb.index import _INT, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
@@ -177,6 +178,18 @@ def test_subsets_and_empty_fields_are_byte_identical() -> None:
     ]
     for subset in ([], entries[:1], entries[:2], entries[::2], entries[::-1], bare, some):
         _assert_same_index(subset, fingerprint_)
+
+
+@pytest.mark.parametrize("pack", [True, False])
+def test_postings_counted_in_small_passes_are_byte_identical(
+    monkeypatch: pytest.MonkeyPatch, pack: bool
+) -> None:
+    entries, fingerprint_ = _entries(SourceSpec())
+    expected = _reference_index(entries, fingerprint_)
+    monkeypatch.setattr(kb.encode, "PACK_TFS", pack)
+    for tokens in (1, 7, 500):
+        monkeypatch.setattr(kb.encode, "PASS_TOKENS", tokens)
+        assert encode_index(entries, fingerprint_) == expected
 
 
 def test_a_failed_streaming_write_keeps_the_old_file_and_no_temp(tmp_path: Path) -> None:
