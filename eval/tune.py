@@ -3,7 +3,7 @@
     .venv/bin/python eval/tune.py            # ~1-2 minutes
 
 The held-out split is never read here. Constants found are copied by hand into
-kb/build.py (field weights, k1, b) with a comment saying where they came from.
+kb/params.py (field weights, k1, b) with a comment saying where they came from.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import kb.build as build_mod
+import kb.encode as encode_mod
 import kb.params as params_mod
 from kb.evaluate import load_questions, outcome, score
 from kb.index import IndexReader
@@ -44,14 +45,10 @@ def main() -> None:
     grid = itertools.product([2.0, 3.0, 4.0], [0.5, 1.0, 2.0], [0.5, 1.0], [1.2, 1.5], [0.5, 0.75])
     results = []
     for title, aliases, context, k1, b in grid:
-        build_mod.FIELD_WEIGHTS = {
-            "title": title,
-            "aliases": aliases,
-            "context": context,
-            "answer": 1.0,
-        }
-        build_mod.K1, build_mod.B = k1, b
-        params_mod.FIELD_WEIGHTS, params_mod.K1, params_mod.B = build_mod.FIELD_WEIGHTS, k1, b
+        weights = {"title": title, "aliases": aliases, "context": context, "answer": 1.0}
+        # kb.encode took its own references to the constants when it was imported.
+        for module in (encode_mod, params_mod):
+            module.FIELD_WEIGHTS, module.K1, module.B = weights, k1, b
         r1, r3, mrr = run(questions, spec)
         settings = f"title={title} aliases={aliases} context={context} k1={k1} b={b}"
         results.append((r1 + 0.5 * mrr, r1, r3, mrr, settings))

@@ -21,8 +21,8 @@ MAX_QUERY_TOKENS = 128
 # terms, unknown words included), or the question holds ANSWER_TITLE_COVERAGE of the
 # entry's own title (or an alias) while the entry holds at least ANSWER_MIN_COVERAGE.
 ANSWER_COVERAGE = 0.6
-ANSWER_TITLE_COVERAGE = 0.85
-ANSWER_MIN_COVERAGE = 0.25
+ANSWER_TITLE_COVERAGE = 0.6
+ANSWER_MIN_COVERAGE = 0.55
 # "none": below this coverage the best hit was never right on the tune split; nothing is
 # suggested. Between the two: "suggest", the closest questions without claiming an answer.
 NONE_COVERAGE = 0.14
