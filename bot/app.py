@@ -23,6 +23,7 @@ from bot.dedupe import EventLog
 from bot.freshness import Refresher
 from bot.listeners import Listeners, register
 from bot.settings import Settings, SettingsError
+from kb.cli import add_semantic_option, semantic_requested
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
@@ -103,6 +104,7 @@ def bot_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--feedback-db", metavar="PATH", help="feedback SQLite file (default: env FAQ_FEEDBACK_DB)"
     )
+    add_semantic_option(parser)
     return parser
 
 
@@ -130,8 +132,14 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
     if args.feedback_db:
         settings = replace(settings, feedback_db=args.feedback_db)
     spec = SourceSpec(paths=tuple(args.source)) if args.source else SourceSpec(args.manifest)
-    kb = KnowledgeBase(spec, args.index, preload=True, notify=logger.info)
     try:
+        semantic = semantic_requested(args)
+    except FaqError as error:
+        raise StartupError(
+            f"semantic ranking is asked for (FAQ_SEMANTIC or --semantic) but cannot run: {error}"
+        ) from None
+    try:
+        kb = KnowledgeBase(spec, args.index, preload=True, notify=logger.info, semantic=semantic)
         kb.open()
         store = FeedbackStore(settings.feedback_db)
         events = EventLog(settings.feedback_db)
@@ -150,7 +158,12 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
     except (URLError, OSError) as error:
         raise StartupError(f"cannot reach Slack at {settings.api_url} ({error})") from None
     refresher = Refresher(kb, settings.refresh_seconds).start()
-    logger.info("FAQ loaded: %d entries; feedback in %s", len(kb.reader), settings.feedback_db)
+    logger.info(
+        "FAQ loaded: %d entries%s; feedback in %s",
+        len(kb.reader),
+        " (semantic ranking on)" if semantic else "",
+        settings.feedback_db,
+    )
     return Bot(app, kb, settings, refresher)
 
 

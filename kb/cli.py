@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -68,6 +69,34 @@ def _spec(args: argparse.Namespace) -> SourceSpec:
     return SourceSpec(manifest=args.manifest, only=tuple(args.only))
 
 
+def add_semantic_option(parser: argparse.ArgumentParser) -> None:
+    """``--semantic`` / ``--no-semantic`` (default: env FAQ_SEMANTIC)."""
+    parser.add_argument(
+        "--semantic",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rank with a local sentence-embedding model too (needs faq-kb[semantic]; "
+        "default: env FAQ_SEMANTIC=1)",
+    )
+
+
+def semantic_requested(args: argparse.Namespace) -> bool:
+    """Whether semantic ranking is on; checked to be possible here first.
+
+    Raises:
+        SemanticUnavailable: it is asked for, but the extra or the model is missing.
+    """
+    flag = getattr(args, "semantic", None)
+    if flag is False or (flag is None and not os.environ.get("FAQ_SEMANTIC")):
+        return False  # the usual case: kb.semantic is not even imported
+    from kb import semantic
+
+    if not semantic.requested(flag):
+        return False
+    semantic.check_available()
+    return True
+
+
 def _note(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
@@ -96,6 +125,7 @@ def search_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-rebuild", action="store_true", help="use the index as it is even if a source changed"
     )
+    add_semantic_option(parser)
     _add_source_options(parser)
     return parser
 
@@ -113,8 +143,8 @@ def search_main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    kb = KnowledgeBase(_spec(args), args.index, notify=_note)
     try:
+        kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=semantic_requested(args))
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:
             return _answer_stream(kb, args)
@@ -157,6 +187,7 @@ def kb_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="faq-kb", description="Build, check and inspect the FAQ knowledge base.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = commands.add_parser("build", help="(re)build the index")
+    add_semantic_option(build)
     _add_source_options(build)
     check = commands.add_parser("check", help="lint the sources: rst problems as FILE:LINE")
     _add_source_options(check, index=False)

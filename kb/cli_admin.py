@@ -41,6 +41,9 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
         metavar="X",
         help="exit 1 if overall Recall@1 falls below X (a regression guard)",
     )
+    from kb.cli import add_semantic_option
+
+    add_semantic_option(evaluation)
     add_source_options(evaluation)
 
     _COMMANDS.setdefault("feedback", lambda args, spec: feedback_command(args))
@@ -48,7 +51,9 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
 
 def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb import evaluate
+    from kb.cli import semantic_requested
 
+    semantic = semantic_requested(args)
     questions = evaluate.load_questions(args.file)
     if args.split:
         questions = [q for q in questions if q.split == args.split]
@@ -56,12 +61,13 @@ def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:
         raise FaqError(
             f"{args.file}: no questions" + (f" in split {args.split!r}" if args.split else "")
         )
-    report = evaluate.evaluate(questions, spec, args.index, notify=_note)
+    report = evaluate.evaluate(questions, spec, args.index, notify=_note, semantic=semantic)
     if args.json:
         write(sys.stdout, json.dumps(evaluate.report_json(report), indent=2) + "\n")
     else:
         split = f" (split {args.split})" if args.split else ""
-        title = f"faq-kb eval {args.file}{split}: {len(questions)} questions"
+        ranking = " with semantic ranking" if semantic else ""
+        title = f"faq-kb eval {args.file}{split}: {len(questions)} questions{ranking}"
         write(sys.stdout, evaluate.format_report(report, title))
     if args.min_recall_at_1 is not None and report.overall.recall_at_1 < args.min_recall_at_1:
         print(
@@ -84,8 +90,10 @@ def _note(message: str) -> None:
 
 def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb.build import build
+    from kb.cli import semantic_requested
     from kb.index import default_index_dir
 
+    semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
     try:
         report = build(spec, index_dir)
@@ -99,6 +107,14 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
         f"built {report.entries} entries from {report.sources} {noun}{reused} "
         f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
     )
+    if semantic:
+        from kb.index import IndexReader
+        from kb.semantic import SemanticRanker, sidecar_path
+
+        assert report.path is not None
+        reader = IndexReader.open(report.path)
+        SemanticRanker.for_index(reader, _note)
+        print(f"semantic vectors ready → {sidecar_path(reader)}")
     return 0
 
 

@@ -183,7 +183,15 @@ SearchFn = Callable[[KnowledgeBase, str], SearchResult]
 def _default_search(kb: KnowledgeBase, text: str) -> SearchResult:
     from kb.search import search
 
-    return search(kb.reader, text, k=RANK_DEPTH, alternative_floor=0.0, shown_parts=True)
+    reader = kb.reader
+    return search(
+        reader,
+        text,
+        k=RANK_DEPTH,
+        alternative_floor=0.0,
+        shown_parts=True,
+        semantic=kb.ranker(),
+    )
 
 
 def evaluate(
@@ -193,6 +201,7 @@ def evaluate(
     *,
     search_fn: SearchFn = _default_search,
     notify: Callable[[str], None] | None = None,
+    semantic: bool = False,
 ) -> Report:
     """Ask every question of the FAQ its ``source`` names (or of all sources) and score.
 
@@ -206,7 +215,9 @@ def evaluate(
     for group, members in groups.items():
         sub = spec.restricted(group) if group else spec
         index_dir = os.path.join(index_root, group or "all") if index_root else None
-        kb = KnowledgeBase(sub, index_dir, notify=notify or (lambda message: None))
+        kb = KnowledgeBase(
+            sub, index_dir, notify=notify or (lambda message: None), semantic=semantic
+        )
         kb.open()
         outcomes.extend(outcome(q, search_fn(kb, q.text)) for q in members)
     order = {id(q): n for n, q in enumerate(questions)}

@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from kb.errors import FaqError, IndexFileError
 from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
 from kb.params import params
 from kb.search import SearchResult, search
 from kb.spec import SourceSpec
+
+if TYPE_CHECKING:
+    from kb.semantic import SemanticRanker
 
 Notify = Callable[[str], None]
 
@@ -25,6 +29,9 @@ class KnowledgeBase:
     ``open()`` rebuilds first when a source changed (unless ``rebuild=False``); ``refresh()``
     does the same later and swaps the new index in atomically, so questions being answered
     meanwhile keep using the old one. If a rebuild fails, the old index stays in use.
+
+    With ``semantic`` the answers are ranked with the sentence-embedding model too (see
+    ``kb.semantic``); the index's vectors are made ready with the index itself.
     """
 
     def __init__(
@@ -34,6 +41,7 @@ class KnowledgeBase:
         *,
         preload: bool = False,
         notify: Notify = _quiet,
+        semantic: bool = False,
     ) -> None:
         self.spec = spec or SourceSpec()
         self.index_dir = os.fspath(index_dir) if index_dir else default_index_dir(self.spec.key)
@@ -43,6 +51,8 @@ class KnowledgeBase:
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
         self._failed_state: tuple[tuple[str, int, int], ...] | None = None
+        self.semantic = semantic
+        self._ranker: tuple[IndexReader, SemanticRanker] | None = None
 
     @property
     def reader(self) -> IndexReader:
@@ -60,17 +70,30 @@ class KnowledgeBase:
             BuildError, ManifestError: the rebuild failed.
         """
         reader, reason = self._load()
-        if reason is None and reader is not None:
-            self._reader = reader
-            return reader
-        if not rebuild:
-            if reader is None:
-                raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
-            self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
-            self._reader = reader
-            return reader
-        self._reader = self._rebuild(reason or "the index needs a rebuild")
-        return self._reader
+        if reason is not None or reader is None:
+            if not rebuild:
+                if reader is None:
+                    raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
+                self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
+            else:
+                reader = self._rebuild(reason or "the index needs a rebuild")
+        self._use(reader)
+        return reader
+
+    def _use(self, reader: IndexReader) -> None:
+        """Make ``reader`` the index in use (its semantic vectors ready first, if on)."""
+        self._ranker_for(reader)
+        self._reader = reader  # one reference swap: readers hold the old one till done
+
+    def _ranker_for(self, reader: IndexReader) -> SemanticRanker | None:
+        if not self.semantic:
+            return None
+        current = self._ranker
+        if current is None or current[0] is not reader:
+            from kb.semantic import SemanticRanker
+
+            current = self._ranker = (reader, SemanticRanker.for_index(reader, self.notify))
+        return current[1]
 
     def stale_reason(self) -> str | None:
         """Why the index on disk no longer matches the sources, or None if it does."""
@@ -96,7 +119,7 @@ class KnowledgeBase:
                 self._failed_state = state
                 raise
             self._failed_state = None
-            self._reader = new  # one reference swap: readers hold the old one till done
+            self._use(new)
             return True
 
     def _source_state(self) -> tuple[tuple[str, int, int], ...]:
@@ -114,9 +137,14 @@ class KnowledgeBase:
                 state.append((path, -1, -1))
         return tuple(state)
 
+    def ranker(self) -> SemanticRanker | None:
+        """The semantic ranking of the index in use; None unless ``semantic`` is on."""
+        return self._ranker_for(self.reader)
+
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
         """Rank the entries for ``question`` (see ``kb.search.search``)."""
-        return search(self.reader, question, k=k, explain=explain)
+        reader = self.reader
+        return search(reader, question, k=k, explain=explain, semantic=self._ranker_for(reader))
 
     def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
         if not os.path.exists(self.path):

@@ -67,6 +67,9 @@ class Explanation(_Record):
     coverage: float = Field(description="share of the question's term weight the entry holds")
     title_coverage: float = Field(description="share of the entry's title the question holds")
     terms: list[TermWeight]
+    similarity: float | None = Field(
+        None, description="closeness in meaning to the question (with semantic ranking only)"
+    )
 
 
 class Result(_Record):

@@ -161,11 +161,13 @@ def _short_hit(hit: Hit, style: _Style, explain: bool, result: SearchResult) -> 
 
 def _explain_lines(hit: Hit, result: SearchResult, style: _Style) -> list[str]:
     terms = ", ".join(f"{m.term} ({m.field}) {m.contribution:.2f}" for m in hit.matches[:12])
+    meaning = f"; similarity {hit.similarity:.2f}" if hit.similarity is not None else ""
     return [
         "",
         style.dim(
             f"  why: score {hit.score:.3f}; holds {hit.coverage:.0%} of the question's weight; "
-            f"the question has {hit.title_coverage:.0%} of its title; band: {result.band}"
+            f"the question has {hit.title_coverage:.0%} of its title{meaning}; "
+            f"band: {result.band}"
         ),
         style.dim(f"  terms: {terms or 'none'}"),
         style.dim(f"  question tokens: {' '.join(result.tokens) or '(none)'}"),
@@ -196,6 +198,8 @@ def result_json(result: SearchResult, *, explain: bool = False) -> dict[str, Any
                     for m in hit.matches
                 ],
             }
+            if hit.similarity is not None:
+                item["explain"]["similarity"] = round(hit.similarity, 4)
         results.append(item)
     out: dict[str, Any] = {"query": result.query, "answered": result.answered, "results": results}
     if explain:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kb.index import IndexReader
 from kb.normalize import normalize_question
 from kb.text import tokenize
+
+if TYPE_CHECKING:
+    from kb.semantic import SemanticRanker
 
 # A question longer than this is cut: nobody's question needs more, and a pasted megabyte
 # must not cost seconds. Tracebacks are cut to their last lines by the normaliser first.
@@ -49,7 +52,15 @@ class TermMatch:
 class Hit:
     """One ranked entry: its stored record, score and the share of the question it covers."""
 
-    __slots__ = ("coverage", "entry", "matches", "number", "score", "title_coverage")
+    __slots__ = (
+        "coverage",
+        "entry",
+        "matches",
+        "number",
+        "score",
+        "similarity",
+        "title_coverage",
+    )
 
     def __init__(
         self,
@@ -63,6 +74,7 @@ class Hit:
         self.coverage = coverage  # share of the question's weight the entry holds
         self.title_coverage = title_coverage  # share of the entry's question the user asked
         self.matches: list[TermMatch] = []
+        self.similarity: float | None = None  # closeness in meaning, with semantic ranking
 
 
 class SearchResult:
@@ -283,23 +295,32 @@ def search(
     explain: bool = False,
     alternative_floor: float = ALTERNATIVE_COVERAGE,
     shown_parts: bool = False,
+    semantic: SemanticRanker | None = None,
 ) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
     A question is not listed after one of its own sub-parts. Unless ``shown_parts`` is set
     (the eval ranks with it), the best answer's own sub-parts are not listed after it
     either: its answer already shows them. Alternatives holding less than
-    ``alternative_floor`` of the question are left out.
+    ``alternative_floor`` of the question are left out (unless close in meaning, with
+    ``semantic`` ranking: see ``kb.semantic``).
     """
     tokens = _query_tokens(question)
     scored = score_all(index, tokens)
+    sims = None
+    if semantic is None:
+        best = next(scored.ranked(), None)
+        # Alternatives come from the entries holding enough of the question only, so a
+        # large index never walks its thousands of weak candidates.
+        alternatives = scored.ranked(alternative_floor) if best is not None else iter(())
+        candidates: Iterator[int] = itertools.chain(
+            [best] if best is not None else [], alternatives
+        )
+    else:
+        candidates, sims = _semantic_candidates(scored, semantic, question, alternative_floor)
     hits: list[Hit] = []
     taken: set[int] = set()
-    best = next(scored.ranked(), None)
-    # Alternatives come from the entries holding enough of the question only, so a large
-    # index never walks its thousands of weak candidates.
-    alternatives = scored.ranked(alternative_floor) if best is not None else iter(())
-    for doc in itertools.chain([best] if best is not None else [], alternatives):
+    for doc in candidates:
         if len(hits) >= k:
             break
         if doc in taken or _related(index, doc, taken):
@@ -310,6 +331,8 @@ def search(
         taken.add(doc)
         entry = index.entry(doc)
         hit = Hit(doc, entry, scored.score(doc), coverage, _title_coverage(index, entry, tokens))
+        if sims is not None:
+            hit.similarity = float(sims[doc])
         if explain:
             hit.matches = _explain(index, doc, tokens)
         hits.append(hit)
@@ -320,6 +343,20 @@ def search(
     else:
         band = "suggest"
     return SearchResult(question, tokens, hits, band)
+
+
+def _semantic_candidates(
+    scored: Scored, semantic: SemanticRanker, question: str, floor: float
+) -> tuple[Iterator[int], Any]:
+    """Candidates in semantic order (see ``kb.semantic.fuse``), then BM25's other ones."""
+    from kb.semantic import LEXICAL_CANDIDATES, close, fuse
+
+    sims = semantic.similarities(question)
+    order = fuse(list(itertools.islice(scored.ranked(), LEXICAL_CANDIDATES)), sims)
+    shown = order[:1] + [d for d in order[1:] if scored.coverage(d) >= floor or close(d, sims)]
+    seen = set(order)
+    rest = (d for d in scored.ranked(floor) if d not in seen)
+    return itertools.chain(shown, rest), sims
 
 
 def _confident(hit: Hit) -> bool:
