@@ -107,6 +107,7 @@ def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
                 phases[name.replace("_s", "_peak_mb")] = _peak_mb()
             if name == "parse_s":  # (corpus, warnings)
                 phases["tokenize_cpu_s"] = result[0].tokenize_seconds
+                phases["numbering_cpu_s"] = result[0].numbering_seconds
             return result
 
         return wrapper

@@ -40,6 +40,7 @@ class Corpus:
         self.parents: list[str] = []
         self.source_counts: list[int] = []  # entries of each source, in order
         self.tokenize_seconds = 0.0
+        self.numbering_seconds = 0.0
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -64,6 +65,7 @@ class Corpus:
         self.parents.extend(prepared.parents)
         self.source_counts.append(len(prepared))
         self.tokenize_seconds += prepared.tokenize_seconds
+        self.numbering_seconds += prepared.numbering_seconds
 
 
 def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> None:
@@ -229,14 +231,15 @@ def _postings_keys(rank: Any, term_nums: Any, doc_lens: Any) -> tuple[Any, Any]:
     keys = np.concatenate([k for k, _ in parts])
     tfs = np.concatenate([t for _, t in parts])
     del parts
-    # Each pass is sorted; all of them together are sorted once, with each tf packed
-    # into the low bits of its key when they fit (no argsort's index array then).
+    # Each pass is sorted; all of them together are sorted once (timsort: merging the
+    # passes' runs), with each tf packed into the low bits of its key when they fit (no
+    # argsort's index array then).
     shift = 63 - int(keys.max()).bit_length()
     if PACK_TFS and shift > 0 and int(tfs.max()).bit_length() <= shift:
         keys <<= shift
         keys |= tfs
         del tfs
-        keys.sort()
+        keys.sort(kind="stable")
         tfs = keys & ((1 << shift) - 1)
         keys >>= shift
         return keys, tfs
@@ -273,7 +276,7 @@ def _document_freqs(
             pieces.append(piece)
         if pieces:
             pairs = np.concatenate(pieces)
-            pairs.sort()
+            pairs.sort(kind="stable")  # timsort: merges the fields' sorted runs
             distinct = pairs[_firsts(pairs)] // n_docs - low
             counted = np.bincount(distinct)
             freqs[low : low + len(counted)] += counted
