@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -278,14 +279,17 @@ def read_sidecar(path: str, index: IndexReader, model: str) -> EntryVectors | No
 
     try:
         with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
+            # Mapped, not read: the vectors of a large index stay on disk until used.
+            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):  # ValueError: an empty file cannot be mapped
         return None
     end = data.find(b"\n")
+    if end < 0 or data[:1] != b"{":
+        return None
     try:
         head = json.loads(data[:end])
         rows, dim = int(head["rows"]), int(head["dim"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, IndexError):
         return None
     expected = {"format": FORMAT, "version": VERSION, "model": model}
     if any(head.get(key) != value for key, value in expected.items()):

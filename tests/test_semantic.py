@@ -88,8 +88,14 @@ def test_vectors_sidecar_round_trip_and_staleness(seed_index: IndexReader, tmp_p
     assert np.array_equal(again.owners, first.owners)
     # Another model's vectors, or a damaged file, are not used.
     assert semantic.read_sidecar(path, seed_index, "another-model") is None
-    Path(path).write_bytes(Path(path).read_bytes()[:-3])
-    assert semantic.read_sidecar(path, seed_index, "bow") is None
+    whole = Path(path).read_bytes()
+    for damaged in (whole[:-3], b"", b"[1, 2]\n", b"\x80\x04 not json\n" + whole):
+        Path(path).write_bytes(damaged)
+        assert semantic.read_sidecar(path, seed_index, "bow") is None
+    notes.clear()
+    semantic.load_vectors(seed_index, bag_of_words, "bow", notes.append)
+    assert notes and "embedding" in notes[0]  # recomputed and stored again
+    assert semantic.read_sidecar(path, seed_index, "bow") is not None
 
 
 def test_vectors_of_another_index_are_recomputed(seed_copy: Path, tmp_path: Path) -> None:
