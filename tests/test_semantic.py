@@ -74,6 +74,7 @@ def test_vectors_sidecar_round_trip_and_staleness(seed_index: IndexReader, tmp_p
     notes: list[str] = []
     first = semantic.load_vectors(seed_index, bag_of_words, "bow", notes.append)
     assert notes and "embedding" in notes[0]
+    assert len(set(first.digests.tolist())) == len(first.owners)
     path = semantic.sidecar_path(seed_index)
     assert os.path.exists(path)
     head = json.loads(Path(path).read_bytes().split(b"\n", 1)[0])
@@ -98,16 +99,31 @@ def test_vectors_sidecar_round_trip_and_staleness(seed_index: IndexReader, tmp_p
     assert semantic.read_sidecar(path, seed_index, "bow") is not None
 
 
-def test_vectors_of_another_index_are_recomputed(seed_copy: Path, tmp_path: Path) -> None:
+def test_a_changed_index_embeds_only_its_new_wordings(seed_copy: Path, tmp_path: Path) -> None:
+    embedded: list[str] = []
+
+    def counting(texts: list[str]) -> Any:
+        embedded.extend(texts)
+        return bag_of_words(texts)
+
     kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
     old = kb.open()
-    semantic.load_vectors(old, bag_of_words, "bow", lambda message: None)
+    first = semantic.load_vectors(old, counting, "bow", lambda message: None)
+    assert len(embedded) == len(first.owners)
     seed_copy.write_text(seed_copy.read_text() + "\nNew question?\n~~~~~~~~~~~~~\n\nYes.\n")
     assert kb.refresh()
     new = kb.reader
-    assert semantic.read_sidecar(semantic.sidecar_path(new), new, "bow") is None
-    vectors = semantic.load_vectors(new, bag_of_words, "bow", lambda message: None)
+    assert semantic.read_sidecar(semantic.sidecar_path(new), new, "bow") is None  # stale
+    embedded.clear()
+    notes: list[str] = []
+    vectors = semantic.load_vectors(new, counting, "bow", notes.append)
+    assert embedded == ["New question?"]  # the other wordings' vectors were kept
+    assert notes == [f"note: embedding 1 wordings of {len(new)} entries for semantic ranking…"]
     assert vectors.entries == len(new) == len(old) + 1
+    # The same vectors as embedding everything afresh.
+    afresh = semantic.compute_vectors(new, bag_of_words)
+    assert np.array_equal(vectors.owners, afresh.owners)
+    assert np.allclose(vectors.vectors, afresh.vectors)
 
 
 def test_search_with_semantic_ranking(seed_index: IndexReader) -> None:
