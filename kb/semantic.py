@@ -8,8 +8,8 @@ sentence-transformers model folder. Models are only ever loaded from disk.
 Each entry's title and maintainer aliases are embedded once per index and kept in a
 sidecar file next to it (``index.faqkb.semantic``: a JSON header line, then int32 owners,
 uint64 text digests and float32 vectors; data, never code). When the index changes, only
-the wordings the old sidecar does not hold are embedded again. A question is embedded once; an entry's
-similarity is the best cosine over its vectors.
+the wordings the old sidecar does not hold are embedded again. A question is embedded
+once; an entry's similarity is the best cosine over its vectors.
 
 How it ranks (chosen on the tune split, see docs/quality.md): BM25's best entry stays
 first, since no blend beat it at rank 1; the entries after it are ordered by reciprocal
