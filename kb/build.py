@@ -10,6 +10,7 @@ import contextlib
 import functools
 import io
 import itertools
+import mmap
 import os
 import tempfile
 import time
@@ -109,15 +110,27 @@ def _map_sources(work: Callable[[Source], _T], sources: list[Source]) -> Iterato
 
 @dataclass
 class Reuse:
-    """The entries of a previous index whose sources have not changed since."""
+    """The entries of a previous index whose sources have not changed since.
 
-    reader: IndexReader | None = None
-    numbers: dict[str, list[int]] = field(default_factory=dict)  # source name → entries
+    Read through a file handle opened when the build starts (the old index may be
+    replaced meanwhile), one source at a time, never mapped whole into memory.
+    """
 
-    def lines(self, name: str) -> Iterator[bytes]:
+    handle: BinaryIO | None = None
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
+
+    def lines(self, name: str) -> list[bytes]:
         """The stored JSON lines of one unchanged source's entries."""
-        assert self.reader is not None
-        return map(self.reader.raw_entry, self.numbers[name])
+        assert self.handle is not None
+        start, end = self.spans[name]
+        self.handle.seek(start)
+        data = self.handle.read(end - start)
+        return [line + b"\n" for line in data.split(b"\n")[:-1]]
+
+    def close(self) -> None:
+        """Let go of the old index."""
+        if self.handle is not None:
+            self.handle.close()
 
 
 def gather(sources: list[Source], reuse: Reuse, spool: BinaryIO) -> tuple[Corpus, list[str]]:
@@ -131,10 +144,10 @@ def gather(sources: list[Source], reuse: Reuse, spool: BinaryIO) -> tuple[Corpus
     corpus = Corpus(spool)
     warnings: list[str] = []
     problems: list[SourceError] = []
-    parsed = _map_sources(prepare_source, [s for s in sources if s.name not in reuse.numbers])
+    parsed = _map_sources(prepare_source, [s for s in sources if s.name not in reuse.spans])
     for source in sources:
         prepared: Prepared
-        if source.name in reuse.numbers:
+        if source.name in reuse.spans:
             prepared = prepare_lines(source.name, reuse.lines(source.name))
         else:
             prepared = next(parsed)
@@ -198,22 +211,32 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     """
     if index_dir is None:
         return Reuse()
+    path = os.path.join(index_dir, INDEX_FILE)
     try:
-        old = IndexReader.open(os.path.join(index_dir, INDEX_FILE))
-    except FaqError:
+        handle = open(path, "rb")  # noqa: SIM115 (closed by Reuse.close)
+    except OSError:
+        return Reuse()
+    try:
+        # The header from the very file the lines will be read from.
+        old = IndexReader(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), path)
+    except (FaqError, OSError, ValueError):
+        handle.close()
         return Reuse()
     previous = old.fingerprint
-    if old.header.get("params") != params() or previous.get("docutils") != docutils_version():
-        return Reuse()
     records, counts = previous.get("sources", []), old.header.get("source_counts", [])
-    if len(records) != len(counts):
+    if (
+        old.header.get("params") != params()
+        or previous.get("docutils") != docutils_version()
+        or len(records) != len(counts)
+    ):
+        handle.close()
         return Reuse()
-    reuse = Reuse(old)
+    reuse = Reuse(handle)
     at = 0
     # The header counts each source's entries, in order: their numbers follow.
     for record, count in zip(records, counts, strict=True):
         if record in fingerprint_["sources"]:
-            reuse.numbers[record["name"]] = list(range(at, at + count))
+            reuse.spans[record["name"]] = old.entry_span(at, at + count)
         at += count
     return reuse
 
@@ -291,10 +314,13 @@ def _build(
     sources = resolve_sources(spec)
     fingerprint_ = fingerprint(spec, sources)
     reuse = _reusable(previous_dir, fingerprint_)
-    with spool() as lines:
-        corpus, warnings = gather(sources, reuse, lines)
-        entries = len(corpus)
-        save(lambda out: write_index(corpus, fingerprint_, out))
+    try:
+        with spool() as lines:
+            corpus, warnings = gather(sources, reuse, lines)
+            entries = len(corpus)
+            save(lambda out: write_index(corpus, fingerprint_, out))
+    finally:
+        reuse.close()
     report = BuildReport(entries, len(sources), warnings, time.perf_counter() - started)
-    report.reused = len(reuse.numbers)
+    report.reused = len(reuse.spans)
     return report

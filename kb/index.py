@@ -197,10 +197,17 @@ class IndexReader:
             self._entry_cache[number] = cached
         return cached
 
+    def entry_span(self, first: int, stop: int) -> tuple[int, int]:
+        """Where entries ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
+        return (
+            self._entries_at + self._entry_offsets[first],
+            self._entries_at + self._entry_offsets[stop],
+        )
+
     def raw_entry(self, number: int) -> bytes:
         """The stored JSON line of entry ``number``, as written (ending in a newline)."""
-        start = self._entries_at + self._entry_offsets[number]
-        return self._buf[start : self._entries_at + self._entry_offsets[number + 1]]
+        start, end = self.entry_span(number, number + 1)
+        return self._buf[start:end]
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, in index order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -304,6 +305,22 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
     fresh = build(spec, str(tmp_path / "fresh"))
     assert fresh.reused == 0
     assert rebuilt == (tmp_path / "fresh" / INDEX_FILE).read_bytes()
+
+
+@needs_corpora
+def test_a_rebuild_reusing_real_faqs_is_byte_identical(tmp_path: Path) -> None:
+    assert CORPORA is not None
+    folder = tmp_path / "cpython"
+    shutil.copytree(CORPORA / "cpython", folder)
+    spec = SourceSpec(paths=(f"{folder}=https://docs.python.org/3/faq/",))
+    build(spec, str(tmp_path / "idx"))
+    edited = folder / "gui.rst"
+    edited.write_text(edited.read_text() + "\nOne more?\n=========\n\nYes.\n")
+    again = build(spec, str(tmp_path / "idx"))
+    assert again.reused == len(list(folder.glob("*.rst"))) - 1
+    build(spec, str(tmp_path / "fresh"))
+    fresh = (tmp_path / "fresh" / INDEX_FILE).read_bytes()
+    assert (tmp_path / "idx" / INDEX_FILE).read_bytes() == fresh
 
 
 @needs_corpora
