@@ -6,7 +6,6 @@ tokenized by ``kb.prepare``.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import io
 import itertools
@@ -24,14 +23,7 @@ from kb.errors import BuildError, FaqError, SourceError
 from kb.index import INDEX_FILE, IndexReader, file_fingerprint, rst_names, write_streaming
 from kb.models import Entry
 from kb.params import params
-from kb.prepare import (
-    Prepared,
-    field_texts,
-    load_source,
-    prepare_entries,
-    prepare_lines,
-    prepare_source,
-)
+from kb.prepare import Stored, field_texts, load_source, prepare_entries, prepare_item
 from kb.sources import Source
 from kb.spec import SourceSpec, split_source_arg
 
@@ -90,22 +82,42 @@ def load_entries(sources: list[Source]) -> tuple[list[Entry], list[str]]:
 
 def _map_sources(work: Callable[[Source], _T], sources: list[Source]) -> Iterator[_T]:
     """``work`` of each source, in order, as they come; in parallel when the build is large."""
+    return _map_ordered(work, iter(sources), len(sources), sum(map(_size, sources)))
+
+
+def _size(source: Source) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:  # a missing file is reported by the work on it
+        return 0
+
+
+def _map_ordered(
+    work: Callable[[Any], _T], items: Iterator[Any], count: int, size: int
+) -> Iterator[_T]:
+    """``work`` of each item, in order; in worker processes when there is enough to do.
+
+    Items are taken from ``items`` only a few ahead of the results, so that items read
+    lazily (an unchanged source's stored lines) are never all in memory at once.
+    """
     workers = os.cpu_count() or 1
-    size = 0
-    for source in sources:
-        with contextlib.suppress(OSError):  # a missing file is reported by ``work``
-            size += source.path.stat().st_size
-    if workers < 2 or len(sources) < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
-        yield from map(work, sources)
+    if workers < 2 or count < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+        yield from map(work, items)
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
 
     # "spawn", not fork: the bot rebuilds from a thread of a multi-threaded process.
     context = multiprocessing.get_context("spawn")
-    chunk = max(1, min(8, len(sources) // (workers * 4)))
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        yield from pool.map(work, sources, chunksize=chunk)
+        pending: deque[Future[_T]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 @dataclass
@@ -119,13 +131,12 @@ class Reuse:
     handle: BinaryIO | None = None
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
 
-    def lines(self, name: str) -> list[bytes]:
+    def stored(self, name: str) -> Stored:
         """The stored JSON lines of one unchanged source's entries."""
         assert self.handle is not None
         start, end = self.spans[name]
         self.handle.seek(start)
-        data = self.handle.read(end - start)
-        return [line + b"\n" for line in data.split(b"\n")[:-1]]
+        return Stored(name, self.handle.read(end - start))
 
     def close(self) -> None:
         """Let go of the old index."""
@@ -144,13 +155,10 @@ def gather(sources: list[Source], reuse: Reuse, spool: BinaryIO) -> tuple[Corpus
     corpus = Corpus(spool)
     warnings: list[str] = []
     problems: list[SourceError] = []
-    parsed = _map_sources(prepare_source, [s for s in sources if s.name not in reuse.spans])
-    for source in sources:
-        prepared: Prepared
-        if source.name in reuse.spans:
-            prepared = prepare_lines(source.name, reuse.lines(source.name))
-        else:
-            prepared = next(parsed)
+    work = (reuse.stored(s.name) if s.name in reuse.spans else s for s in sources)
+    size = sum(_size(s) for s in sources if s.name not in reuse.spans)
+    size += sum(end - start for start, end in reuse.spans.values())
+    for prepared in _map_ordered(prepare_item, work, len(sources), size):
         warnings.extend(prepared.warnings)
         problems.extend(prepared.problems)
         if not problems:

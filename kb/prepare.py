@@ -168,6 +168,21 @@ def load_source(source: Source) -> tuple[list[Entry], list[str], list[SourceErro
     return entries, warnings + alias_warnings, problems
 
 
+@dataclass(frozen=True)
+class Stored:
+    """An unchanged source's entries as the previous index stored them: JSON lines."""
+
+    name: str
+    lines: bytes
+
+
+def prepare_item(item: Source | Stored) -> Prepared:
+    """``prepare_source``, or ``prepare_lines`` of stored lines (in a worker process too)."""
+    if isinstance(item, Stored):
+        return prepare_lines(item.name, [line + b"\n" for line in item.lines.split(b"\n")[:-1]])
+    return prepare_source(item)
+
+
 def prepare_source(source: Source) -> Prepared:
     """Parse one source and prepare its entries (nothing of them if it has problems)."""
     entries, warnings, problems = load_source(source)

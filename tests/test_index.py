@@ -308,8 +308,17 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
 
 
 @needs_corpora
-def test_a_rebuild_reusing_real_faqs_is_byte_identical(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_rebuild_reusing_real_faqs_is_byte_identical(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
+) -> None:
+    import kb.build
+
     assert CORPORA is not None
+    if parallel:  # unchanged sources' lines are then tokenized in the workers too
+        monkeypatch.setattr(kb.build, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(kb.build, "PARALLEL_MIN_FILES", 2)
+        monkeypatch.setattr(os, "cpu_count", lambda: 2)
     folder = tmp_path / "cpython"
     shutil.copytree(CORPORA / "cpython", folder)
     spec = SourceSpec(paths=(f"{folder}=https://docs.python.org/3/faq/",))
