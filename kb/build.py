@@ -264,9 +264,12 @@ def encode_index(
     corpus = Corpus(io.BytesIO())
     for name, group in itertools.groupby(entries, key=lambda e: e.collection):
         corpus.add(prepare_entries(name, group))
-    buffer = io.BytesIO() if out is None else out
+    if out is not None:
+        write_index(corpus, fingerprint_, out)
+        return None
+    buffer = io.BytesIO()
     write_index(corpus, fingerprint_, buffer)
-    return buffer.getvalue() if out is None and isinstance(buffer, io.BytesIO) else None
+    return buffer.getvalue()
 
 
 def build_bytes(spec: SourceSpec, previous_dir: str | None = None) -> tuple[bytes, BuildReport]:

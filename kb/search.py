@@ -349,11 +349,11 @@ def _semantic_candidates(
     scored: Scored, semantic: SemanticRanker, question: str, floor: float
 ) -> tuple[Iterator[int], Any]:
     """Candidates in semantic order (see ``kb.semantic.fuse``), then BM25's other ones."""
-    from kb.semantic import LEXICAL_CANDIDATES, close, fuse
+    from kb.semantic import LEXICAL_CANDIDATES, fuse, is_close
 
     sims = semantic.similarities(question)
     order = fuse(list(itertools.islice(scored.ranked(), LEXICAL_CANDIDATES)), sims)
-    shown = order[:1] + [d for d in order[1:] if scored.coverage(d) >= floor or close(d, sims)]
+    shown = order[:1] + [d for d in order[1:] if scored.coverage(d) >= floor or is_close(d, sims)]
     seen = set(order)
     rest = (d for d in scored.ranked(floor) if d not in seen)
     return itertools.chain(shown, rest), sims

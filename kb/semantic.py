@@ -229,46 +229,45 @@ class EntryVectors:
             np.maximum.at(sims, self.owners, self.vectors @ query.astype(np.float32))
         return sims
 
-    def by_digest(self) -> dict[int, Any]:
-        """Each embedded text's digest → its vector."""
-        return dict(zip(self.digests.tolist(), self.vectors, strict=True))
-
 
 def text_digest(text: str) -> int:
     """A 64-bit digest of one embedded text."""
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
-def _wordings(index: IndexReader) -> tuple[list[str], list[int]]:
-    """Every text embedded for ``index``, and the entry each belongs to."""
-    texts: list[str] = []
-    owners: list[int] = []
-    for number in range(len(index)):
-        for text in entry_texts(index.entry(number)):
-            texts.append(text)
-            owners.append(number)
-    return texts, owners
-
-
 def compute_vectors(
-    index: IndexReader, encode: Encode, known: dict[int, Any] | None = None
+    index: IndexReader,
+    encode: Encode,
+    known: dict[int, Any] | None = None,
+    notify: Callable[[str], None] = lambda message: None,
 ) -> EntryVectors:
     """Embed every entry of ``index``; texts with a vector in ``known`` are not embedded again."""
     import numpy as np
 
     known = known or {}
-    texts, owners = _wordings(index)
-    digests = np.array([text_digest(t) for t in texts], dtype=np.uint64)
-    new = [n for n, d in enumerate(digests.tolist()) if d not in known]
-    fresh = encode([texts[n] for n in new]) if new else None
+    texts: list[str] = []
+    owners: list[int] = []
+    for number in range(len(index)):
+        # Parsed here, not through index.entry(), which would keep every entry cached.
+        for text in entry_texts(json.loads(index.raw_entry(number))):
+            texts.append(text)
+            owners.append(number)
+    digests = [text_digest(t) for t in texts]
+    new = [n for n, d in enumerate(digests) if d not in known]
+    fresh = None
+    if new:
+        notify(f"note: embedding {len(new)} wordings of {len(index)} entries for semantic ranking…")
+        fresh = encode([texts[n] for n in new])
     dim = fresh.shape[1] if fresh is not None else len(next(iter(known.values()), [0.0]))
     vectors = np.empty((len(texts), dim), dtype=np.float32)
-    for n, d in enumerate(digests.tolist()):
+    for n, d in enumerate(digests):
         if d in known:
             vectors[n] = known[d]
     if fresh is not None:
         vectors[new] = fresh
-    return EntryVectors(np.array(owners, dtype=np.intp), digests, vectors, len(index))
+    return EntryVectors(
+        np.array(owners, dtype=np.intp), np.array(digests, dtype=np.uint64), vectors, len(index)
+    )
 
 
 def sidecar_path(index: IndexReader) -> str:
@@ -306,14 +305,11 @@ def write_sidecar(path: str, index: IndexReader, vectors: EntryVectors, model: s
     write_streaming(path, write)
 
 
-def read_sidecar(
-    path: str, index: IndexReader, model: str, *, any_index: bool = False
-) -> EntryVectors | None:
-    """The stored vectors of ``index`` for ``model``; None if missing, stale or damaged.
+_Stored = tuple[str, Any, Any, Any]  # the index it embeds, owners, digests, vectors
 
-    With ``any_index`` the vectors are returned even if they embed another index (their
-    texts can still be reused: see ``compute_vectors``).
-    """
+
+def _read(path: str, model: str) -> _Stored | None:
+    """A sidecar's contents for ``model``, whichever index it embeds; None if unusable."""
     import numpy as np
 
     try:
@@ -335,16 +331,26 @@ def read_sidecar(
         return None
     if len(data) != end + 1 + rows * (4 + 8 + 4 * dim):
         return None
-    same_index = head.get("index") == index_identity(index)
-    if not (same_index or any_index):
-        return None
     at = end + 1
     owners = np.frombuffer(data, dtype="<i4", count=rows, offset=at).astype(np.intp)
     digests = np.frombuffer(data, dtype="<u8", count=rows, offset=at + 4 * rows)
     vectors = np.frombuffer(data, dtype="<f4", offset=at + 12 * rows).reshape(rows, dim)
-    if same_index and len(owners) and (owners.min() < 0 or owners.max() >= len(index)):
+    return str(head.get("index")), owners, digests, vectors
+
+
+def _of_index(stored: _Stored | None, index: IndexReader) -> EntryVectors | None:
+    """The stored vectors, if they embed ``index`` itself."""
+    if stored is None or stored[0] != index_identity(index):
         return None
-    return EntryVectors(owners, digests, vectors, len(index) if same_index else 0)
+    _, owners, digests, vectors = stored
+    if len(owners) and (owners.min() < 0 or owners.max() >= len(index)):
+        return None
+    return EntryVectors(owners, digests, vectors, len(index))
+
+
+def read_sidecar(path: str, index: IndexReader, model: str) -> EntryVectors | None:
+    """The stored vectors of ``index`` for ``model``; None if missing, stale or damaged."""
+    return _of_index(_read(path, model), index)
 
 
 def load_vectors(
@@ -359,15 +365,12 @@ def load_vectors(
     does not hold are embedded.
     """
     path = sidecar_path(index)
-    found = read_sidecar(path, index, model)
+    stored = _read(path, model)
+    found = _of_index(stored, index)
     if found is not None:
         return found
-    previous = read_sidecar(path, index, model, any_index=True)
-    known = previous.by_digest() if previous is not None else {}
-    new = sum(text_digest(t) not in known for t in _wordings(index)[0])
-    if new:
-        notify(f"note: embedding {new} wordings of {len(index)} entries for semantic ranking…")
-    vectors = compute_vectors(index, encode, known)
+    known = dict(zip(stored[2].tolist(), stored[3], strict=True)) if stored else {}
+    vectors = compute_vectors(index, encode, known, notify)
     try:
         write_sidecar(path, index, vectors, model)
     except OSError as exc:
@@ -419,7 +422,7 @@ def fuse(lexical: Sequence[int], sims: Any) -> list[int]:
     return first + [d for d in rest if d not in first]
 
 
-def close(doc: int, sims: Any) -> bool:
+def is_close(doc: int, sims: Any) -> bool:
     """Whether an alternative sharing few words is close enough in meaning to be shown."""
     return bool(sims[doc] >= ALTERNATIVE_SIMILARITY)
 
