@@ -221,10 +221,57 @@ class _Body(Directive):
     def run(self) -> list[nodes.Node]:
         if self.name == "only" and _not_for_html(" ".join(self.arguments)):
             return []
+        shown: list[nodes.Node] = []
+        if self.name != "only" and self.arguments and _describes_object(self.name):
+            # ``.. autofunction:: name``, ``.. py:function:: f(x)``: the page shows the
+            # object's signature (and its docstring, which a plain parse cannot read).
+            signature = " ".join(" ".join(self.arguments).split())
+            shown.append(nodes.literal_block(signature, signature, classes=["code", "signature"]))
+        if not self.content:  # ``.. todo::``, ``.. autofunction:: x``: nothing more to parse
+            return shown
         # Parsed in place, as if the block were not there: ``.. only:: html`` wraps
         # ``.. contents::`` in the CPython FAQ, which is only valid at section level.
         self.state_machine.insert_input(list(self.content), self.content.source(0) or "")
-        return []
+        return shown
+
+
+# Sphinx directives that document one object (autodoc's ``auto*``, and the domains'
+# ``function``, ``class``, ``var`` … with or without a ``py:``/``cpp:`` prefix).
+_OBJECT_DIRECTIVES = frozenset(
+    [
+        "function",
+        "class",
+        "method",
+        "attribute",
+        "data",
+        "exception",
+        "module",
+        "property",
+        "decorator",
+        "var",
+        "type",
+        "member",
+        "macro",
+        "struct",
+        "union",
+        "enum",
+        "enumerator",
+        "concept",
+        "option",
+        "envvar",
+        "describe",
+        "object",
+        "classmethod",
+        "staticmethod",
+        "decoratormethod",
+        "confval",
+    ]
+)
+
+
+def _describes_object(name: str) -> bool:
+    local = name.rsplit(":", 1)[-1].lower()
+    return local.startswith("auto") or local in _OBJECT_DIRECTIVES
 
 
 def _not_for_html(expression: str) -> bool:
