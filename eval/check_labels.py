@@ -16,9 +16,11 @@ Checks (stdlib + docutils only):
     lines, order the questions by the SHA-1 hex digest of their UTF-8 text;
     even positions (0, 2, ...) are "tune", odd are "heldout".  Batch 2 (lines
     with ``"batch": 2``): "tune" if int(sha1(question), 16) is even, else
-    "heldout" (independent of the other lines);
-  * questions and URLs are unique across the whole file; batch-2 lines come
-    after all batch-1 lines.
+    "heldout" (independent of the other lines).  Batch 3 (``"batch": 3``,
+    the seaborn, cython, pylint, aiohttp, optuna and borgbackup FAQs): the
+    batch-1 stratified alternation, computed over batch-3 lines only;
+  * questions and URLs are unique across the whole file; batches appear in
+    order (batch-1 lines first, then batch 2, then batch 3).
 
 Usage: python3 eval/check_labels.py [questions.jsonl]
 Exit status 0 when everything passes; the problems are printed otherwise.
@@ -50,10 +52,17 @@ SOURCES = {
     "dask": [f"{CORPORA}/dask/faq.rst"],
     "matplotlib": [f"{CORPORA}/matplotlib/faq.rst"],
     "pandas": [f"{CORPORA}/pandas/gotchas.rst"],
+    # batch 3: six more FAQs, labelled against the corpus copies
+    "seaborn": [f"{CORPORA}/seaborn/faq.rst"],
+    "cython": [f"{CORPORA}/cython/faq.rst"],
+    "pylint": [f"{CORPORA}/pylint/faq.rst"],
+    "aiohttp": [f"{CORPORA}/aiohttp/faq.rst"],
+    "optuna": [f"{CORPORA}/optuna/faq.rst"],
+    "borgbackup": [f"{CORPORA}/borgbackup/faq.rst"],
 }
 REQUIRED = ("question", "answers", "anchors", "source", "url", "split")
 OPTIONAL = ("batch",)
-BATCHES = (2,)
+BATCHES = (2, 3)
 
 
 def _generic_role(name, rawtext, text, lineno, inliner, options=None, content=None):
@@ -66,7 +75,7 @@ def _generic_role(name, rawtext, text, lineno, inliner, options=None, content=No
 
 _SPHINX_ROLES = ("doc ref func meth mod class term keyword exc data attr file envvar "
                  "program kbd menuselection confval rst:dir py:mod c:func c:data "
-                 "newsgroup source issue rc abbr").split()
+                 "newsgroup source issue rc abbr obj").split()
 
 
 def _register_roles():
@@ -125,6 +134,7 @@ def main(argv):
     seen = Counter()
     seen_url = Counter()
     last_new = None
+    last_batch = 1
     rows = []
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
@@ -146,8 +156,12 @@ def main(argv):
             rec["_line"] = n
             if "batch" in rec:
                 last_new = n if last_new is None else last_new
+                if rec["batch"] < last_batch:
+                    errors.append(f"line {n}: batch-{rec['batch']} line after a batch-{last_batch} line "
+                                  "(append new lines at the end)")
+                last_batch = max(last_batch, rec["batch"])
             elif last_new is not None:
-                errors.append(f"line {n}: batch-1 line after a batch-2 line (append new lines at the end)")
+                errors.append(f"line {n}: batch-1 line after a later-batch line (append new lines at the end)")
             seen_url[rec.get("url")] += 1
             q, ans, anc, src = rec["question"], rec["answers"], rec["anchors"], rec["source"]
             if not isinstance(q, str) or not q.strip():
@@ -198,24 +212,27 @@ def main(argv):
                 errors.append(f"line {r['_line']}: split of batch-2 question {r['question']!r} "
                               f"is {r['split']}, rule says {want}")
 
-    # batch 1 (no "batch" key): stratified alternation, unchanged
-    groups = {}
-    for r in rows:
-        if "batch" in r:
-            continue
-        groups.setdefault((r["source"], bool(r["answers"])), []).append(r)
-    for g in groups.values():
-        g.sort(key=lambda r: hashlib.sha1(r["question"].encode("utf-8")).hexdigest())
-        for i, r in enumerate(g):
-            want = "tune" if i % 2 == 0 else "heldout"
-            if r["split"] != want:
-                errors.append(f"split of {r['question']!r} is {r['split']}, rule says {want}")
+    # batch 1 (no "batch" key) and batch 3: stratified alternation, each batch
+    # computed over its own lines only (batch 1 unchanged)
+    for batch in (None, 3):
+        groups = {}
+        for r in rows:
+            if r.get("batch") != batch:
+                continue
+            groups.setdefault((r["source"], bool(r["answers"])), []).append(r)
+        for g in groups.values():
+            g.sort(key=lambda r: hashlib.sha1(r["question"].encode("utf-8")).hexdigest())
+            for i, r in enumerate(g):
+                want = "tune" if i % 2 == 0 else "heldout"
+                if r["split"] != want:
+                    errors.append(f"split of {r['question']!r} is {r['split']}, rule says {want}")
 
     # summary
     print(f"{len(rows)} questions checked")
     for label, sel in (("all", lambda r: True),
                        ("batch 1", lambda r: "batch" not in r),
-                       ("batch 2", lambda r: r.get("batch") == 2)):
+                       ("batch 2", lambda r: r.get("batch") == 2),
+                       ("batch 3", lambda r: r.get("batch") == 3)):
         sub = [r for r in rows if sel(r)]
         tab = Counter((r["source"], "answerable" if r["answers"] else "off-topic", r["split"])
                       for r in sub)

@@ -1,7 +1,9 @@
 """Retrieval quality on the development set of real questions: a regression guard.
 
 The floors are the figures reached when this was written (see README, "Answer quality"),
-rounded down a little; a change that loses more than that fails here.
+rounded down a little; a change that loses more than that fails here. They were measured on
+batches 1 and 2 of the set, so the guard runs on those lines only: batch 3 (six more FAQs,
+eval/README.md "Batch 3") is reported by `faq-kb eval` but has no floors yet.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from tests.conftest import ROOT, needs_corpora
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 MANIFEST = ROOT / "eval" / "corpora.toml"
+# The batches the floors below were measured on (batch 1 has no "batch" key).
+GUARDED_BATCHES = {1, 2}
 FLOORS = {
     "tune": {
         "recall_at_1": 0.86,
@@ -39,10 +43,19 @@ def test_quality_does_not_drop(
     split: str, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
     index = tmp_path_factory.getbasetemp() / "eval-index"
+    guarded = tmp_path_factory.mktemp("guarded") / "questions.jsonl"
+    guarded.write_text(
+        "".join(
+            line + "\n"
+            for line in QUESTIONS.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("batch", 1) in GUARDED_BATCHES
+        ),
+        encoding="utf-8",
+    )
     code = kb_main(
         [
             "eval",
-            str(QUESTIONS),
+            str(guarded),
             "--manifest",
             str(MANIFEST),
             "--split",
