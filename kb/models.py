@@ -66,6 +66,7 @@ class Explanation(_Record):
 
     coverage: float = Field(description="share of the question's term weight the entry holds")
     title_coverage: float = Field(description="share of the entry's title the question holds")
+    share: float = Field(0.0, description="share of the ranking's choice (kb.hybrid) it holds")
     terms: list[TermWeight]
     similarity: float | None = Field(
         None, description="closeness in meaning to the question (with semantic ranking only)"
@@ -93,4 +94,5 @@ class SearchOutput(_Record):
     answered: bool
     results: list[Result]
     band: Literal["answer", "suggest", "none"] | None = None  # with --explain
+    confidence: float | None = None  # with --explain: how likely the best result is right
     tokens: list[str] | None = None  # with --explain

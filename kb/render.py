@@ -167,7 +167,8 @@ def _explain_lines(hit: Hit, result: SearchResult, style: _Style) -> list[str]:
         style.dim(
             f"  why: score {hit.score:.3f}; holds {hit.coverage:.0%} of the question's weight; "
             f"the question has {hit.title_coverage:.0%} of its title{meaning}; "
-            f"band: {result.band}"
+            f"holds {hit.share:.0%} of the ranking's choice; "
+            f"band: {result.band} (confidence {result.confidence:.2f})"
         ),
         style.dim(f"  terms: {terms or 'none'}"),
         style.dim(f"  question tokens: {' '.join(result.tokens) or '(none)'}"),
@@ -193,6 +194,7 @@ def result_json(result: SearchResult, *, explain: bool = False) -> dict[str, Any
             item["explain"] = {
                 "coverage": round(hit.coverage, 4),
                 "title_coverage": round(hit.title_coverage, 4),
+                "share": round(hit.share, 4),
                 "terms": [
                     {"term": m.term, "field": m.field, "contribution": round(m.contribution, 6)}
                     for m in hit.matches
@@ -204,6 +206,7 @@ def result_json(result: SearchResult, *, explain: bool = False) -> dict[str, Any
     out: dict[str, Any] = {"query": result.query, "answered": result.answered, "results": results}
     if explain:
         out["band"] = result.band
+        out["confidence"] = round(result.confidence, 4)
         out["tokens"] = result.tokens
     return out
 

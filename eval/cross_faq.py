@@ -1,0 +1,187 @@
+"""Leave-one-FAQ-out evaluation: every constant fitted on the other FAQs, scored on the one out.
+
+    .venv/bin/python eval/cross_faq.py collect [--semantic]   # candidates' evidence, cached
+    .venv/bin/python eval/cross_faq.py report  [--semantic] [--markdown]
+
+``collect`` asks every question of eval/questions.jsonl of its own FAQ, twice: with the
+FAQ's alternate wordings (eval/aliases/, where they exist) and without any (a
+maintainer's first day), and keeps each candidate's evidence (``kb.features``) and whether
+it is right. ``report`` then, for each FAQ in turn, fits the ranking weights and the
+confidence model of ``kb.hybrid`` on the *other* FAQs' questions (with and without their
+aliases) and
+scores the left-out FAQ, without and with its aliases; it prints per-FAQ and overall
+figures of what a user sees: Recall@1, whether the shown list holds the answer, the share
+of answerable questions answered confidently, their precision, off-topic declined.
+``fit`` prints the constants fitted on every FAQ (the ones kb/hybrid.py ships).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CACHE = HERE / ".cache"
+sys.path.insert(0, str(HERE.parent))
+
+from kb.evaluate import is_right, load_questions  # noqa: E402
+from kb.features import candidates  # noqa: E402
+from kb.knowledge import KnowledgeBase  # noqa: E402
+from kb.search import _query_tokens, score_all  # noqa: E402
+from kb.spec import SourceSpec  # noqa: E402
+
+POOL = 40  # candidates kept per signal: more than the product ranks, so fitting can vary it
+
+
+def _manifest(with_aliases: bool) -> Path:
+    """eval/corpora.toml as is, or a copy whose sources have no aliases at all."""
+    original = HERE / "corpora.toml"
+    if with_aliases:
+        return original
+    data = tomllib.loads(original.read_text(encoding="utf-8"))
+    CACHE.mkdir(exist_ok=True)
+    lines = []
+    for item in data["source"]:
+        path = (original.parent / item["path"]).resolve()
+        lines += [
+            "[[source]]",
+            f"name = {json.dumps(item['name'])}",
+            f"path = {json.dumps(str(path))}",
+            f"url = {json.dumps(item['url'])}",
+            "aliases = false",
+            "",
+        ]
+    target = CACHE / "corpora-no-aliases.toml"
+    target.write_text("\n".join(lines), encoding="utf-8")
+    return target
+
+
+def collect(
+    with_aliases: bool, semantic: bool, index_root: Path = CACHE / "index"
+) -> list[dict[str, Any]]:
+    """Every question's candidates with their evidence and rightness."""
+    questions = load_questions(str(HERE / "questions.jsonl"))
+    spec = SourceSpec(manifest=_manifest(with_aliases))
+    records = []
+    groups: dict[str, list[Any]] = {}
+    for q in questions:
+        groups.setdefault(q.source or "", []).append(q)
+    tag = "aliases" if with_aliases else "plain"
+    for project, members in sorted(groups.items()):
+        kb = KnowledgeBase(spec.restricted(project), index_root / tag / project, semantic=semantic)
+        reader = kb.open()
+        ranker = kb.ranker()
+        for q in members:
+            tokens = _query_tokens(q.text)
+            scored = score_all(reader, tokens)
+            sims = ranker.similarities(q.text) if ranker is not None else None
+            found = candidates(reader, scored, tokens, sims, lexical=POOL, semantic=POOL)
+            records.append(
+                {
+                    "line": q.line,
+                    "question": q.text,
+                    "project": project,
+                    "split": q.split,
+                    "answerable": bool(q.answers),
+                    "rows": [c.row() for c in found],
+                    # the first ones are BM25's order (the lexical-only candidates)
+                    "lexical": sum(1 for c in found if c.coverage > 0)
+                    if ranker is None
+                    else min(POOL, len(list(scored.ranked()))),
+                    "right": [
+                        bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found
+                    ],
+                    "numbers": [c.number for c in found],
+                    "parents": [reader.parents[c.number] for c in found],
+                }
+            )
+        print(f"{project}: {len(members)} questions", file=sys.stderr)
+    return records
+
+
+def _cache_path(with_aliases: bool, semantic: bool) -> Path:
+    return (
+        CACHE
+        / f"cross-{'aliases' if with_aliases else 'plain'}-{'sem' if semantic else 'lex'}.json"
+    )
+
+
+def load(with_aliases: bool, semantic: bool) -> list[dict[str, Any]]:
+    """The collected records (run ``collect`` first)."""
+    path = _cache_path(with_aliases, semantic)
+    if not semantic and not path.exists():
+        path = _cache_path(with_aliases, True)  # a superset: the lexical model reads less
+    if not path.exists():
+        sys.exit(f"{path} is missing: run `eval/cross_faq.py collect{' --semantic' * semantic}`")
+    data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+MODELS_MARK = "# Fitted on all fourteen FAQs of eval/questions.jsonl"
+
+
+def write_models(lexical: Any, semantic: Any) -> None:
+    """Replace the fitted constants at the end of kb/hybrid.py."""
+    path = HERE.parent / "kb" / "hybrid.py"
+    text = path.read_text(encoding="utf-8")
+    head = text[: text.index(MODELS_MARK)]
+
+    def literal(model: Any) -> str:
+        items = "".join(f'        "{k}": {json.dumps(v)},\n' for k, v in model.to_json().items())
+        return "Model.from_json(\n    {\n" + items + "    }\n)\n"
+
+    path.write_text(
+        head
+        + MODELS_MARK
+        + " without aliases by\n"
+        + "# `eval/cross_faq.py fit --write`; the same procedure's leave-one-FAQ-out figures are\n"
+        + "# in docs/quality.md.\n"
+        + "LEXICAL_MODEL = "
+        + literal(lexical)
+        + "SEMANTIC_MODEL = "
+        + literal(semantic),
+        encoding="utf-8",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["collect", "report", "fit"])
+    parser.add_argument("--semantic", action="store_true", help="with the meaning signal")
+    parser.add_argument("--markdown", action="store_true", help="report as Markdown tables")
+    parser.add_argument(
+        "--write", action="store_true", help="fit: store both models in kb/hybrid.py"
+    )
+    args = parser.parse_args(argv)
+    if args.step == "collect":
+        for with_aliases in (False, True):
+            records = collect(with_aliases, args.semantic)
+            _cache_path(with_aliases, args.semantic).write_text(json.dumps(records))
+        return 0
+    from kb import hybrid
+
+    plain = load(False, args.semantic)
+    if args.step == "fit":
+        if args.write:
+            write_models(
+                hybrid.fit(hybrid.training(load(False, False), load(True, False)), semantic=False),
+                hybrid.fit(hybrid.training(load(False, True), load(True, True)), semantic=True),
+            )
+            return 0
+        model = hybrid.fit(
+            hybrid.training(plain, load(True, args.semantic)), semantic=args.semantic
+        )
+        print(json.dumps(model.to_json(), indent=1))
+        return 0
+    aliased = load(True, args.semantic)
+    report = hybrid.cross_validate(plain, aliased, semantic=args.semantic)
+    print(hybrid.format_cross(report, markdown=args.markdown))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
