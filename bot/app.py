@@ -18,11 +18,14 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot.actions import Actions
 from bot.answers import Answers
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
+from bot.library import Library
 from bot.listeners import Listeners, register
 from bot.settings import Settings, SettingsError
+from bot.threads import ThreadLog
 from kb.cli import add_semantic_option, semantic_requested
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
@@ -47,6 +50,7 @@ def create_app(
     *,
     store: FeedbackStore | None = None,
     events: EventLog | None = None,
+    threads: ThreadLog | None = None,
     verify_token: bool = True,
 ) -> App:
     """The Bolt app, its Web API client pointed at ``settings.api_url``.
@@ -73,13 +77,12 @@ def create_app(
         token_verification_enabled=verify_token,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="faq-listener"),
     )
-    answers = Answers(kb, store)
-    register(
-        app,
-        Listeners(answers, store, settings.slash_command),
-        events or EventLog(":memory:"),
-        settings.slash_command,
-    )
+    library = Library(kb, settings.channel_sources)
+    command = settings.slash_command
+    answers = Answers(library, store, escalation=settings.escalation, command=command)
+    listeners = Listeners(answers, command, threads=threads, followups=settings.thread_followups)
+    actions = Actions(answers, store, escalation=settings.escalation, command=command)
+    register(app, listeners, actions, events or EventLog(":memory:"), command)
     return app
 
 
