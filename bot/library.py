@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
 
 
@@ -39,8 +40,11 @@ class Library:
         Raises:
             FaqError: a binding names no source of the FAQ, or its index cannot be built.
         """
-        for kb in self._by_names.values():
-            kb.open()
+        for names, kb in self._by_names.items():
+            try:
+                kb.open()
+            except FaqError as error:
+                raise FaqError(f"FAQ_CHANNEL_SOURCES ({'+'.join(names)}): {error}") from None
 
     def for_channel(self, channel: str | None) -> KnowledgeBase:
         """The knowledge base questions asked in ``channel`` are answered from."""
