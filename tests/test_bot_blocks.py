@@ -215,3 +215,43 @@ def test_help_and_values() -> None:
     for bad in ("garbage", "[1]", '{"a": "", "q": "x"}', '{"a": "a", "q": 3}'):
         with pytest.raises(ValueError):
             decode(bad)
+
+
+def test_titles_are_cut_at_word_ends_only_where_block_kit_needs_it() -> None:
+    from bot.buttons import suggestion_buttons
+    from bot.slack_text import shorten
+
+    long_title = "How do I keep the scheduler alive when " + "many workers reconnect " * 4 + "?"
+    assert 80 < len(long_title) < 150
+    message = answer_message(
+        result([entry(1, title=long_title), entry(2, title=long_title + " again")]),
+        shown=Shown("a1", "q", ("faq/q1", "faq/q2")),
+    )
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    assert f"|{long_title}>*" in shown and f"|{long_title} again>" in shown  # whole titles
+    [button] = suggestion_buttons(Shown("a1", "q", kind="suggest"), [entry(1, title=long_title)])[
+        "elements"
+    ]
+    text = button["text"]["text"]
+    assert len(text) <= 75 and text.endswith("…")
+    assert long_title.startswith(text[:-1]) and long_title[len(text) - 1] == " "
+    assert shorten("x" * 200, 75) == "x" * 74 + "…"  # one enormous word: cut anyway
+
+
+def test_links_already_in_the_answer_are_not_listed_again_and_bare_urls_stay_bare() -> None:
+    best = entry(
+        1,
+        blocks=[block("paragraph", "See <https://a.example/x|the docs>.")],
+        links=[
+            {"text": "the docs", "url": "https://a.example/x"},
+            {"text": "https://b.example/y", "url": "https://b.example/y"},
+            {"text": "", "url": "https://c.example/"},
+        ],
+    )
+    message = answer_message(result([best]), shown=Shown("a1", "q", ("faq/q1",)))
+    links = next(
+        b["text"]["text"]
+        for b in message["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith("*Links*")
+    )
+    assert links == "*Links*\n• <https://b.example/y>\n• <https://c.example/>"
