@@ -2,6 +2,10 @@
 
 Every button carries the message's ``Shown`` state (bot.state), so a click can redraw
 the message in place with the vote shown, never searching again.
+
+Plain buttons, not Slack's native ``feedback_buttons`` (in a ``context_actions`` block):
+those only toggle their own look, while here a vote redraws the message with who voted,
+and a 👎 asks what was wrong and offers the next step in the same place.
 """
 
 from __future__ import annotations

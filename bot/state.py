@@ -13,7 +13,9 @@ from typing import Literal
 
 # Block Kit's limit for a button's value.
 VALUE_LIMIT = 2000
-QUESTION_CHARS = 500
+# As much of the question as the message echoes (bot.blocks.ECHO_CHARS): the values of
+# up to seven buttons count towards Slack's total message size.
+QUESTION_CHARS = 300
 
 Kind = Literal["answer", "suggest", "none"]
 

@@ -70,10 +70,24 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     def feedback_or_suggest(args: argparse.Namespace, spec: SourceSpec) -> int:
         if args.suggest_aliases:
             return _suggest_aliases(args, spec)
-        return feedback_command(args)
+        status = feedback_command(args)
+        if status == 0 and not args.json:
+            _print_reasons(args)
+        return status
 
     _COMMANDS.setdefault("feedback", feedback_or_suggest)
     _COMMANDS.setdefault("aliases", _aliases)
+
+
+def _print_reasons(args: argparse.Namespace) -> None:
+    """After the report: what readers said was wrong with the answers they voted 👎."""
+    from kb.feedback import FeedbackStore, default_db_path
+
+    reasons = FeedbackStore(args.db or default_db_path()).reasons()
+    if reasons:
+        labels = {"wrong": "wrong answer", "outdated": "outdated", "unanswered": "not answered"}
+        counts = ", ".join(f"{labels.get(r, r)} {n}" for r, n in sorted(reasons.items()))
+        write(sys.stdout, f"\nWhat was wrong (👎): {counts}\n")
 
 
 def _count(text: str) -> int:

@@ -346,6 +346,12 @@ def test_huge_answer_stays_within_block_kit_limits(
     assert answer.endswith("unpickling fails. …")  # cut at a sentence end
     assert "Read the full answer" in dumps(call.body["blocks"])
     assert sum(1 for s in sections if s.startswith("*Links*")) == 1
+    # 👎 redraws it with more buttons: still within the limits.
+    down = next(b for b in call.body["blocks"] if b["type"] == "actions")["elements"][1]
+    running.click({"action_id": down["action_id"], "value": down["value"]})
+    [update] = running.fake.wait_for("/api/chat.update")
+    assert_valid_message(update.body)
+    assert len(dumps(update.body["blocks"])) < 12_000
 
 
 def test_unparsed_command_url_encoding_round_trip(bot: RunningBot) -> None:

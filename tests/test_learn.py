@@ -116,3 +116,16 @@ def test_add_aliases_keeps_comments_and_layout(tmp_path: Path) -> None:
         "new": ["n"],
     }
     assert data["extra"] == {"x": 1}
+
+
+def test_feedback_report_says_what_was_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store.record_answer("a1", "ulimit", surface="dm", band="answer", entry_id="faq/fds")
+    store.record_vote("a1", "U1", "down", "faq/fds")
+    store.record_reason("a1", "U1", "outdated", "faq/fds")
+    store.record_reason("a1", "U2", "wrong", "faq/fds")
+    store.record_reason("a1", "U1", "wrong", "faq/fds")  # changed its mind: replaced
+    assert kb_main(["feedback", "--db", store.path]) == 0
+    assert capsys.readouterr().out.endswith("\nWhat was wrong (👎): wrong answer 2\n")
