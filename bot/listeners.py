@@ -64,7 +64,9 @@ class Listeners:
             unfurl_links=False,
             unfurl_media=False,
         )
-        if channel and event.get("user"):
+        # Only a thread the bot started (its reply to a channel message) is a conversation
+        # with the asker; a mention inside others' thread answers once.
+        if channel and event.get("user") and thread_ts == event["ts"]:
             self.threads.remember(channel, thread_ts, event["user"])
 
     def on_message(self, event: dict[str, Any], context: BoltContext, say: Say) -> None:

@@ -66,12 +66,22 @@ _PHRASES: dict[SmallTalk, frozenset[str]] = {
             "that helped",
             "that helps",
             "got it thanks",
+            "got it",
+            "ok",
+            "okay",
+            "cool",
+            "great",
+            "nice",
+            "perfect",
+            "awesome",
         ]
     ),
     "bye": frozenset(["bye", "goodbye", "see you", "see ya", "later", "cya"]),
 }
 # Words that may trail any of those without making it a question ("thanks bot!").
 _TRAILERS = {"bot", "faqbot", "faq", "again", "everyone", "all", "folks", "team"}
+# Words that may lead any of those ("ok, got it", "oh thanks").
+_FILLERS = {"ok", "okay", "oh", "ah", "well", "great", "cool"}
 _WORD_RE = re.compile(r"[a-z]+")
 _EMOJI_RE = re.compile(r":[a-z0-9_+-]+:")  # Slack's emoji codes, e.g. :wave:
 
@@ -87,6 +97,8 @@ def small_talk(question: str) -> SmallTalk | None:
         return "help" if not any(ch.isdigit() for ch in text) else None
     while len(words) > 1 and words[-1] in _TRAILERS:
         words.pop()
+    while len(words) > 1 and words[0] in _FILLERS:
+        words.pop(0)
     phrase = " ".join(words)
     for kind, phrases in _PHRASES.items():
         if phrase in phrases:

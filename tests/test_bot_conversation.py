@@ -58,16 +58,26 @@ def test_the_askers_follow_up_in_the_thread_is_answered_without_a_mention(
         reply("does dask handle data locality?", user="U0OTHER"),  # someone else
         reply(f"<@{BOT_USER_ID}> data locality?"),  # app_mention answers that one
         reply("thanks!"),  # closes the conversation
+        reply("ok, got it"),
         reply("data locality?", thread_ts="1600000000.000001"),  # not the bot's thread
         reply("data locality?", bot_id="B0OTHER"),
         reply("data locality?", subtype="message_changed"),
     ],
-    ids=["other-person", "mention", "thanks", "other-thread", "bot", "edit"],
+    ids=["other-person", "mention", "thanks", "ok", "other-thread", "bot", "edit"],
 )
 def test_other_thread_messages_get_no_reply(bot: RunningBot, event: dict[str, Any]) -> None:
     bot.event(mention(f"<@{BOT_USER_ID}> too many open files", ts=THREAD))
     bot.fake.wait_for("/api/chat.postMessage")
     assert bot.event(event).status == 200
+    bot.fake.assert_stays("/api/chat.postMessage", 1)
+
+
+def test_a_mention_inside_someone_elses_thread_starts_no_conversation(bot: RunningBot) -> None:
+    event = mention(f"<@{BOT_USER_ID}> too many open files", ts="1700000000.000150")
+    bot.event({**event, "thread_ts": THREAD})
+    [answer] = bot.fake.wait_for("/api/chat.postMessage")
+    assert answer.body["thread_ts"] == THREAD
+    assert bot.event(reply("does dask handle data locality?")).status == 200
     bot.fake.assert_stays("/api/chat.postMessage", 1)
 
 
