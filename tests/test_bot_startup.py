@@ -102,14 +102,17 @@ def test_without_the_slack_extra_one_line_says_what_to_install(code: str) -> Non
 
 
 @pytest.mark.slow
-def test_gunicorn_stops_on_a_configuration_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_gunicorn_stops_on_a_configuration_error(tmp_path: Path, workers: int) -> None:
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.upper().startswith(("SLACK_", "FAQ_")) and not k.upper().endswith("_PROXY")
     }
     env.update(SLACK_SIGNING_SECRET=SIGNING_SECRET, FAQ_INDEX=str(tmp_path / "i"))
-    command = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", "127.0.0.1:0"]
+    # No control socket: it lives in the home folder, shared with any other gunicorn.
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b", "127.0.0.1:0"]
+    command += ["--no-control-socket", "--graceful-timeout", "5"]
     try:
         done = subprocess.run(
             [*command, "bot.wsgi:application"],
@@ -117,15 +120,20 @@ def test_gunicorn_stops_on_a_configuration_error(tmp_path: Path) -> None:
             env=env,
             capture_output=True,
             text=True,
-            timeout=60,
+            timeout=90,
         )
     except subprocess.TimeoutExpired as expired:  # it kept booting workers
         raise AssertionError(f"gunicorn did not stop:\n{expired.stderr!r}") from None
-    assert done.returncode == 4, done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("faq-bot: error:")]
-    assert 1 <= len(errors) <= 2  # one a worker, never a loop
-    assert set(errors) == {
+    if workers == 1:
+        assert done.returncode == 4, done.stderr  # gunicorn's "App failed to load."
+    else:
+        # Both workers can fail before the arbiter reaps the first; gunicorn 27 then
+        # halts with a traceback of its own (status 1) instead of 4. Either way it stops.
+        assert done.returncode in (1, 4), done.stderr
+    errors = [line for line in done.stderr.splitlines() if "faq-bot: error:" in line]
+    assert 1 <= len(errors) <= 2, done.stderr  # one a worker at most, never a loop
+    assert {line[line.index("faq-bot: error:") :] for line in errors} == {
         "faq-bot: error: SLACK_BOT_TOKEN is not set; copy it from your Slack app's "
         "OAuth & Permissions › Bot User OAuth Token"
     }
-    assert "Reason: App failed to load." in done.stderr
+    assert "App failed to load." in done.stderr
