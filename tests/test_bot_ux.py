@@ -222,3 +222,20 @@ def test_button_values_survive_slack(bot: RunningBot) -> None:
     for button in buttons(post.body):
         assert len(button["value"]) <= 2000
         json.loads(button["value"])
+
+
+def test_suggestion_in_a_private_answer_is_shown_in_place_with_share(bot: RunningBot) -> None:
+    question = suggest_question(bot)
+    bot.command(question)
+    [answer] = bot.fake.wait_for("/response/r-cmd")
+    picked = buttons(answer.body, "faq_suggestions")[0]
+    assert bot.click(press(picked), ephemeral=True, block_id="faq_suggestions").status == 200
+    [redraw] = bot.fake.wait_for("/response/r-click")
+    assert redraw.body["replace_original"] is True
+    assert_valid_message(redraw.body)
+    assert [b["action_id"] for b in buttons(redraw.body)] == [
+        "faq_feedback_up",
+        "faq_feedback_down",
+        "faq_share",
+    ]
+    assert bot.store.choices() == [(question, decode(picked["value"]).pick, "picked")]
