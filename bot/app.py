@@ -18,11 +18,14 @@ from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot.actions import Actions
 from bot.answers import Answers
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
+from bot.library import Library
 from bot.listeners import Listeners, register
 from bot.settings import Settings, SettingsError
+from bot.threads import ThreadLog
 from kb.cli import add_semantic_option, semantic_requested
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
@@ -43,16 +46,18 @@ class StartupError(Exception):
 
 def create_app(
     settings: Settings,
-    kb: KnowledgeBase,
+    kb: KnowledgeBase | Library,
     *,
     store: FeedbackStore | None = None,
     events: EventLog | None = None,
+    threads: ThreadLog | None = None,
     verify_token: bool = True,
 ) -> App:
     """The Bolt app, its Web API client pointed at ``settings.api_url``.
 
     ``verify_token`` calls ``auth.test`` now, so a bad token fails at start, not at the
-    first question.
+    first question. ``kb`` is one knowledge base (channel bindings from ``settings`` are
+    added to it) or a ready ``Library``.
 
     Raises:
         BoltError: Slack rejected the bot token.
@@ -67,20 +72,38 @@ def create_app(
     )
     app = App(
         client=client,
+        logger=_bolt_logger(),
         signing_secret=settings.signing_secret,
         # Socket Mode requests are not signed; HTTP mode always has a secret (Settings).
         request_verification_enabled=bool(settings.signing_secret),
         token_verification_enabled=verify_token,
         listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="faq-listener"),
     )
-    answers = Answers(kb, store)
-    register(
-        app,
-        Listeners(answers, store, settings.slash_command),
-        events or EventLog(":memory:"),
-        settings.slash_command,
-    )
+    library = kb if isinstance(kb, Library) else Library(kb, settings.channel_sources)
+    command = settings.slash_command
+    answers = Answers(library, store, escalation=settings.escalation, command=command)
+    listeners = Listeners(answers, command, threads=threads, followups=settings.thread_followups)
+    actions = Actions(answers, store, escalation=settings.escalation, command=command)
+    register(app, listeners, actions, events or EventLog(":memory:"), command)
     return app
+
+
+class _NoTokenWarning(logging.Filter):
+    """Drop Bolt's start-up warning that the client's token wins over SLACK_BOT_TOKEN.
+
+    Bolt reads SLACK_BOT_TOKEN itself and warns when a client is passed too, which the bot
+    always does (for SLACK_API_URL and retries): every normal start would log it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    bolt = logging.getLogger("faq-bot.bolt")
+    if not any(isinstance(f, _NoTokenWarning) for f in bolt.filters):
+        bolt.addFilter(_NoTokenWarning())
+    return bolt
 
 
 def bot_parser() -> argparse.ArgumentParser:
@@ -141,14 +164,17 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
     try:
         kb = KnowledgeBase(spec, args.index, preload=True, notify=logger.info, semantic=semantic)
         kb.open()
+        library = Library(kb, settings.channel_sources)
+        library.open()
         store = FeedbackStore(settings.feedback_db)
         events = EventLog(settings.feedback_db)
+        threads = ThreadLog(settings.feedback_db)
     except FaqError as error:
         raise StartupError(f"cannot load the FAQ: {error}") from None
     except OSError as error:
         raise StartupError(f"cannot open {settings.feedback_db}: {error.strerror}") from None
     try:
-        app = create_app(settings, kb, store=store, events=events)
+        app = create_app(settings, library, store=store, events=events, threads=threads)
     except BoltError:
         raise StartupError(
             "Slack rejected SLACK_BOT_TOKEN (auth.test failed); copy the Bot User OAuth "
@@ -158,6 +184,9 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
     except (URLError, OSError) as error:
         raise StartupError(f"cannot reach Slack at {settings.api_url} ({error})") from None
     refresher = Refresher(kb, settings.refresh_seconds).start()
+    for bound in library.bound():
+        # Each channel binding has its own index (daemon threads: they end with the bot).
+        Refresher(bound, settings.refresh_seconds).start()
     logger.info(
         "FAQ loaded: %d entries%s; feedback in %s",
         len(kb.reader),

@@ -7,19 +7,34 @@ escaped by kb's renderer. Messages stay inside Block Kit's limits whatever the a
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any, TypedDict
+from typing import Any
 from urllib.parse import quote
 
+from bot.buttons import (
+    FEEDBACK_ACTION_RE,
+    FEEDBACK_DOWN,
+    FEEDBACK_UP,
+    SHARE_ACTION,
+    Feedback,
+    escalate_actions,
+    feedback_blocks,
+    suggestion_buttons,
+)
+from bot.slack_text import (
+    MAX_BLOCKS,
+    SECTION_LIMIT,
+    Block,
+    Message,
+    escape,
+    link,
+    shorten,
+)
+from bot.slack_text import context as _context
+from bot.slack_text import section as _section
+from bot.state import Shown
 from kb.search import Hit, SearchResult
 
-Block = dict[str, Any]
-
-# Block Kit's hard limits for chat.postMessage / response_url messages.
-SECTION_LIMIT = 3000
-MAX_BLOCKS = 50
-BUTTON_VALUE_LIMIT = 2000
 # Well under the section limit: long messages also hit Slack's total-size check
 # (msg_blocks_too_long at ~13k) and nobody reads more than this in a chat reply.
 ANSWER_CHARS = 2500
@@ -30,166 +45,116 @@ ECHO_CHARS = 300
 FALLBACK_CHARS = 300
 MAX_ALTERNATIVES = 3
 MAX_LINKS = 5
-LINK_LABEL_CHARS = 80
-
-FEEDBACK_UP = "faq_feedback_up"
-FEEDBACK_DOWN = "faq_feedback_down"
-FEEDBACK_ACTION_RE = re.compile(r"^faq_feedback_(up|down)$")
-SHARE_ACTION = "faq_share"
-
-
-class Message(TypedDict):
-    """What ``chat.postMessage``, ``ack`` and ``respond`` take: fallback text and blocks."""
-
-    text: str
-    blocks: list[Block]
-
-
-def escape(text: str) -> str:
-    """Escape the three characters Slack treats as markup."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def link(url: str, label: str) -> str:
-    """A mrkdwn link; ``label`` is plain text, ``url`` made safe for ``<url|…>``."""
-    safe = quote(url, safe="/:?#[]@!$&'()*+,;=%~.-_")
-    return f"<{safe}|{escape(_shorten(label, LINK_LABEL_CHARS))}>"
-
-
-def _shorten(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
-
-
-def _section(mrkdwn: str) -> Block:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": mrkdwn[:SECTION_LIMIT]}}
-
-
-def _context(mrkdwn: str) -> Block:
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": mrkdwn[:SECTION_LIMIT]}]}
-
-
-def _button(label: str, action_id: str, value: str, style: str | None = None) -> Block:
-    button: Block = {
-        "type": "button",
-        "text": {"type": "plain_text", "text": label, "emoji": True},
-        "action_id": action_id,
-        "value": value[:BUTTON_VALUE_LIMIT],
-    }
-    if style:
-        button["style"] = style
-    return button
-
-
-def feedback_value(answer_id: str, entry_id: str) -> str:
-    """The value both feedback buttons carry: which answer, which entry."""
-    return f"{answer_id}|{entry_id}"
-
-
-def parse_feedback_value(value: str) -> tuple[str, str]:
-    """(answer id, entry id) from a feedback button's value.
-
-    Raises:
-        ValueError: not a value this bot made.
-    """
-    answer_id, sep, entry_id = value.partition("|")
-    if not sep or not answer_id or not entry_id:
-        raise ValueError(f"not a feedback value: {value[:40]!r}")
-    return answer_id, entry_id
-
-
-def share_value(question: str) -> str:
-    """The Share button's value: the question, to answer again in public."""
-    return json.dumps({"q": question[: BUTTON_VALUE_LIMIT - 20]}, ensure_ascii=False)
-
-
-def parse_share_value(value: str) -> str:
-    """The question carried by a Share button.
-
-    Raises:
-        ValueError: not a value this bot made.
-    """
-    data = json.loads(value)
-    if not isinstance(data, dict) or not isinstance(data.get("q"), str):
-        raise ValueError("not a share value")
-    return str(data["q"])
 
 
 def answer_message(
     result: SearchResult,
     *,
-    answer_id: str,
+    shown: Shown,
     asked: tuple[str, str] | None = None,
     shareable: bool = False,
+    feedback: Feedback | None = None,
+    escalate_label: str | None = None,
+    name_sources: bool = False,
+    shared_by: str | None = None,
 ) -> Message:
     """The best entry in full, its links, close alternatives, and feedback buttons.
 
     ``asked`` is (label, question) to echo the question, e.g. ("You asked", q);
-    ``shareable`` adds the "Share in channel" button of ``/faq`` replies.
+    ``shareable`` adds the "Share in channel" button of ``/faq`` replies; ``feedback`` is
+    the vote already given (the buttons show it); ``name_sources`` names each entry's FAQ
+    (when there are several); ``shared_by`` is the Slack user id who shared it.
     """
     best = result.hits[0]
     entry = best.entry
-    title = f"*{link(entry['url'], _shorten(entry['title'], TITLE_CHARS))}*"
+    title = f"*{link(entry['url'], entry['title'], TITLE_CHARS)}*"
     blocks: list[Block] = [_section(title)]
-    if entry.get("breadcrumb"):
-        blocks.append(_context(escape(_shorten(" › ".join(entry["breadcrumb"]), 300))))
+    where = list(entry.get("breadcrumb") or [])
+    context = escape(shorten(" › ".join(where), 300)) if where else ""
+    if name_sources:
+        faq = f"_{escape(collection(entry))}_ FAQ"
+        context = f"{faq} · {context}" if context else faq
+    if context:
+        blocks.append(_context(context))
+    if shared_by:
+        blocks.append(_context(f"Shared by <@{shared_by}>"))
     if asked:
         blocks.append(_asked(*asked))
     body, cut = answer_body(entry["blocks"])
     blocks.extend(_section(text) for text in pack_sections(body))
     if cut:
         blocks.append(_context(f"… {link(entry['url'], 'Read the full answer')}"))
-    links = _links_text(entry)
+    links = _links_text(entry, "\n".join(body))
     if links:
         blocks.append(_section(links))
-    alternatives = _hit_list(result.hits[1 : 1 + MAX_ALTERNATIVES])
+    alternatives = _hit_list(result.hits[1 : 1 + MAX_ALTERNATIVES], name_sources)
     if alternatives:
         blocks.append(_section("*Also see*\n" + alternatives))
-    buttons = [
-        _button("👍 Helpful", FEEDBACK_UP, feedback_value(answer_id, entry["id"])),
-        _button("👎 Not helpful", FEEDBACK_DOWN, feedback_value(answer_id, entry["id"])),
-    ]
-    if shareable:
-        buttons.append(
-            _button("Share in channel", SHARE_ACTION, share_value(result.query), "primary")
-        )
-    blocks.append({"type": "actions", "block_id": "faq_actions", "elements": buttons})
-    summary = _shorten(entry["answer"], FALLBACK_CHARS)
-    text = f"{escape(_shorten(entry['title'], TITLE_CHARS))}: {escape(summary)} {entry['url']}"
+    blocks += feedback_blocks(shown, feedback, shareable=shareable, escalate_label=escalate_label)
+    summary = shorten(entry["answer"], FALLBACK_CHARS)
+    text = f"{escape(shorten(entry['title'], TITLE_CHARS))}: {escape(summary)} {entry['url']}"
     return {"text": text, "blocks": fit_blocks(blocks)}
 
 
 def no_answer_message(
-    result: SearchResult, *, faq_pages: list[str], asked_label: str = "I looked for"
+    result: SearchResult,
+    *,
+    faq_pages: list[str],
+    shown: Shown | None = None,
+    asked_label: str = "I looked for",
+    escalate_label: str | None = None,
+    name_sources: bool = False,
 ) -> Message:
-    """A polite "no confident answer", with the closest questions and the FAQ's page."""
-    question = escape(_shorten(result.query, ECHO_CHARS)) or "(no words to search for)"
+    """A polite "no confident answer", the closest questions (as buttons that show each
+    answer in place, given ``shown``), the FAQ's page, and the next step if configured."""
+    question = escape(shorten(result.query, ECHO_CHARS)) or "(no words to search for)"
     sorry = "Sorry, I couldn't find a confident answer to that in the FAQ."
     blocks: list[Block] = [_section(sorry), _context(f"{escape(asked_label)}: “{question}”")]
     # kb's "none" band means even the closest entries are unrelated: suggest nothing.
     near = result.hits[: MAX_ALTERNATIVES + 1] if result.band != "none" else []
-    closest = _hit_list(near)
+    closest = _hit_list(near, name_sources)
     if closest:
         blocks.append(_section("*Closest questions*\n" + closest))
+    if near and shown is not None:
+        blocks.append(suggestion_buttons(shown, [hit.entry for hit in near]))
     pages = faq_pages[:3]
     if pages:
         where = ", ".join(link(page, page.split("://", 1)[-1]) for page in pages)
         blocks.append(_context(f"Browse the whole FAQ: {where}"))
+    if escalate_label and shown is not None:
+        blocks.append(escalate_actions(shown, escalate_label))
     titles = "; ".join(hit.entry["title"] for hit in near)
     text = f"No confident answer in the FAQ for “{question}”."
     if titles:
-        text += f" Closest: {escape(_shorten(titles, FALLBACK_CHARS))}"
+        text += f" Closest: {escape(shorten(titles, FALLBACK_CHARS))}"
     return {"text": text, "blocks": fit_blocks(blocks)}
 
 
-def help_message(command: str) -> Message:
-    """Usage of the slash command, for ``/faq`` without a question."""
+def help_message(command: str, greeting: str = "") -> Message:
+    """Usage of the bot: for ``/faq`` without a question, "help", "?" or a greeting."""
     text = (
         f"Ask the FAQ a question: `{escape(command)} how do I use external modules?`\n"
         "Only you see the answer; its *Share in channel* button posts it for everyone. "
         "You can also mention me in a channel or send me a direct message."
     )
+    if greeting:
+        text = f"{greeting}\n{text}"
     return {"text": text, "blocks": [_section(text)]}
+
+
+# Short replies to small talk that is not a request for help (kb.smalltalk's kinds).
+SMALL_TALK_REPLIES = {
+    "thanks": "You're welcome! Ask me anything else from the FAQ any time.",
+    "bye": "Bye! Mention me or send me a message whenever you have a question.",
+}
+
+
+def small_talk_message(kind: str, command: str) -> Message:
+    """The reply to small talk: the help text (with a hello), or a short line."""
+    if kind in SMALL_TALK_REPLIES:
+        text = SMALL_TALK_REPLIES[kind]
+        return {"text": text, "blocks": [_section(text)]}
+    return help_message(command, "Hi! :wave:" if kind == "greeting" else "")
 
 
 def error_message() -> Message:
@@ -198,30 +163,38 @@ def error_message() -> Message:
     return {"text": text, "blocks": [_section(text)]}
 
 
-def feedback_thanks(vote: str, outcome: str) -> str:
-    """The note only the voter sees after clicking 👍 or 👎."""
-    if outcome == "same":
-        return "You already rated this answer; thanks!"
-    if vote == "up":
-        return "Thanks! Glad it helped." + (" (vote changed)" if outcome == "changed" else "")
-    return "Thanks for telling us; the FAQ maintainers will look at this question." + (
-        " (vote changed)" if outcome == "changed" else ""
-    )
+def collection(entry: dict[str, Any]) -> str:
+    """The name of the FAQ (source) an entry comes from."""
+    return str(entry.get("collection") or entry["id"].split("/", 1)[0])
 
 
 def _asked(label: str, question: str) -> Block:
-    return _context(f"{escape(label)}: “{escape(_shorten(question, ECHO_CHARS))}”")
+    return _context(f"{escape(label)}: “{escape(shorten(question, ECHO_CHARS))}”")
 
 
-def _hit_list(hits: list[Hit]) -> str:
-    return "\n".join(f"• {link(h.entry['url'], h.entry['title'])}" for h in hits)
+def _hit_list(hits: list[Hit], name_sources: bool = False) -> str:
+    return "\n".join(
+        f"• {link(h.entry['url'], h.entry['title'], TITLE_CHARS)}"
+        + (f" · _{escape(collection(h.entry))}_" if name_sources else "")
+        for h in hits
+    )
 
 
-def _links_text(entry: dict[str, Any]) -> str:
+def _links_text(entry: dict[str, Any], shown: str = "") -> str:
+    """The entry's links not already linked in the ``shown`` answer text."""
     seen = {entry["url"]}
     lines: list[str] = []
     for item in entry.get("links", []):
-        if item["url"] in seen or len(lines) >= MAX_LINKS:
+        url = item["url"]
+        if url in seen or len(lines) >= MAX_LINKS:
+            continue
+        safe = quote(url, safe="/:?#[]@!$&'()*+,;=%~.-_")
+        if (
+            f"<{url}|" in shown
+            or f"<{url}>" in shown
+            or f"<{safe}|" in shown
+            or f"<{safe}>" in shown
+        ):
             continue
         seen.add(item["url"])
         lines.append(f"• {link(item['url'], item['text'] or item['url'])}")
@@ -352,3 +325,19 @@ def fit_blocks(blocks: list[Block]) -> list[Block]:
         else:
             del blocks[MAX_BLOCKS - 1 : -1]
     return blocks
+
+
+__all__ = [
+    "FEEDBACK_ACTION_RE",
+    "FEEDBACK_DOWN",
+    "FEEDBACK_UP",
+    "MAX_BLOCKS",
+    "SECTION_LIMIT",
+    "SHARE_ACTION",
+    "Message",
+    "answer_message",
+    "escape",
+    "help_message",
+    "link",
+    "no_answer_message",
+]

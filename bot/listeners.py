@@ -1,26 +1,29 @@
-"""Slack listeners: each acks, turns the payload into a question, and sends kb's answer."""
+"""Slack listeners for messages, the slash command and the Home tab; the routing table."""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond, Say
+from slack_sdk import WebClient
 
+from bot.actions import Actions
 from bot.answers import Answers
-from bot.blocks import (
+from bot.blocks import help_message
+from bot.buttons import (
+    ESCALATE_ACTION,
     FEEDBACK_ACTION_RE,
-    FEEDBACK_UP,
+    PICK_ACTION_RE,
+    REASON_ACTION_RE,
     SHARE_ACTION,
-    feedback_thanks,
-    help_message,
-    parse_feedback_value,
-    parse_share_value,
 )
 from bot.dedupe import EventLog
+from bot.home import home_view
 from bot.question import clean_question
-from kb.feedback import FeedbackStore, Vote
+from bot.threads import ThreadLog
+from kb.overview import overview
+from kb.smalltalk import small_talk
 
 # Message subtypes that are still a person writing (a file with text, a thread reply
 # also sent to the channel); every other subtype (edits, deletions, joins, bots) is not.
@@ -33,12 +36,20 @@ def _from_person(event: dict[str, Any]) -> bool:
 
 
 class Listeners:
-    """The bot's handlers, bound to one knowledge base, feedback store and slash command."""
+    """The bot's handlers, bound to its answers, the threads it answered in, its command."""
 
-    def __init__(self, answers: Answers, store: FeedbackStore | None, command: str) -> None:
+    def __init__(
+        self,
+        answers: Answers,
+        command: str,
+        *,
+        threads: ThreadLog | None = None,
+        followups: bool = True,
+    ) -> None:
         self.answers = answers
-        self.store = store
         self.command_name = command
+        self.threads = threads or ThreadLog(":memory:")
+        self.followups = followups
 
     def on_mention(self, event: dict[str, Any], context: BoltContext, say: Say) -> None:
         """@mention in a channel: reply in the message's thread (or the thread it is in)."""
@@ -46,21 +57,50 @@ class Listeners:
             return
         question = clean_question(event.get("text", ""), context.bot_user_id)
         thread_ts = event.get("thread_ts") or event["ts"]
+        channel = event.get("channel")
         say(
-            **self._reply(question, "mention"),
+            **self._reply(question, "mention", channel),
             thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
         )
+        # Only a thread the bot started (its reply to a channel message) is a conversation
+        # with the asker; a mention inside others' thread answers once.
+        if channel and event.get("user") and thread_ts == event["ts"]:
+            self.threads.remember(channel, thread_ts, event["user"])
 
     def on_message(self, event: dict[str, Any], context: BoltContext, say: Say) -> None:
-        """A direct message: reply in the DM. Any other message event is acked and dropped."""
-        if event.get("channel_type") != "im" or not _from_person(event):
+        """A DM: reply in the DM. In a channel: the asker's follow-up in a thread the bot
+        answered in. Every other message event is acked and dropped."""
+        if not _from_person(event):
             return
-        question = clean_question(event.get("text", ""), context.bot_user_id)
+        if event.get("channel_type") == "im":
+            question = clean_question(event.get("text", ""), context.bot_user_id)
+            say(
+                **self._reply(question, "dm", None),
+                thread_ts=event.get("thread_ts"),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+            return
+        thread_ts = event.get("thread_ts")
+        channel, user, text = event.get("channel"), event.get("user"), event.get("text", "")
+        if (
+            not self.followups
+            or not thread_ts
+            or thread_ts == event.get("ts")
+            or not channel
+            or not user
+            or f"<@{context.bot_user_id}" in text  # app_mention answers that one
+            or self.threads.asker(channel, thread_ts) != user
+        ):
+            return
+        question = clean_question(text, context.bot_user_id)
+        if small_talk(question) in ("thanks", "bye"):
+            return  # "thanks!" closes the conversation; no need to answer it
         say(
-            **self._reply(question, "dm"),
-            thread_ts=event.get("thread_ts"),
+            **self._reply(question, "thread", channel),
+            thread_ts=thread_ts,
             unfurl_links=False,
             unfurl_media=False,
         )
@@ -73,54 +113,25 @@ class Listeners:
             return
         ack()
         message = self.answers.reply(
-            question, surface="command", asked=("You asked", question), shareable=True
+            question,
+            surface="command",
+            asked=("You asked", question),
+            shareable=True,
+            channel=command.get("channel_id"),
         )
         respond(**message, response_type="ephemeral", unfurl_links=False, unfurl_media=False)
 
-    def on_share(self, ack: Ack, action: dict[str, Any], respond: Respond) -> None:
-        """The Share button: post the answer for the channel, drop the private copy."""
-        ack()
-        try:
-            question = parse_share_value(action.get("value", ""))
-        except ValueError:
-            logging.getLogger(__name__).warning("ignoring a Share button this bot did not make")
+    def on_home(self, event: dict[str, Any], client: WebClient) -> None:
+        """The Home tab: what the bot knows and how to ask it."""
+        if event.get("tab", "home") != "home" or not event.get("user"):
             return
-        message = self.answers.reply(question, surface="share", asked=("Asked with /faq", question))
-        respond(
-            **message,
-            response_type="in_channel",
-            replace_original=False,
-            unfurl_links=False,
-            unfurl_media=False,
-        )
-        respond(delete_original=True)
+        about = overview(self.answers.kb.reader)
+        client.views_publish(user_id=event["user"], view=home_view(about, self.command_name))
 
-    def on_feedback(
-        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
-    ) -> None:
-        """👍/👎: stored once per person per answer, acknowledged to the clicker only."""
-        ack()
-        log = logging.getLogger(__name__)
-        try:
-            answer_id, entry_id = parse_feedback_value(action.get("value", ""))
-        except ValueError:
-            log.warning("ignoring a feedback button this bot did not make")
-            return
-        vote: Vote = "up" if action["action_id"] == FEEDBACK_UP else "down"
-        outcome = "new"
-        if self.store is not None:
-            try:
-                outcome = self.store.record_vote(answer_id, body["user"]["id"], vote, entry_id)
-            except sqlite3.Error:
-                log.exception("cannot store feedback in %s", self.store.path)
-                respond(text="Sorry, your feedback could not be saved.", replace_original=False)
-                return
-        respond(text=feedback_thanks(vote, outcome), replace_original=False)
-
-    def _reply(self, question: str, surface: str) -> Any:
+    def _reply(self, question: str, surface: str, channel: str | None) -> Any:
         if not question:
             return help_message(self.command_name)
-        return self.answers.reply(question, surface=surface)
+        return self.answers.reply(question, surface=surface, channel=channel)
 
 
 def dedupe_middleware(events: EventLog) -> Any:
@@ -142,12 +153,18 @@ def log_error(error: Exception, logger: logging.Logger) -> None:
     logger.exception("a Slack listener failed", exc_info=error)
 
 
-def register(app: App, listeners: Listeners, events: EventLog, command: str) -> None:
+def register(
+    app: App, listeners: Listeners, actions: Actions, events: EventLog, command: str
+) -> None:
     """Route Slack's requests to the listeners (the table ``bot/manifest.yml`` mirrors)."""
     app.use(dedupe_middleware(events))
     app.event("app_mention")(listeners.on_mention)
     app.event("message")(listeners.on_message)
+    app.event("app_home_opened")(listeners.on_home)
     app.command(command)(listeners.on_command)
-    app.action(FEEDBACK_ACTION_RE)(listeners.on_feedback)
-    app.action(SHARE_ACTION)(listeners.on_share)
+    app.action(FEEDBACK_ACTION_RE)(actions.on_feedback)
+    app.action(REASON_ACTION_RE)(actions.on_reason)
+    app.action(PICK_ACTION_RE)(actions.on_pick)
+    app.action(SHARE_ACTION)(actions.on_share)
+    app.action(ESCALATE_ACTION)(actions.on_escalate)
     app.error(log_error)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.escalate import Escalation, parse_escalation
 from kb.feedback import default_db_path
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -36,6 +37,10 @@ class Settings:
     port: int = DEFAULT_PORT
     feedback_db: str = ""
     refresh_seconds: float = DEFAULT_REFRESH_SECONDS
+    escalation: Escalation | None = None
+    thread_followups: bool = True
+    # Channel id → the source names questions there search (kb's ``--only``).
+    channel_sources: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     def __repr__(self) -> str:
         return (
@@ -65,6 +70,9 @@ class Settings:
             port=_port(env.get("PORT", "")),
             feedback_db=env.get("FAQ_FEEDBACK_DB") or default_db_path(),
             refresh_seconds=_seconds(env.get("FAQ_REFRESH_SECONDS", "")),
+            escalation=_escalation(env.get("FAQ_ESCALATE_TO", "")),
+            thread_followups=_flag(env, "FAQ_THREAD_FOLLOWUPS", default=True),
+            channel_sources=channel_sources(env.get("FAQ_CHANNEL_SOURCES", "")),
         )
 
 
@@ -137,3 +145,46 @@ def _seconds(value: str) -> float:
     except ValueError:
         raise SettingsError(f"FAQ_REFRESH_SECONDS must be a number, got {value!r}") from None
     return seconds
+
+
+def _escalation(value: str) -> Escalation | None:
+    try:
+        return parse_escalation(value)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
+def _flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, got {value!r}")
+
+
+_BINDING_RE = re.compile(r"^([CG][A-Z0-9]{2,})=([A-Za-z0-9][A-Za-z0-9_.+-]*)$")
+
+
+def channel_sources(value: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Read ``FAQ_CHANNEL_SOURCES``: ``C123=distributed,C456=cpython+sklearn``.
+
+    Raises:
+        SettingsError: a pair is not CHANNEL_ID=NAME[+NAME...].
+    """
+    bindings: dict[str, tuple[str, ...]] = {}
+    for part in value.replace(";", ",").split(","):
+        part = part.strip().replace(" ", "")
+        if not part:
+            continue
+        match = _BINDING_RE.match(part)
+        if not match:
+            raise SettingsError(
+                "FAQ_CHANNEL_SOURCES must be CHANNEL_ID=SOURCE[+SOURCE] pairs separated by "
+                f"commas (e.g. C123=distributed,C456=cpython+sklearn), got {part!r}"
+            )
+        names = tuple(sorted({n for n in match.group(2).split("+") if n}))
+        bindings[match.group(1)] = names
+    return tuple(sorted(bindings.items()))

@@ -6,30 +6,53 @@
 
 Each worker builds its own app (and checks the token) when gunicorn loads it; do not use
 ``--preload``, which would fork away the index-refresh thread.
+
+A configuration error stops gunicorn: the worker exits with gunicorn's APP_LOAD_ERROR
+status (4), on which the arbiter halts instead of booting workers again forever. Outside
+gunicorn the exit status is 2, as for ``faq-bot``.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from slack_bolt.adapter.wsgi import SlackRequestHandler
+from bot.entry import missing_slack
 
-from bot.app import EVENTS_PATH, StartupError, bootstrap
+if TYPE_CHECKING:
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+# gunicorn.arbiter.Arbiter.APP_LOAD_ERROR: a worker exiting with it halts the arbiter.
+GUNICORN_APP_LOAD_ERROR = 4
 
 _application: SlackRequestHandler | None = None
 
 
+def _fail(message: str) -> NoReturn:
+    # One write of the whole line: gunicorn's workers share stderr and fail together.
+    sys.stderr.flush()
+    os.write(sys.stderr.fileno(), f"faq-bot: error: {message}\n".encode())
+    under_gunicorn = "gunicorn.arbiter" in sys.modules
+    raise SystemExit(GUNICORN_APP_LOAD_ERROR if under_gunicorn else 2)
+
+
 def create_application(*argv: str) -> SlackRequestHandler:
     """Build the WSGI callable; ``argv`` takes ``faq-bot``'s source and index options."""
+    problem = missing_slack()
+    if problem:
+        _fail(problem)
+    from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+    from bot.app import EVENTS_PATH, StartupError, bootstrap
+
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         bot = bootstrap(list(argv), socket=False)
     except StartupError as error:
-        print(f"faq-bot: error: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(2) from None
+        _fail(str(error))
     return SlackRequestHandler(bot.app, path=EVENTS_PATH)
 
 

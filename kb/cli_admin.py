@@ -24,11 +24,32 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     from kb.feedback import add_feedback_command, feedback_command
 
     feedback = add_feedback_command(commands)
-    # faq-kb builds a SourceSpec for every command: feedback reads no sources, so it takes
-    # the source options' defaults without offering the options.
-    probe = argparse.ArgumentParser(add_help=False)
-    add_source_options(probe)
-    feedback.set_defaults(**vars(probe.parse_args([])))
+    feedback.add_argument(
+        "--suggest-aliases",
+        action="store_true",
+        help="propose alias lines per entry from the questions readers matched to it",
+    )
+    feedback.add_argument(
+        "--min-votes",
+        type=_count,
+        default=1,
+        metavar="N",
+        help="with --suggest-aliases: only questions chosen at least N times (default 1)",
+    )
+    # The sources matter only to --suggest-aliases (does the FAQ already answer it?).
+    add_source_options(feedback)
+    aliases = commands.add_parser("aliases", help="review and accept learned alias lines")
+    steps = aliases.add_subparsers(dest="aliases_command", metavar="STEP", required=True)
+    accept = steps.add_parser(
+        "accept", help="write the proposed aliases into the sources' NAME.aliases.toml"
+    )
+    accept.add_argument("--db", metavar="PATH", help="the feedback database (env FAQ_FEEDBACK_DB)")
+    accept.add_argument(
+        "--min-votes", type=_count, default=1, metavar="N", help="only questions chosen N+ times"
+    )
+    accept.add_argument("--entry", metavar="ID", help="only this entry (as `faq-kb list` shows)")
+    accept.add_argument("--dry-run", action="store_true", help="show what would be written")
+    add_source_options(accept)
     evaluation = commands.add_parser(
         "eval", help="retrieval quality on labelled questions (Recall@1/@3, MRR, declines)"
     )
@@ -46,7 +67,88 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     add_semantic_option(evaluation)
     add_source_options(evaluation)
 
-    _COMMANDS.setdefault("feedback", lambda args, spec: feedback_command(args))
+    def feedback_or_suggest(args: argparse.Namespace, spec: SourceSpec) -> int:
+        if args.suggest_aliases:
+            return _suggest_aliases(args, spec)
+        status = feedback_command(args)
+        if status == 0 and not args.json:
+            _print_reasons(args)
+        return status
+
+    _COMMANDS.setdefault("feedback", feedback_or_suggest)
+    _COMMANDS.setdefault("aliases", _aliases)
+
+
+def _print_reasons(args: argparse.Namespace) -> None:
+    """After the report: what readers said was wrong with the answers they voted 👎."""
+    from kb.feedback import FeedbackStore, default_db_path
+
+    reasons = FeedbackStore(args.db or default_db_path()).reasons()
+    if reasons:
+        labels = {"wrong": "wrong answer", "outdated": "outdated", "unanswered": "not answered"}
+        counts = ", ".join(f"{labels.get(r, r)} {n}" for r, n in sorted(reasons.items()))
+        write(sys.stdout, f"\nWhat was wrong (👎): {counts}\n")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def _proposals(args: argparse.Namespace, spec: SourceSpec, entry: str | None = None) -> Any:
+    import os
+
+    from kb.feedback import FeedbackStore, default_db_path
+    from kb.learn import propose_aliases
+
+    path = args.db or default_db_path()
+    if not os.path.exists(path):
+        raise FaqError(f"no feedback database at {path}; the bot creates it when it first answers")
+    kb = _open(args, spec)
+    return path, kb, propose_aliases(FeedbackStore(path), kb, min_votes=args.min_votes, entry=entry)
+
+
+def _suggest_aliases(args: argparse.Namespace, spec: SourceSpec) -> int:
+    path, _kb, proposals = _proposals(args, spec)
+    if args.json:
+        data = {"db": path, "proposals": [p.as_json() for p in proposals]}
+        write(sys.stdout, json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return 0
+    if not proposals:
+        write(sys.stdout, f"no alias to propose (min votes {args.min_votes}; {path})\n")
+        return 0
+    out = [f"Proposed aliases ({path}): questions readers matched to an entry"]
+    for proposal in proposals:
+        out += ["", f"{proposal.entry_id}  {proposal.title}  ({proposal.votes} votes)"]
+        out += [f"  + {json.dumps(q, ensure_ascii=False)}  ({n}×)" for q, n in proposal.questions]
+    out += ["", f"Write them with: faq-kb aliases accept --min-votes {args.min_votes}"]
+    write(sys.stdout, "\n".join(out) + "\n")
+    return 0
+
+
+def _aliases(args: argparse.Namespace, spec: SourceSpec) -> int:
+    from kb.learn import accept
+
+    _path, kb, proposals = _proposals(args, spec, args.entry)
+    plan = accept(proposals, kb, dry_run=args.dry_run)
+    verb = "would add" if args.dry_run else "added"
+    if not plan:
+        write(sys.stdout, "nothing to accept\n")
+        return 0
+    for file, keys in plan.items():
+        count = sum(len(lines) for lines in keys.values())
+        write(sys.stdout, f"{verb} {count} alias line(s) for {len(keys)} entr(ies) in {file}\n")
+        for key, lines in keys.items():
+            for line in lines:
+                write(sys.stdout, f"  {key}: {json.dumps(line, ensure_ascii=False)}\n")
+    if not args.dry_run:
+        write(sys.stdout, "the index rebuilds by itself on its next use\n")
+    return 0
 
 
 def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:

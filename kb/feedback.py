@@ -46,6 +46,28 @@ CREATE TABLE IF NOT EXISTS votes (
 );
 CREATE INDEX IF NOT EXISTS answers_band ON answers (band);
 """
+# Added later; created beside the tables above, so older databases gain them on open.
+_LEARNING_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reasons (
+    answer_id TEXT NOT NULL,
+    voter     TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    entry_id  TEXT NOT NULL,
+    given_at  REAL NOT NULL,
+    PRIMARY KEY (answer_id, voter)
+);
+CREATE TABLE IF NOT EXISTS choices (
+    answer_id TEXT NOT NULL,
+    voter     TEXT NOT NULL,
+    question  TEXT NOT NULL,
+    entry_id  TEXT NOT NULL,
+    how       TEXT NOT NULL CHECK (how IN ('picked', 'helpful')),
+    chosen_at REAL NOT NULL,
+    PRIMARY KEY (answer_id, voter, entry_id)
+);
+"""
+Reason = Literal["wrong", "outdated", "unanswered"]
+Choice = Literal["picked", "helpful"]
 
 
 def default_db_path() -> str:
@@ -138,6 +160,7 @@ class FeedbackStore:
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(_SCHEMA)
+            conn.executescript(_LEARNING_SCHEMA)
             conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
 
     @contextmanager
@@ -189,6 +212,61 @@ class FeedbackStore:
                 (answer_id, voter, vote, entry_id, time.time()),
             )
             return "new" if row is None else "changed"
+
+    def record_reason(self, answer_id: str, user: str, reason: Reason, entry_id: str) -> None:
+        """Store what was wrong with an answer voted 👎 (one reason per person, replaceable)."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO reasons VALUES (?, ?, ?, ?, ?) ON CONFLICT (answer_id, voter) "
+                "DO UPDATE SET reason = excluded.reason, given_at = excluded.given_at",
+                (answer_id, _voter_key(user), reason, entry_id, time.time()),
+            )
+
+    def record_choice(
+        self, answer_id: str, user: str, question: str, entry_id: str, how: Choice
+    ) -> None:
+        """Remember that ``entry_id`` answered ``question`` for someone: they picked it from
+        the closest questions, or voted it helpful. Once per person, answer and entry."""
+        with self._connect() as conn:
+            conn.execute(
+                "INSERT INTO choices VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (answer_id, voter, entry_id) DO NOTHING",
+                (
+                    answer_id,
+                    _voter_key(user),
+                    question[:MAX_QUESTION_CHARS],
+                    entry_id,
+                    how,
+                    time.time(),
+                ),
+            )
+
+    def forget_choice(self, answer_id: str, user: str, entry_id: str, how: Choice) -> None:
+        """Take back a choice (a 👍 changed to 👎)."""
+        with self._connect() as conn:
+            conn.execute(
+                "DELETE FROM choices WHERE answer_id = ? AND voter = ? AND entry_id = ? "
+                "AND how = ?",
+                (answer_id, _voter_key(user), entry_id, how),
+            )
+
+    def choices(self) -> list[tuple[str, str, str]]:
+        """Every recorded (question, entry id, how), oldest first."""
+        with self._connect() as conn:
+            return [
+                (str(q), str(e), str(h))
+                for q, e, h in conn.execute(
+                    "SELECT question, entry_id, how FROM choices ORDER BY chosen_at, rowid"
+                )
+            ]
+
+    def reasons(self) -> dict[str, int]:
+        """How often each reason was given for a 👎."""
+        with self._connect() as conn:
+            return {
+                str(r): int(n)
+                for r, n in conn.execute("SELECT reason, COUNT(*) FROM reasons GROUP BY reason")
+            }
 
     def report(self, *, limit: int = 200) -> FeedbackReport:
         """Counts per entry and the questions that need a look, most frequent first."""

@@ -21,6 +21,7 @@ from bot.app import create_app, http_server
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
 from bot.settings import Settings
+from bot.threads import ThreadLog
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
 from kb.spec import SourceSpec
@@ -129,7 +130,10 @@ def start_bot(
     """Start the bot: ``start_bot(kb=..., refresh_seconds=...)``; stopped after the test."""
     started: list[RunningBot] = []
 
-    def start(kb: KnowledgeBase | None = None, refresh_seconds: float = 0.0) -> RunningBot:
+    def start(
+        kb: KnowledgeBase | None = None, refresh_seconds: float = 0.0, **options: Any
+    ) -> RunningBot:
+        """``options``: more ``Settings`` fields (escalation, thread_followups, …)."""
         kb = kb or shipped_kb
         db = tmp_path / f"feedback-{len(started)}.sqlite3"
         settings = Settings(
@@ -138,9 +142,10 @@ def start_bot(
             api_url=fake_slack.api_url,
             feedback_db=str(db),
             refresh_seconds=refresh_seconds,
+            **options,
         )
         store = FeedbackStore(db)
-        app = create_app(settings, kb, store=store, events=EventLog(db))
+        app = create_app(settings, kb, store=store, events=EventLog(db), threads=ThreadLog(db))
         server = http_server(app, "127.0.0.1", 0)
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()

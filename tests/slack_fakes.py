@@ -170,6 +170,10 @@ class FakeSlack:
             )
         if path == "/api/apps.connections.open":
             return Reply(200, {"ok": True, "url": self.ws_url})
+        if path == "/api/chat.getPermalink":
+            channel, ts = call.body.get("channel", ""), str(call.body.get("message_ts", ""))
+            link = f"https://example.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+            return Reply(200, {"ok": True, "channel": channel, "permalink": link})
         if path == "/api/chat.postMessage":
             ts = f"1700000100.{next(self._ts):06d}"
             return Reply(200, {"ok": True, "channel": call.body.get("channel"), "ts": ts})
@@ -315,7 +319,13 @@ def command_body(text: str, response_url: str, command: str = "/faq") -> str:
 
 
 def action_body(
-    action: dict[str, Any], response_url: str, *, user: str = "U0HUMAN", ephemeral: bool = False
+    action: dict[str, Any],
+    response_url: str,
+    *,
+    user: str = "U0HUMAN",
+    ephemeral: bool = False,
+    message: dict[str, Any] | None = None,
+    block_id: str = "faq_actions",
 ) -> str:
     """A ``block_actions`` body (a button click), form-encoded as ``payload=``."""
     container: dict[str, Any] = {
@@ -335,11 +345,16 @@ def action_body(
         "channel": {"id": "C0001", "name": "general"},
         "response_url": response_url,
         "actions": [
-            {**action, "block_id": "faq_actions", "type": "button", "action_ts": "1700000200.1"}
+            {**action, "block_id": block_id, "type": "button", "action_ts": "1700000200.1"}
         ],
     }
     if not ephemeral:
-        payload["message"] = {"type": "message", "ts": "1700000100.000001", "text": "answer"}
+        payload["message"] = {
+            "type": "message",
+            "ts": "1700000100.000001",
+            "text": "answer",
+            **(message or {}),
+        }
     return "payload=" + quote(json.dumps(payload))
 
 

@@ -18,11 +18,9 @@ from bot.blocks import (
     help_message,
     no_answer_message,
     pack_sections,
-    parse_feedback_value,
-    parse_share_value,
-    share_value,
 )
 from bot.question import clean_question
+from bot.state import Shown, decode
 
 
 def entry(n: int = 0, **fields: Any) -> dict[str, Any]:
@@ -104,7 +102,7 @@ def test_answer_message_layout() -> None:
     )
     message = answer_message(
         result([best, entry(2), entry(3), entry(4), entry(5)]),
-        answer_id="a1",
+        shown=Shown("a1", "q", ("faq/q1", "faq/q2")),
         asked=("You asked", "<!here> why?"),
         shareable=True,
     )
@@ -125,8 +123,8 @@ def test_answer_message_layout() -> None:
         "faq_feedback_down",
         "faq_share",
     ]
-    assert parse_feedback_value(buttons[0]["value"]) == ("a1", "faq/q1")
-    assert parse_share_value(buttons[2]["value"]) == "q"
+    assert decode(buttons[0]["value"]) == Shown("a1", "q", ("faq/q1", "faq/q2"))
+    assert buttons[2]["value"] == buttons[0]["value"]
     assert message["text"].startswith("What is &lt;b&gt; &amp; why?: ")
 
 
@@ -146,7 +144,7 @@ def test_huge_everything_stays_within_limits() -> None:
     alternatives = [entry(i, title="Q" * 3000) for i in range(1, 20)]
     message = answer_message(
         result([huge, *alternatives], query="<!channel> " * 1000),
-        answer_id="a" * 100,
+        shown=Shown("a" * 100, "<!channel> " * 1000, tuple(f"faq/q{i}" for i in range(20))),
         asked=("You asked", "<!channel> " * 1000),
         shareable=True,
     )
@@ -209,8 +207,51 @@ def test_no_answer_message_escapes_and_suggests() -> None:
 
 def test_help_and_values() -> None:
     assert "/ask how do I" in help_message("/ask")["text"]
-    assert parse_share_value(share_value("x" * 5000)) == "x" * 1980
-    with pytest.raises(ValueError):
-        parse_feedback_value("garbage")
-    with pytest.raises(ValueError):
-        parse_share_value("[1]")
+    long = Shown("a1", "x" * 5000, tuple("faq/" + "y" * 300 for _ in range(4)), surface="command")
+    value = long.encode()
+    assert len(value) <= 2000
+    assert decode(value).question == "x" * len(decode(value).question)
+    assert decode(value).ids == long.ids and decode(value).surface == "command"
+    for bad in ("garbage", "[1]", '{"a": "", "q": "x"}', '{"a": "a", "q": 3}'):
+        with pytest.raises(ValueError):
+            decode(bad)
+
+
+def test_titles_are_cut_at_word_ends_only_where_block_kit_needs_it() -> None:
+    from bot.buttons import suggestion_buttons
+    from bot.slack_text import shorten
+
+    long_title = "How do I keep the scheduler alive when " + "many workers reconnect " * 4 + "?"
+    assert 80 < len(long_title) < 150
+    message = answer_message(
+        result([entry(1, title=long_title), entry(2, title=long_title + " again")]),
+        shown=Shown("a1", "q", ("faq/q1", "faq/q2")),
+    )
+    shown = json.dumps(message["blocks"], ensure_ascii=False)
+    assert f"|{long_title}>*" in shown and f"|{long_title} again>" in shown  # whole titles
+    [button] = suggestion_buttons(Shown("a1", "q", kind="suggest"), [entry(1, title=long_title)])[
+        "elements"
+    ]
+    text = button["text"]["text"]
+    assert len(text) <= 75 and text.endswith("…")
+    assert long_title.startswith(text[:-1]) and long_title[len(text) - 1] == " "
+    assert shorten("x" * 200, 75) == "x" * 74 + "…"  # one enormous word: cut anyway
+
+
+def test_links_already_in_the_answer_are_not_listed_again_and_bare_urls_stay_bare() -> None:
+    best = entry(
+        1,
+        blocks=[block("paragraph", "See <https://a.example/x|the docs>.")],
+        links=[
+            {"text": "the docs", "url": "https://a.example/x"},
+            {"text": "https://b.example/y", "url": "https://b.example/y"},
+            {"text": "", "url": "https://c.example/"},
+        ],
+    )
+    message = answer_message(result([best]), shown=Shown("a1", "q", ("faq/q1",)))
+    links = next(
+        b["text"]["text"]
+        for b in message["blocks"]
+        if b["type"] == "section" and b["text"]["text"].startswith("*Links*")
+    )
+    assert links == "*Links*\n• <https://b.example/y>\n• <https://c.example/>"

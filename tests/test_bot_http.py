@@ -208,7 +208,8 @@ SUGGEST_CANDIDATES = [
 
 def test_no_confident_answer_says_so_with_suggestions_and_page(bot: RunningBot) -> None:
     question = next(q for q in SUGGEST_CANDIDATES if bot.kb.search(q, k=4).band == "suggest")
-    expected = [hit.entry["url"] for hit in bot.kb.search(question, k=4).hits]
+    hits = bot.kb.search(question, k=4).hits
+    expected = [hit.entry["url"] for hit in hits]
     assert bot.event(mention(f"<@{BOT_USER_ID}> {question}")).status == 200
     [call] = bot.fake.wait_for("/api/chat.postMessage")
     blocks = call.body["blocks"]
@@ -217,7 +218,9 @@ def test_no_confident_answer_says_so_with_suggestions_and_page(bot: RunningBot) 
     closest = next(b for b in blocks if b["type"] == "section" and "Closest" in b["text"]["text"])
     assert _links(closest["text"]["text"]) == expected
     assert "<https://distributed.dask.org/en/stable/faq.html|" in dumps(blocks)
-    assert not [b for b in blocks if b["type"] == "actions"]
+    [choose] = [b for b in blocks if b["type"] == "actions"]
+    assert choose["block_id"] == "faq_suggestions"
+    assert [e["text"]["text"] for e in choose["elements"]] == [h.entry["title"] for h in hits]
     assert call.body["text"].startswith("No confident answer")
 
 
@@ -266,17 +269,21 @@ def test_share_button_posts_the_answer_in_channel(bot: RunningBot) -> None:
     assert delete.body["delete_original"] is True
 
 
-def test_feedback_is_acknowledged_and_stored_once(bot: RunningBot) -> None:
+def test_feedback_is_shown_in_place_and_stored_once(bot: RunningBot) -> None:
     bot.event(mention(f"<@{BOT_USER_ID}> too many open files"))
     [call] = bot.fake.wait_for("/api/chat.postMessage")
     up = next(b for b in call.body["blocks"] if b["type"] == "actions")["elements"][0]
     click = {"action_id": up["action_id"], "value": up["value"]}
     assert bot.click(click).status == 200
     assert bot.click(click).status == 200
-    # The two clicks are handled on two listener threads: their notes may come in any order.
-    notes = sorted(c.body["text"] for c in bot.fake.wait_for("/response/r-click", n=2))
-    assert notes[0].startswith("Thanks") and notes[1].startswith("You already rated")
-    assert all(c.body["replace_original"] is False for c in bot.fake.calls_to("/response/r-click"))
+    updates = bot.fake.wait_for("/api/chat.update", n=2)
+    for update in updates:  # the same vote twice: the same message twice
+        assert update.body["channel"] == "C0001" and update.body["ts"] == "1700000100.000001"
+        assert_valid_message(update.body)
+        buttons = next(b for b in update.body["blocks"] if b["type"] == "actions")["elements"]
+        assert buttons[0]["text"]["text"] == "👍 Helpful ✓" and buttons[0]["style"] == "primary"
+        assert "<@U0HUMAN> found this helpful" in dumps(update.body["blocks"])
+    assert bot.fake.calls_to("/response/r-click") == []
     report = bot.store.report()
     assert (report.up, report.down) == (1, 0)
     assert report.entries[0].entry_id == "faq/too-many-open-file-descriptors"
@@ -339,6 +346,12 @@ def test_huge_answer_stays_within_block_kit_limits(
     assert answer.endswith("unpickling fails. …")  # cut at a sentence end
     assert "Read the full answer" in dumps(call.body["blocks"])
     assert sum(1 for s in sections if s.startswith("*Links*")) == 1
+    # 👎 redraws it with more buttons: still within the limits.
+    down = next(b for b in call.body["blocks"] if b["type"] == "actions")["elements"][1]
+    running.click({"action_id": down["action_id"], "value": down["value"]})
+    [update] = running.fake.wait_for("/api/chat.update")
+    assert_valid_message(update.body)
+    assert len(dumps(update.body["blocks"])) < 12_000
 
 
 def test_unparsed_command_url_encoding_round_trip(bot: RunningBot) -> None:

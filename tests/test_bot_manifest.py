@@ -22,7 +22,13 @@ pytest_plugins = ["tests.conftest_bot"]
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = yaml.safe_load((ROOT / "bot" / "manifest.yml").read_text())
 # The scope each subscribed event needs (api.slack.com/events).
-EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.im": "im:history"}
+EVENT_SCOPES = {
+    "app_mention": "app_mentions:read",
+    "message.im": "im:history",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
+    "app_home_opened": None,  # needs no scope; views.publish needs none either
+}
 EVENTS = {
     "app_mention": {
         "type": "app_mention",
@@ -39,6 +45,23 @@ EVENTS = {
         "ts": "1.2",
         "channel": "D1",
         "subtype": "message_deleted",
+    },
+    "message.channels": {
+        "type": "message",
+        "channel_type": "channel",
+        "user": "U1",
+        "text": "x",
+        "ts": "1.3",
+        "channel": "C1",
+    },
+    "message.groups": {
+        "type": "message",
+        "channel_type": "group",
+        "user": "U1",
+        "text": "x",
+        "ts": "1.4",
+        "thread_ts": "1.0",
+        "channel": "G1",
     },
     "reaction_added": {"type": "reaction_added", "user": "U1", "reaction": "x", "item": {}},
     "app_home_opened": {"type": "app_home_opened", "user": "U1", "channel": "D1", "tab": "home"},
@@ -68,8 +91,14 @@ def test_every_subscribed_event_has_a_listener_and_no_other(app: App) -> None:
 
 def test_scopes_are_exactly_what_the_code_uses() -> None:
     scopes = set(MANIFEST["oauth_config"]["scopes"]["bot"])
-    # chat:write for chat.postMessage (say); commands for the slash command.
-    assert scopes == set(EVENT_SCOPES.values()) | {"chat:write", "commands"}
+    # chat:write for chat.postMessage (say) and chat.update; commands for the slash command.
+    needed = {scope for scope in EVENT_SCOPES.values() if scope}
+    assert scopes == needed | {"chat:write", "commands"}
+
+
+def test_home_tab_is_enabled() -> None:
+    assert MANIFEST["features"]["app_home"]["home_tab_enabled"] is True
+    assert "app_home_opened" in MANIFEST["settings"]["event_subscriptions"]["bot_events"]
 
 
 def test_slash_command_and_buttons_are_routed(app: App) -> None:
@@ -80,7 +109,15 @@ def test_slash_command_and_buttons_are_routed(app: App) -> None:
     assert MANIFEST["features"]["app_home"]["messages_tab_read_only_enabled"] is False
     form = f"command={quote(command['command'])}&text=&user_id=U1&channel_id=C1&response_url=x"
     assert dispatch(app, form) == 200
-    for action_id in ("faq_feedback_up", "faq_feedback_down", "faq_share", "something_else"):
+    for action_id in (
+        "faq_feedback_up",
+        "faq_feedback_down",
+        "faq_share",
+        "faq_reason_outdated",
+        "faq_pick_0",
+        "faq_escalate",
+        "something_else",
+    ):
         payload: dict[str, Any] = {
             "type": "block_actions",
             "user": {"id": "U1"},
