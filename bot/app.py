@@ -24,6 +24,7 @@ from bot.freshness import Refresher
 from bot.listeners import Listeners, register
 from bot.settings import Settings, SettingsError
 from kb.cli import add_semantic_option, semantic_requested
+from kb.database import DatabaseConfigError, open_database
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
@@ -89,7 +90,8 @@ def bot_parser() -> argparse.ArgumentParser:
         prog="faq-bot",
         description="Answer questions from the FAQ in Slack (HTTP mode unless --socket).",
         epilog="Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN "
-        "(--socket), SLACK_API_URL, FAQ_SLASH_COMMAND, PORT, FAQ_FEEDBACK_DB, FAQ_INDEX, "
+        "(--socket), SLACK_API_URL, FAQ_SLASH_COMMAND, PORT, FAQ_DATABASE_URL, FAQ_FEEDBACK_DB, "
+        "FAQ_INDEX, "
         "FAQ_REFRESH_SECONDS.",
     )
     parser.add_argument("--socket", action="store_true", help="use Socket Mode (no public URL)")
@@ -102,7 +104,11 @@ def bot_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--index", metavar="DIR", help="index folder (default: env FAQ_INDEX)")
     parser.add_argument(
-        "--feedback-db", metavar="PATH", help="feedback SQLite file (default: env FAQ_FEEDBACK_DB)"
+        "--feedback-db",
+        "--database-url",
+        metavar="PATH|URL",
+        help="where answers, votes and handled event ids are kept: a SQLite file or a "
+        "postgresql:// URL (default: env FAQ_DATABASE_URL, FAQ_FEEDBACK_DB)",
     )
     add_semantic_option(parser)
     return parser
@@ -139,14 +145,17 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
             f"semantic ranking is asked for (FAQ_SEMANTIC or --semantic) but cannot run: {error}"
         ) from None
     try:
+        db = open_database(settings.feedback_db)
+        store, events = FeedbackStore(db), EventLog(db)
+    except DatabaseConfigError as error:
+        raise StartupError(f"the database (FAQ_DATABASE_URL / FAQ_FEEDBACK_DB): {error}") from None
+    try:
         kb = KnowledgeBase(spec, args.index, preload=True, notify=logger.info, semantic=semantic)
         kb.open()
-        store = FeedbackStore(settings.feedback_db)
-        events = EventLog(settings.feedback_db)
     except FaqError as error:
         raise StartupError(f"cannot load the FAQ: {error}") from None
     except OSError as error:
-        raise StartupError(f"cannot open {settings.feedback_db}: {error.strerror}") from None
+        raise StartupError(f"cannot load the FAQ: {error.strerror}") from None
     try:
         app = create_app(settings, kb, store=store, events=events)
     except BoltError:
@@ -159,10 +168,10 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
         raise StartupError(f"cannot reach Slack at {settings.api_url} ({error})") from None
     refresher = Refresher(kb, settings.refresh_seconds).start()
     logger.info(
-        "FAQ loaded: %d entries%s; feedback in %s",
+        "FAQ loaded: %d entries%s; feedback and event ids in %s",
         len(kb.reader),
         " (semantic ranking on)" if semantic else "",
-        settings.feedback_db,
+        db.display,
     )
     return Bot(app, kb, settings, refresher)
 

@@ -6,7 +6,7 @@ import logging
 import sqlite3
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond, Say
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond, Say
 
 from bot.answers import Answers
 from bot.blocks import (
@@ -18,7 +18,7 @@ from bot.blocks import (
     parse_feedback_value,
     parse_share_value,
 )
-from bot.dedupe import EventLog
+from bot.dedupe import EventLog, request_key
 from bot.question import clean_question
 from kb.feedback import FeedbackStore, Vote
 
@@ -124,12 +124,14 @@ class Listeners:
 
 
 def dedupe_middleware(events: EventLog) -> Any:
-    """A global middleware answering Slack's retry of an event already handled with 200."""
+    """A global middleware answering a retried event or replayed command with a bare 200."""
 
-    def dedupe(body: dict[str, Any], next_: Any, logger: logging.Logger) -> BoltResponse | None:
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not events.first_time(event_id):
-            logger.info("event %s already handled; acking the retry", event_id)
+    def dedupe(
+        body: dict[str, Any], request: BoltRequest, next_: Any, logger: logging.Logger
+    ) -> BoltResponse | None:
+        key = request_key(body, request.headers, request.raw_body)
+        if key is not None and not events.first_time(key):
+            logger.info("request %s already handled; acking it again", key[:24])
             return BoltResponse(status=200, body="")
         next_()
         return None
