@@ -13,7 +13,6 @@ from urllib.error import URLError
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
 from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
@@ -21,7 +20,8 @@ from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetr
 from bot.answers import Answers
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
-from bot.listeners import Listeners, register
+from bot.gate import SlackGate
+from bot.listeners import Listeners, ack_other_events, register
 from bot.settings import Settings, SettingsError
 from kb.cli import add_semantic_option, semantic_requested
 from kb.database import DatabaseConfigError, open_database
@@ -81,6 +81,8 @@ def create_app(
         events or EventLog(":memory:"),
         settings.slash_command,
     )
+    if settings.app_token:  # Socket Mode
+        ack_other_events(app)
     return app
 
 
@@ -187,7 +189,7 @@ class _QuietHandler(WSGIRequestHandler):
         logger.debug("%s " + format, self.address_string(), *args)
 
 
-def http_server(app: App, host: str, port: int) -> WSGIServer:
+def http_server(app: App, host: str, port: int, *, signing_secret: str) -> WSGIServer:
     """A threaded WSGI server for ``app`` at ``/slack/events`` (port 0: any free port).
 
     Fine for one process; for production run ``bot.wsgi`` under gunicorn.
@@ -195,7 +197,7 @@ def http_server(app: App, host: str, port: int) -> WSGIServer:
     return make_server(
         host,
         port,
-        SlackRequestHandler(app, path=EVENTS_PATH),
+        SlackGate(app, signing_secret, EVENTS_PATH),
         server_class=_ThreadingWSGIServer,
         handler_class=_QuietHandler,
     )
@@ -219,7 +221,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         handler = SocketModeHandler(bot.app, app_token=bot.settings.app_token)
         handler.start()  # type: ignore[no-untyped-call]
         return
-    server = http_server(bot.app, args.host, bot.settings.port)
+    server = http_server(
+        bot.app, args.host, bot.settings.port, signing_secret=bot.settings.signing_secret
+    )
     logger.info("listening on http://%s:%d%s", args.host, server.server_port, EVENTS_PATH)
     try:
         server.serve_forever()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from typing import Any
 
@@ -139,6 +140,10 @@ def dedupe_middleware(events: EventLog) -> Any:
     return dedupe
 
 
+def ignore_event() -> None:
+    """Any other event type: acked, nothing else."""
+
+
 def log_error(error: Exception, logger: logging.Logger) -> None:
     """The app's last resort for a listener that failed after its ack: log the traceback."""
     logger.exception("a Slack listener failed", exc_info=error)
@@ -153,3 +158,12 @@ def register(app: App, listeners: Listeners, events: EventLog, command: str) -> 
     app.action(FEEDBACK_ACTION_RE)(listeners.on_feedback)
     app.action(SHARE_ACTION)(listeners.on_share)
     app.error(log_error)
+
+
+def ack_other_events(app: App) -> None:
+    """Ack every event type no listener above wants (call after ``register``).
+
+    Over HTTP, ``bot.gate`` acks every event before Bolt sees it; in Socket Mode, Bolt
+    would leave such an envelope unacked (404) and Slack would send it again.
+    """
+    app.event(re.compile(".*"))(ignore_event)

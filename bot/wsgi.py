@@ -14,14 +14,13 @@ import logging
 import sys
 from typing import Any
 
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-
 from bot.app import EVENTS_PATH, StartupError, bootstrap
+from bot.gate import SlackGate
 
-_application: SlackRequestHandler | None = None
+_application: SlackGate | None = None
 
 
-def create_application(*argv: str) -> SlackRequestHandler:
+def create_application(*argv: str) -> SlackGate:
     """Build the WSGI callable; ``argv`` takes ``faq-bot``'s source and index options."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -30,7 +29,7 @@ def create_application(*argv: str) -> SlackRequestHandler:
     except StartupError as error:
         print(f"faq-bot: error: {error}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    return SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    return SlackGate(bot.app, bot.settings.signing_secret, EVENTS_PATH)
 
 
 def __getattr__(name: str) -> Any:
