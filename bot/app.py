@@ -15,13 +15,14 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from slack_bolt import App
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
 from bot.answers import Answers
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
 from bot.gate import SlackGate
 from bot.listeners import Listeners, ack_other_events, register
+from bot.ratelimit import CappedRateLimitRetryHandler, DeferredSends
 from bot.settings import Settings, SettingsError
 from kb.cli import add_semantic_option, semantic_requested
 from kb.database import DatabaseConfigError, open_database
@@ -32,8 +33,8 @@ from kb.spec import SourceSpec
 
 logger = logging.getLogger("faq-bot")
 
-# Threads that run listeners after the ack. A rate-limit retry sleeps in one, so keep
-# more than Bolt's default 5 for bursts (bench/bench_bot.py sends 20 at once).
+# Threads that run listeners after the ack. A rate-limit retry sleeps in one (3 s at
+# most), so keep more than Bolt's default 5 for bursts (bench/bench_bot.py sends 20).
 LISTENER_THREADS = 16
 EVENTS_PATH = "/slack/events"
 
@@ -63,7 +64,8 @@ def create_app(
         base_url=settings.api_url,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            # ≤ 3 s waits in the listener thread; longer ones queued, so answering goes on.
+            CappedRateLimitRetryHandler(DeferredSends(), max_retry_count=2),
         ],
     )
     app = App(

@@ -145,7 +145,14 @@ def ignore_event() -> None:
 
 
 def log_error(error: Exception, logger: logging.Logger) -> None:
-    """The app's last resort for a listener that failed after its ack: log the traceback."""
+    """The app's last resort for a listener that failed after its ack: log the traceback.
+
+    A reply Slack rate-limited is one line: ``bot.ratelimit`` already queued or dropped it.
+    """
+    response = getattr(error, "response", None)
+    if getattr(response, "status_code", None) == 429:
+        logger.warning("a reply was rate-limited by Slack: %s", error)
+        return
     logger.exception("a Slack listener failed", exc_info=error)
 
 

@@ -20,6 +20,7 @@ from kb.database import SqliteDatabase
 from tests.slack_fakes import (
     BOT_USER_ID,
     SIGNING_SECRET,
+    Reply,
     command_body,
     event_body,
     mention,
@@ -207,3 +208,41 @@ def test_a_read_only_or_full_database_still_answers_once(
     bot.fake.assert_stays("/api/chat.postMessage", 2)
     dedupe_errors = [r for r in caplog.records if "event dedupe: cannot use" in r.getMessage()]
     assert len(dedupe_errors) == 1 and message in dedupe_errors[0].getMessage()
+
+
+# --- a long Retry-After never parks the listeners ---------------------------------------------
+
+
+def test_a_long_retry_after_is_deferred_and_other_answers_go_on(
+    bot: RunningBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    from bot.app import LISTENER_THREADS
+    from bot.ratelimit import MAX_INLINE_WAIT
+
+    caplog.set_level(logging.INFO)
+    wait = MAX_INLINE_WAIT + 1.5  # longer than a listener may sleep
+    limited = LISTENER_THREADS + 1  # enough to park every listener thread, were they to wait
+    bot.fake.push(
+        "/api/chat.postMessage",
+        *[Reply(429, {"ok": False, "error": "ratelimited"}, {"Retry-After": f"{wait:g}"})]
+        * limited,
+    )
+    for n in range(limited):
+        bot.event(mention(f"<@{BOT_USER_ID}> too many open files", ts=f"1700000000.{n:06d}"))
+    first = bot.fake.wait_for("/api/chat.postMessage", n=limited)
+    # New questions are answered at once meanwhile.
+    asked = time.monotonic()
+    for n in range(5):
+        bot.event(mention(f"<@{BOT_USER_ID}> data locality", ts=f"1700000001.{n:06d}"))
+    calls = bot.fake.wait_for("/api/chat.postMessage", n=limited + 5, timeout=wait)
+    assert time.monotonic() - asked < 2.0
+    assert {c.body["thread_ts"] for c in calls[limited:]} == {
+        f"1700000001.{n:06d}" for n in range(5)
+    }
+    # Each rate-limited reply is sent again, once, when Slack said.
+    calls = bot.fake.wait_for("/api/chat.postMessage", n=2 * limited + 5, timeout=wait + 5)
+    resent = calls[limited + 5 :]
+    assert sorted(c.body["thread_ts"] for c in resent) == sorted(c.body["thread_ts"] for c in first)
+    assert min(c.at for c in resent) - max(c.at for c in first) >= wait - 1.0
+    bot.fake.assert_stays("/api/chat.postMessage", 2 * limited + 5)
+    assert tracebacks(caplog) == []
