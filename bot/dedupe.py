@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 # Slack retries for a few minutes at most; an hour of memory is plenty.
 TTL_SECONDS = 3600.0
-# The longest a dedupe look-up may wait for the database before answering without it.
-DB_BUDGET_SECONDS = 1.0
+# The longest a dedupe look-up may wait for the database before answering without it
+# (HTTP acks never wait for it; a Socket Mode ack does, and Slack allows 3 s).
+DB_BUDGET_SECONDS = 2.0
 # After a failure, use memory alone this long before asking the database again.
 DB_RETRY_SECONDS = 30.0
 # Forget expired ids every this many new ones (a cheap DELETE, not on every event).

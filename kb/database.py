@@ -159,6 +159,9 @@ class SqliteDatabase(Database):
                 yield from _sqlite_transaction(self._shared, write=False)
             return
         conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
+        # WAL without an fsync per commit: never corrupts, may lose the last commits on a
+        # power cut (fine for event ids and feedback), and keeps the write lock brief.
+        conn.execute("PRAGMA synchronous=NORMAL")
         try:
             yield from _sqlite_transaction(conn, write=write)
         finally:
