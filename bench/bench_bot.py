@@ -45,7 +45,9 @@ QUESTIONS = [
 ]
 
 
-def start_bot(fake: FakeSlack, workdir: str, gunicorn: bool) -> tuple[subprocess.Popen[str], str]:
+def start_bot(
+    fake: FakeSlack, workdir: str, gunicorn: bool, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """Run the bot in its own process; return it and its events URL."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "FAQ_"))}
     env = {k: v for k, v in env.items() if not k.upper().endswith("_PROXY")}
@@ -57,6 +59,7 @@ def start_bot(fake: FakeSlack, workdir: str, gunicorn: bool) -> tuple[subprocess
         FAQ_FEEDBACK_DB=os.path.join(workdir, "feedback.sqlite3"),
         NO_PROXY="127.0.0.1,localhost",
     )
+    env.update(extra_env or {})
     if gunicorn:
         command = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "8"]
         command += ["-b", "127.0.0.1:0", "bot.wsgi:application"]
