@@ -202,11 +202,14 @@ class PostgresDatabase(Database):
         except sqlite3.Error as error:
             raise DatabaseConfigError(str(error)) from None
 
-    def _checkout(self) -> Any:
+    def _checkout(self, timeout: float) -> Any:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-        return self._psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        # libpq's connect_timeout: whole seconds, 2 at least.
+        return self._psycopg.connect(
+            self.url, autocommit=True, connect_timeout=max(2, round(timeout))
+        )
 
     def _checkin(self, conn: Any) -> None:
         with self._lock:
@@ -221,7 +224,7 @@ class PostgresDatabase(Database):
     ) -> Iterator[Connection]:
         psycopg = self._psycopg
         try:
-            conn = self._checkout()
+            conn = self._checkout(timeout)
         except psycopg.Error as error:
             raise DatabaseError(f"cannot reach {self.display}: {error}") from None
         healthy = False

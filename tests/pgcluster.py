@@ -85,19 +85,27 @@ class Cluster:
                 "initdb", "-D", str(folder / "data"), "-U", USER, "-A", "trust", "-E", "UTF8",
                 "--no-sync", "--no-instructions",
             )  # fmt: skip
-            options = (
-                f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                "-c max_connections=200"
-            )
-            cluster._run(
-                "pg_ctl", "-D", str(folder / "data"), "-l", str(folder / "server.log"),
-                "-o", options, "-w", "-t", "30", "start",
-            )  # fmt: skip
+            cluster.resume()
         except Unavailable:
             shutil.rmtree(folder, ignore_errors=True)
             raise
         return cluster
+
+    def resume(self) -> None:
+        """Start the server (again)."""
+        options = (
+            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=200"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.folder / "data"), "-l", str(self.folder / "server.log"),
+            "-o", options, "-w", "-t", "30", "start",
+        )  # fmt: skip
+
+    def pause(self) -> None:
+        """Stop the server at once, keeping its data (``resume`` starts it again)."""
+        self._run("pg_ctl", "-D", str(self.folder / "data"), "-m", "immediate", "-w", "stop")
 
     def _run(self, tool: str, *args: str) -> None:
         command = [*self._run_as, str(self.bin_dir / tool), *args]

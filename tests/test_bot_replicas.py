@@ -6,6 +6,7 @@ hosts would have; only the database is shared. Slack's retries of an event go to
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -24,6 +25,7 @@ from bot.settings import Settings
 from kb.database import PostgresDatabase, open_database
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
+from tests.pgcluster import Cluster, Unavailable
 from tests.slack_fakes import (
     BOT_TOKEN,
     BOT_USER_ID,
@@ -185,3 +187,68 @@ def test_concurrent_double_clicks_store_one_vote_in_postgres(pg_url: str) -> Non
     assert sorted(outcomes) == ["new"] + ["same"] * 7
     assert stores[0].record_vote("a1", "U1", "up", "x") == "changed"
     assert (stores[1].report().up, stores[1].report().down) == (1, 0)
+
+
+@pytest.fixture
+def own_cluster() -> Iterator[Cluster]:
+    """A server of this test's own, to stop and start again."""
+    try:
+        import psycopg  # noqa: F401
+
+        cluster = Cluster.start()
+    except (ImportError, Unavailable) as error:
+        pytest.skip(f"no PostgreSQL server: {error}")
+    yield cluster
+    cluster.stop()
+
+
+def test_a_postgres_outage_never_costs_an_answer(
+    own_cluster: Cluster,
+    fake_slack: FakeSlack,
+    shipped_kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import bot.dedupe
+
+    monkeypatch.setattr(bot.dedupe, "DB_RETRY_SECONDS", 0.5)
+    caplog.set_level(logging.INFO)
+    url = own_cluster.new_database()
+    db = open_database(url)
+    settings = Settings(
+        bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=fake_slack.api_url
+    )
+    events = EventLog(db)
+    app = create_app(settings, shipped_kb, store=FeedbackStore(db), events=events)
+    server = http_server(app, "127.0.0.1", 0, signing_secret=SIGNING_SECRET)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    bot_url = f"http://127.0.0.1:{server.server_port}/slack/events"
+
+    def ask(n: int, event_id: str) -> float:
+        body = event_body(mention(f"<@{BOT_USER_ID}> too many open files", ts=f"1.{n}"), event_id)
+        reply = post_signed(bot_url, body, "application/json")
+        assert reply.status == 200
+        return reply.seconds
+
+    try:
+        ask(0, "EvUP0")
+        fake_slack.wait_for("/api/chat.postMessage", n=1)
+        own_cluster.pause()
+        acks = [ask(n, f"EvDOWN{n}") for n in range(1, 4)]
+        assert max(acks) < 0.5
+        fake_slack.wait_for("/api/chat.postMessage", n=4, timeout=20)
+        assert events.fallbacks >= 1
+        own_cluster.resume()
+        time.sleep(0.6)
+        ask(4, "EvUP4")
+        fake_slack.wait_for("/api/chat.postMessage", n=5, timeout=20)
+        ask(4, "EvUP4")  # a retry: the database (working again) knows it
+        fake_slack.assert_stays("/api/chat.postMessage", 5, window=0.5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        db.close()  # type: ignore[attr-defined]
+    messages = [r.getMessage() for r in caplog.records if r.name == "bot.dedupe"]
+    assert sum("event dedupe: cannot use" in m for m in messages) == 1
+    assert any("works again" in m for m in messages)
+    assert "Traceback" not in "\n".join(messages)
