@@ -82,9 +82,15 @@ def start_bot(
         found = re.search(pattern, line)
         url = url or (found.group(1) if found else "")
         if url and sum("FAQ loaded" in x for x in log) >= ready:
-            threading.Thread(
-                target=lambda: [None for _ in process.stderr or []], daemon=True
-            ).start()
+            keep = os.environ.get("BENCH_BOT_LOG")  # a file to append the bot's log to
+
+            def drain(keep: str | None = keep) -> None:
+                with open(keep or os.devnull, "a", encoding="utf-8") as out:
+                    out.writelines(log)
+                    for line in process.stderr or []:
+                        out.write(line)
+
+            threading.Thread(target=drain, daemon=True).start()
             return process, url + "/slack/events"
     process.kill()
     raise SystemExit("the bot did not start:\n" + "".join(log))

@@ -63,7 +63,8 @@ def create_app(
         token=settings.bot_token,
         base_url=settings.api_url,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
+            # A reset connection is tried again (backing off 0.5, 1, 2 s), not the reply lost.
+            ConnectionErrorRetryHandler(max_retry_count=3),
             # ≤ 3 s waits in the listener thread; longer ones queued, so answering goes on.
             CappedRateLimitRetryHandler(DeferredSends(), max_retry_count=2),
         ],
