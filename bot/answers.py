@@ -21,6 +21,7 @@ class Answers:
     def __init__(self, kb: KnowledgeBase, store: FeedbackStore | None) -> None:
         self.kb = kb
         self.store = store
+        self._failing = False
 
     def reply(
         self,
@@ -64,6 +65,13 @@ class Answers:
                 entry_id=best["id"] if best else None,
                 entry_title=best["title"] if best else None,
             )
-        except sqlite3.Error:
-            # Losing a log line must not lose the asker's answer.
-            logger.exception("cannot record the answer in %s", self.store.path)
+        except sqlite3.Error as error:
+            # Losing a log line must not lose the asker's answer, nor flood the log: the
+            # first failure of a run is logged, then nothing until an answer is recorded.
+            if not self._failing:
+                logger.error("cannot record answers in %s: %s", self.store.path, error)
+            self._failing = True
+            return
+        if self._failing:
+            logger.warning("answers are recorded in %s again", self.store.path)
+        self._failing = False

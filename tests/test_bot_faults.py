@@ -187,6 +187,7 @@ def test_a_locked_database_still_gets_fast_acks_and_answers(
     bot.fake.assert_stays("/api/chat.postMessage", 3)
     dedupe_errors = [r for r in caplog.records if "event dedupe: cannot use" in r.getMessage()]
     assert len(dedupe_errors) == 1
+    assert sum("cannot record answers" in r.getMessage() for r in caplog.records) <= 1
 
 
 @pytest.mark.parametrize(
@@ -214,6 +215,8 @@ def test_a_read_only_or_full_database_still_answers_once(
     bot.fake.assert_stays("/api/chat.postMessage", 2)
     dedupe_errors = [r for r in caplog.records if "event dedupe: cannot use" in r.getMessage()]
     assert len(dedupe_errors) == 1 and message in dedupe_errors[0].getMessage()
+    answer_errors = [r for r in caplog.records if "cannot record answers" in r.getMessage()]
+    assert len(answer_errors) == 1 and tracebacks(caplog) == []  # once, not per answer
 
 
 # --- a long Retry-After never parks the listeners ---------------------------------------------
