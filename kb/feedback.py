@@ -1,7 +1,8 @@
-"""What readers thought of the answers: a SQLite store of answers and votes, and its report.
+"""What readers thought of the answers: answers and votes in the bot's database, a report.
 
 The bot records every answer it gives (question, entry, whether it was confident) and every
-👍/👎, one vote per person per answer. ``faq-kb feedback`` reads the same file: counts per
+👍/👎, one vote per person per answer, in its database (``kb.database``: a SQLite file, or
+PostgreSQL shared by replicas). ``faq-kb feedback`` reads the same database: counts per
 entry, the questions that got 👎 or no confident answer, and those as an eval file.
 """
 
