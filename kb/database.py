@@ -84,6 +84,8 @@ class Database:
         Raises:
             DatabaseConfigError: the database is newer than this faq-kb, or unusable.
         """
+        if self._version(component) == len(steps):
+            return  # up to date: no write, so a read-only or full database still starts
         try:
             with self.transaction(timeout=30.0) as conn:
                 self._lock_for_migration(conn)
@@ -111,6 +113,17 @@ class Database:
                     )
         except sqlite3.Error as error:
             raise DatabaseConfigError(f"cannot use {self.display}: {error}") from None
+
+    def _version(self, component: str) -> int | None:
+        """``component``'s schema version, read without a write lock (None: unknown)."""
+        try:
+            with self.transaction(write=False) as conn:
+                row = conn.execute(
+                    "SELECT version FROM schema_version WHERE component = ?", (component,)
+                ).fetchone()
+        except sqlite3.Error:  # no table yet, or no database: migrate() says which
+            return None
+        return int(row[0]) if row else None
 
     def _lock_for_migration(self, conn: Connection) -> None:
         """Hold off other processes migrating at the same time (SQLite: the write lock)."""
@@ -144,6 +157,8 @@ class SqliteDatabase(Database):
             conn = sqlite3.connect(path, timeout=DEFAULT_TIMEOUT)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")  # outside any transaction
+            except sqlite3.OperationalError:
+                pass  # locked or read-only just now: the file works without it
             finally:
                 conn.close()
         except (OSError, sqlite3.Error) as error:

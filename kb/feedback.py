@@ -162,8 +162,10 @@ class FeedbackStore:
         self.db.migrate("feedback", MIGRATIONS)
 
     @contextmanager
-    def _connect(self, timeout: float = DEFAULT_TIMEOUT) -> Iterator[Connection]:
-        with self.db.transaction(timeout=timeout) as conn:
+    def _connect(
+        self, timeout: float = DEFAULT_TIMEOUT, *, write: bool = True
+    ) -> Iterator[Connection]:
+        with self.db.transaction(timeout=timeout, write=write) as conn:
             yield conn
 
     def record_answer(
@@ -215,7 +217,7 @@ class FeedbackStore:
 
     def report(self, *, limit: int = 200) -> FeedbackReport:
         """Counts per entry and the questions that need a look, most frequent first."""
-        with self._connect() as conn:
+        with self._connect(write=False) as conn:
             answers, unanswered = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(CASE WHEN band != 'answer' THEN 1 ELSE 0 END), 0) "
                 "FROM answers"

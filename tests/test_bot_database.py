@@ -100,3 +100,29 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
         conn.execute("UPDATE schema_version SET version = 99 WHERE component = 'feedback'")
     with pytest.raises(DatabaseConfigError, match="schema version 99, newer than this faq-kb"):
         FeedbackStore(db)
+
+
+def test_a_read_only_database_with_its_schema_still_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker restarted while the file is read-only (or full) serves, degraded."""
+    from typing import Any
+
+    from kb.database import SqliteDatabase
+
+    path = tmp_path / "f.sqlite3"
+    db = open_database(path)
+    FeedbackStore(db), EventLog(db)  # the schema is in place
+    original = SqliteDatabase.transaction
+
+    def read_only(self: SqliteDatabase, **kw: Any) -> Any:
+        if kw.get("write", True):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+        return original(self, **kw)
+
+    monkeypatch.setattr(SqliteDatabase, "transaction", read_only)
+    db = open_database(path)
+    store, events = FeedbackStore(db), EventLog(db)
+    assert store.report().answers == 0
+    assert events.first_time("Ev1") is True and events.first_time("Ev1") is False
+    assert events.fallbacks == 1
