@@ -252,3 +252,20 @@ def test_a_postgres_outage_never_costs_an_answer(
     assert sum("event dedupe: cannot use" in m for m in messages) == 1
     assert any("works again" in m for m in messages)
     assert "Traceback" not in "\n".join(messages)
+
+
+def test_faq_kb_feedback_reads_postgres(
+    pg_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from kb.cli import kb_main
+
+    store = FeedbackStore(open_database(pg_url))
+    store.record_answer("a1", "ulimit", surface="dm", band="answer", entry_id="faq/x")
+    store.record_vote("a1", "U1", "down", "faq/x")
+    monkeypatch.setenv("FAQ_DATABASE_URL", pg_url)
+    assert kb_main(["feedback", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["answers"], data["votes"]) == (1, {"up": 0, "down": 1})
+    assert data["questions"][0]["question"] == "ulimit"
