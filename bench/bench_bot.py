@@ -45,7 +45,9 @@ QUESTIONS = [
 ]
 
 
-def start_bot(fake: FakeSlack, workdir: str, gunicorn: bool) -> tuple[subprocess.Popen[str], str]:
+def start_bot(
+    fake: FakeSlack, workdir: str, gunicorn: bool, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[str], str]:
     """Run the bot in its own process; return it and its events URL."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("SLACK_", "FAQ_"))}
     env = {k: v for k, v in env.items() if not k.upper().endswith("_PROXY")}
@@ -57,6 +59,7 @@ def start_bot(fake: FakeSlack, workdir: str, gunicorn: bool) -> tuple[subprocess
         FAQ_FEEDBACK_DB=os.path.join(workdir, "feedback.sqlite3"),
         NO_PROXY="127.0.0.1,localhost",
     )
+    env.update(extra_env or {})
     if gunicorn:
         command = [sys.executable, "-m", "gunicorn", "-w", "2", "--threads", "8"]
         command += ["-b", "127.0.0.1:0", "bot.wsgi:application"]
@@ -79,9 +82,15 @@ def start_bot(fake: FakeSlack, workdir: str, gunicorn: bool) -> tuple[subprocess
         found = re.search(pattern, line)
         url = url or (found.group(1) if found else "")
         if url and sum("FAQ loaded" in x for x in log) >= ready:
-            threading.Thread(
-                target=lambda: [None for _ in process.stderr or []], daemon=True
-            ).start()
+            keep = os.environ.get("BENCH_BOT_LOG")  # a file to append the bot's log to
+
+            def drain(keep: str | None = keep) -> None:
+                with open(keep or os.devnull, "a", encoding="utf-8") as out:
+                    out.writelines(log)
+                    for line in process.stderr or []:
+                        out.write(line)
+
+            threading.Thread(target=drain, daemon=True).start()
             return process, url + "/slack/events"
     process.kill()
     raise SystemExit("the bot did not start:\n" + "".join(log))

@@ -18,6 +18,7 @@ from bot.blocks import (
 from bot.buttons import Feedback
 from bot.escalate import Escalation
 from bot.library import Library
+from bot.question import searchable
 from bot.state import Shown
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
@@ -48,6 +49,7 @@ class Answers:
         self.store = store
         self.escalation = escalation
         self.command = command
+        self._failing = False
 
     def reply(
         self,
@@ -68,7 +70,8 @@ class Answers:
             return small_talk_message(kind, self.command)
         kb = self.library.for_channel(channel)
         try:
-            result = kb.search(question, k=_SEARCH_K)
+            result = kb.search(searchable(question), k=_SEARCH_K)
+            result.query = question  # shown back as the asker wrote it (escaped)
         except FaqError:
             logger.exception("cannot search the FAQ")
             return error_message()
@@ -143,6 +146,13 @@ class Answers:
                 entry_id=best["id"] if best else None,
                 entry_title=best["title"] if best else None,
             )
-        except sqlite3.Error:
-            # Losing a log line must not lose the asker's answer.
-            logger.exception("cannot record the answer in %s", self.store.path)
+        except sqlite3.Error as error:
+            # Losing a log line must not lose the asker's answer, nor flood the log: the
+            # first failure of a run is logged, then nothing until an answer is recorded.
+            if not self._failing:
+                logger.error("cannot record answers in %s: %s", self.store.path, error)
+            self._failing = True
+            return
+        if self._failing:
+            logger.warning("answers are recorded in %s again", self.store.path)
+        self._failing = False

@@ -13,20 +13,22 @@ from urllib.error import URLError
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.error import BoltError
 from slack_sdk import WebClient
-from slack_sdk.http_retry import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry import ConnectionErrorRetryHandler
 
 from bot.actions import Actions
 from bot.answers import Answers
 from bot.dedupe import EventLog
 from bot.freshness import Refresher
+from bot.gate import SlackGate
 from bot.library import Library
-from bot.listeners import Listeners, register
+from bot.listeners import Listeners, ack_other_events, register
+from bot.ratelimit import CappedRateLimitRetryHandler, DeferredSends
 from bot.settings import Settings, SettingsError
 from bot.threads import ThreadLog
 from kb.cli import add_semantic_option, semantic_requested
+from kb.database import DatabaseConfigError, open_database
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
@@ -34,8 +36,8 @@ from kb.spec import SourceSpec
 
 logger = logging.getLogger("faq-bot")
 
-# Threads that run listeners after the ack. A rate-limit retry sleeps in one, so keep
-# more than Bolt's default 5 for bursts (bench/bench_bot.py sends 20 at once).
+# Threads that run listeners after the ack. A rate-limit retry sleeps in one (3 s at
+# most), so keep more than Bolt's default 5 for bursts (bench/bench_bot.py sends 20).
 LISTENER_THREADS = 16
 EVENTS_PATH = "/slack/events"
 
@@ -66,8 +68,10 @@ def create_app(
         token=settings.bot_token,
         base_url=settings.api_url,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            # A reset connection is tried again (backing off 0.5, 1, 2 s), not the reply lost.
+            ConnectionErrorRetryHandler(max_retry_count=3),
+            # ≤ 3 s waits in the listener thread; longer ones queued, so answering goes on.
+            CappedRateLimitRetryHandler(DeferredSends(), max_retry_count=2),
         ],
     )
     app = App(
@@ -85,6 +89,8 @@ def create_app(
     listeners = Listeners(answers, command, threads=threads, followups=settings.thread_followups)
     actions = Actions(answers, store, escalation=settings.escalation, command=command)
     register(app, listeners, actions, events or EventLog(":memory:"), command)
+    if settings.app_token:  # Socket Mode
+        ack_other_events(app)
     return app
 
 
@@ -112,7 +118,8 @@ def bot_parser() -> argparse.ArgumentParser:
         prog="faq-bot",
         description="Answer questions from the FAQ in Slack (HTTP mode unless --socket).",
         epilog="Environment: SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN "
-        "(--socket), SLACK_API_URL, FAQ_SLASH_COMMAND, PORT, FAQ_FEEDBACK_DB, FAQ_INDEX, "
+        "(--socket), SLACK_API_URL, FAQ_SLASH_COMMAND, PORT, FAQ_DATABASE_URL, FAQ_FEEDBACK_DB, "
+        "FAQ_INDEX, "
         "FAQ_REFRESH_SECONDS.",
     )
     parser.add_argument("--socket", action="store_true", help="use Socket Mode (no public URL)")
@@ -125,7 +132,11 @@ def bot_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--index", metavar="DIR", help="index folder (default: env FAQ_INDEX)")
     parser.add_argument(
-        "--feedback-db", metavar="PATH", help="feedback SQLite file (default: env FAQ_FEEDBACK_DB)"
+        "--feedback-db",
+        "--database-url",
+        metavar="PATH|URL",
+        help="where answers, votes and handled event ids are kept: a SQLite file or a "
+        "postgresql:// URL (default: env FAQ_DATABASE_URL, FAQ_FEEDBACK_DB)",
     )
     add_semantic_option(parser)
     return parser
@@ -162,17 +173,21 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
             f"semantic ranking is asked for (FAQ_SEMANTIC or --semantic) but cannot run: {error}"
         ) from None
     try:
+        db = open_database(settings.feedback_db)
+        store, events = FeedbackStore(db), EventLog(db)
+    except DatabaseConfigError as error:
+        raise StartupError(f"the database (FAQ_DATABASE_URL / FAQ_FEEDBACK_DB): {error}") from None
+    try:
         kb = KnowledgeBase(spec, args.index, preload=True, notify=logger.info, semantic=semantic)
         kb.open()
         library = Library(kb, settings.channel_sources)
         library.open()
-        store = FeedbackStore(settings.feedback_db)
-        events = EventLog(settings.feedback_db)
-        threads = ThreadLog(settings.feedback_db)
+        # Thread follow-ups live in a SQLite file; with PostgreSQL, per process.
+        threads = ThreadLog(":memory:" if "://" in settings.feedback_db else settings.feedback_db)
     except FaqError as error:
         raise StartupError(f"cannot load the FAQ: {error}") from None
     except OSError as error:
-        raise StartupError(f"cannot open {settings.feedback_db}: {error.strerror}") from None
+        raise StartupError(f"cannot load the FAQ: {error.strerror}") from None
     try:
         app = create_app(settings, library, store=store, events=events, threads=threads)
     except BoltError:
@@ -188,10 +203,10 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
         # Each channel binding has its own index (daemon threads: they end with the bot).
         Refresher(bound, settings.refresh_seconds).start()
     logger.info(
-        "FAQ loaded: %d entries%s; feedback in %s",
+        "FAQ loaded: %d entries%s; feedback and event ids in %s",
         len(kb.reader),
         " (semantic ranking on)" if semantic else "",
-        settings.feedback_db,
+        db.display,
     )
     return Bot(app, kb, settings, refresher)
 
@@ -207,7 +222,7 @@ class _QuietHandler(WSGIRequestHandler):
         logger.debug("%s " + format, self.address_string(), *args)
 
 
-def http_server(app: App, host: str, port: int) -> WSGIServer:
+def http_server(app: App, host: str, port: int, *, signing_secret: str) -> WSGIServer:
     """A threaded WSGI server for ``app`` at ``/slack/events`` (port 0: any free port).
 
     Fine for one process; for production run ``bot.wsgi`` under gunicorn.
@@ -215,7 +230,7 @@ def http_server(app: App, host: str, port: int) -> WSGIServer:
     return make_server(
         host,
         port,
-        SlackRequestHandler(app, path=EVENTS_PATH),
+        SlackGate(app, signing_secret, EVENTS_PATH),
         server_class=_ThreadingWSGIServer,
         handler_class=_QuietHandler,
     )
@@ -239,7 +254,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         handler = SocketModeHandler(bot.app, app_token=bot.settings.app_token)
         handler.start()  # type: ignore[no-untyped-call]
         return
-    server = http_server(bot.app, args.host, bot.settings.port)
+    server = http_server(
+        bot.app, args.host, bot.settings.port, signing_secret=bot.settings.signing_secret
+    )
     logger.info("listening on http://%s:%d%s", args.host, server.server_port, EVENTS_PATH)
     try:
         server.serve_forever()

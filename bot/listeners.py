@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse, Respond, Say
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse, Respond, Say
 from slack_sdk import WebClient
 
 from bot.actions import Actions
@@ -18,7 +19,7 @@ from bot.buttons import (
     REASON_ACTION_RE,
     SHARE_ACTION,
 )
-from bot.dedupe import EventLog
+from bot.dedupe import EventLog, request_key
 from bot.home import home_view
 from bot.question import clean_question
 from bot.threads import ThreadLog
@@ -135,12 +136,14 @@ class Listeners:
 
 
 def dedupe_middleware(events: EventLog) -> Any:
-    """A global middleware answering Slack's retry of an event already handled with 200."""
+    """A global middleware answering a retried event or replayed command with a bare 200."""
 
-    def dedupe(body: dict[str, Any], next_: Any, logger: logging.Logger) -> BoltResponse | None:
-        event_id = body.get("event_id")
-        if isinstance(event_id, str) and not events.first_time(event_id):
-            logger.info("event %s already handled; acking the retry", event_id)
+    def dedupe(
+        body: dict[str, Any], request: BoltRequest, next_: Any, logger: logging.Logger
+    ) -> BoltResponse | None:
+        key = request_key(body, request.headers, request.raw_body)
+        if key is not None and not events.first_time(key):
+            logger.info("request %s already handled; acking it again", key[:24])
             return BoltResponse(status=200, body="")
         next_()
         return None
@@ -148,8 +151,19 @@ def dedupe_middleware(events: EventLog) -> Any:
     return dedupe
 
 
+def ignore_event() -> None:
+    """Any other event type: acked, nothing else."""
+
+
 def log_error(error: Exception, logger: logging.Logger) -> None:
-    """The app's last resort for a listener that failed after its ack: log the traceback."""
+    """The app's last resort for a listener that failed after its ack: log the traceback.
+
+    A reply Slack rate-limited is one line: ``bot.ratelimit`` already queued or dropped it.
+    """
+    response = getattr(error, "response", None)
+    if getattr(response, "status_code", None) == 429:
+        logger.warning("a reply was rate-limited by Slack: %s", error)
+        return
     logger.exception("a Slack listener failed", exc_info=error)
 
 
@@ -168,3 +182,12 @@ def register(
     app.action(SHARE_ACTION)(actions.on_share)
     app.action(ESCALATE_ACTION)(actions.on_escalate)
     app.error(log_error)
+
+
+def ack_other_events(app: App) -> None:
+    """Ack every event type no listener above wants (call after ``register``).
+
+    Over HTTP, ``bot.gate`` acks every event before Bolt sees it; in Socket Mode, Bolt
+    would leave such an envelope unacked (404) and Slack would send it again.
+    """
+    app.event(re.compile(".*"))(ignore_event)

@@ -29,3 +29,12 @@ def clean_question(text: str, bot_user_id: str | None = None) -> str:
     text = _MARKUP_RE.sub(plain, text)
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     return " ".join(text.split())
+
+
+_MENTION_RE = re.compile(r"<[@!][^<>]*>")
+
+
+def searchable(question: str) -> str:
+    """The question without Slack mentions (``<@U123>``, ``<!channel>``): they are shown
+    back to the asker as written, but are not what the question is about."""
+    return " ".join(_MENTION_RE.sub(" ", question).split()) or question

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.escalate import Escalation, parse_escalation
+from kb.database import redact
 from kb.feedback import default_db_path
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -45,7 +46,7 @@ class Settings:
     def __repr__(self) -> str:
         return (
             f"Settings(api_url={self.api_url!r}, slash_command={self.slash_command!r}, "
-            f"port={self.port}, feedback_db={self.feedback_db!r})"
+            f"port={self.port}, feedback_db={redact(self.feedback_db)!r})"
         )
 
     @classmethod
@@ -68,7 +69,10 @@ class Settings:
             api_url=api_url(env.get("SLACK_API_URL", "")),
             slash_command=_command(env.get("FAQ_SLASH_COMMAND", "")),
             port=_port(env.get("PORT", "")),
-            feedback_db=env.get("FAQ_FEEDBACK_DB") or default_db_path(),
+            # FAQ_DATABASE_URL: a path or postgresql://… (replicas); FAQ_FEEDBACK_DB: a path.
+            feedback_db=env.get("FAQ_DATABASE_URL")
+            or env.get("FAQ_FEEDBACK_DB")
+            or default_db_path(),
             refresh_seconds=_seconds(env.get("FAQ_REFRESH_SECONDS", "")),
             escalation=_escalation(env.get("FAQ_ESCALATE_TO", "")),
             thread_followups=_flag(env, "FAQ_THREAD_FOLLOWUPS", default=True),

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from bot.entry import missing_slack
 
 if TYPE_CHECKING:
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
+    from bot.gate import SlackGate
 
 # gunicorn.arbiter.Arbiter.APP_LOAD_ERROR: a worker exiting with it halts the arbiter.
 GUNICORN_APP_LOAD_ERROR = 4
 
-_application: SlackRequestHandler | None = None
+_application: SlackGate | None = None
 
 
 def _fail(message: str) -> NoReturn:
@@ -38,14 +38,13 @@ def _fail(message: str) -> NoReturn:
     raise SystemExit(GUNICORN_APP_LOAD_ERROR if under_gunicorn else 2)
 
 
-def create_application(*argv: str) -> SlackRequestHandler:
+def create_application(*argv: str) -> SlackGate:
     """Build the WSGI callable; ``argv`` takes ``faq-bot``'s source and index options."""
     problem = missing_slack()
     if problem:
         _fail(problem)
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
-
     from bot.app import EVENTS_PATH, StartupError, bootstrap
+    from bot.gate import SlackGate
 
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -53,7 +52,7 @@ def create_application(*argv: str) -> SlackRequestHandler:
         bot = bootstrap(list(argv), socket=False)
     except StartupError as error:
         _fail(str(error))
-    return SlackRequestHandler(bot.app, path=EVENTS_PATH)
+    return SlackGate(bot.app, bot.settings.signing_secret, EVENTS_PATH)
 
 
 def __getattr__(name: str) -> Any:

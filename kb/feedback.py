@@ -1,7 +1,8 @@
-"""What readers thought of the answers: a SQLite store of answers and votes, and its report.
+"""What readers thought of the answers: answers and votes in the bot's database, a report.
 
 The bot records every answer it gives (question, entry, whether it was confident) and every
-👍/👎, one vote per person per answer. ``faq-kb feedback`` reads the same file: counts per
+👍/👎, one vote per person per answer, in its database (``kb.database``: a SQLite file, or
+PostgreSQL shared by replicas). ``faq-kb feedback`` reads the same database: counts per
 entry, the questions that got 👎 or no confident answer, and those as an eval file.
 """
 
@@ -15,57 +16,71 @@ import sqlite3
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from kb.database import (
+    DEFAULT_TIMEOUT,
+    Connection,
+    Database,
+    is_postgres_url,
+    open_database,
+    redact,
+)
 from kb.errors import FaqError
 
 Vote = Literal["up", "down"]
 VoteOutcome = Literal["new", "same", "changed"]
 # Slack allows 4,000 characters of message text; nobody's question is longer.
 MAX_QUESTION_CHARS = 4000
-_SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS answers (
-    answer_id   TEXT PRIMARY KEY,
-    asked_at    REAL NOT NULL,
-    surface     TEXT NOT NULL,
-    question    TEXT NOT NULL,
-    entry_id    TEXT,
-    entry_title TEXT,
-    band        TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS votes (
-    answer_id TEXT NOT NULL,
-    voter     TEXT NOT NULL,
-    vote      TEXT NOT NULL CHECK (vote IN ('up', 'down')),
-    entry_id  TEXT NOT NULL,
-    voted_at  REAL NOT NULL,
-    PRIMARY KEY (answer_id, voter)
-);
-CREATE INDEX IF NOT EXISTS answers_band ON answers (band);
-"""
-# Added later; created beside the tables above, so older databases gain them on open.
-_LEARNING_SCHEMA = """
-CREATE TABLE IF NOT EXISTS reasons (
-    answer_id TEXT NOT NULL,
-    voter     TEXT NOT NULL,
-    reason    TEXT NOT NULL,
-    entry_id  TEXT NOT NULL,
-    given_at  REAL NOT NULL,
-    PRIMARY KEY (answer_id, voter)
-);
-CREATE TABLE IF NOT EXISTS choices (
-    answer_id TEXT NOT NULL,
-    voter     TEXT NOT NULL,
-    question  TEXT NOT NULL,
-    entry_id  TEXT NOT NULL,
-    how       TEXT NOT NULL CHECK (how IN ('picked', 'helpful')),
-    chosen_at REAL NOT NULL,
-    PRIMARY KEY (answer_id, voter, entry_id)
-);
-"""
+# The feedback tables, as migrations (see kb.database): append a step, never edit one.
+# Step 1 is the original schema, so files written before versioning open unchanged.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS answers (
+            answer_id   TEXT PRIMARY KEY,
+            asked_at    DOUBLE PRECISION NOT NULL,
+            surface     TEXT NOT NULL,
+            question    TEXT NOT NULL,
+            entry_id    TEXT,
+            entry_title TEXT,
+            band        TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS votes (
+            answer_id TEXT NOT NULL,
+            voter     TEXT NOT NULL,
+            vote      TEXT NOT NULL CHECK (vote IN ('up', 'down')),
+            entry_id  TEXT NOT NULL,
+            voted_at  DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (answer_id, voter)
+        )""",
+        "CREATE INDEX IF NOT EXISTS answers_band ON answers (band)",
+    ),
+    (  # what 👎 voters said was wrong, and which entry answered a question (learning)
+        """CREATE TABLE IF NOT EXISTS reasons (
+            answer_id TEXT NOT NULL,
+            voter     TEXT NOT NULL,
+            reason    TEXT NOT NULL,
+            entry_id  TEXT NOT NULL,
+            given_at  DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (answer_id, voter)
+        )""",
+        """CREATE TABLE IF NOT EXISTS choices (
+            answer_id TEXT NOT NULL,
+            voter     TEXT NOT NULL,
+            question  TEXT NOT NULL,
+            entry_id  TEXT NOT NULL,
+            how       TEXT NOT NULL CHECK (how IN ('picked', 'helpful')),
+            chosen_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (answer_id, voter, entry_id)
+        )""",
+    ),
+)
+# Logging an answer must never hold up the answer itself for long.
+RECORD_TIMEOUT = 2.0
+_UP = "CASE WHEN vote = 'up' THEN 1 ELSE 0 END"
+_DOWN = "CASE WHEN vote = 'down' THEN 1 ELSE 0 END"
 Reason = Literal["wrong", "outdated", "unanswered"]
 Choice = Literal["picked", "helpful"]
 
@@ -79,6 +94,12 @@ def default_db_path() -> str:
         os.path.expanduser("~"), ".local", "share"
     )
     return os.path.join(base, "faq-kb", "feedback.sqlite3")
+
+
+def default_database() -> str:
+    """The bot's database: ``$FAQ_DATABASE_URL`` (a path or ``postgresql://…``), else
+    ``$FAQ_FEEDBACK_DB``, else a file in the per-user data folder."""
+    return os.environ.get("FAQ_DATABASE_URL") or default_db_path()
 
 
 def _voter_key(user: str) -> str:
@@ -151,21 +172,21 @@ class FeedbackReport:
 
 
 class FeedbackStore:
-    """The SQLite file; safe to share between threads and processes (one connection a call)."""
+    """Answers and votes in the bot's database (kb.database): a SQLite file or PostgreSQL.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with self._connect() as conn:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-            conn.executescript(_LEARNING_SCHEMA)
-            conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+    Safe to share between threads, processes and hosts; ``path`` names it (no password).
+    """
+
+    def __init__(self, target: str | os.PathLike[str] | Database) -> None:
+        self.db = target if isinstance(target, Database) else open_database(target)
+        self.path = self.db.display
+        self.db.migrate("feedback", MIGRATIONS)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.path, timeout=15)) as conn, conn:
+    def _connect(
+        self, timeout: float = DEFAULT_TIMEOUT, *, write: bool = True
+    ) -> Iterator[Connection]:
+        with self.db.transaction(timeout=timeout, write=write) as conn:
             yield conn
 
     def record_answer(
@@ -179,9 +200,9 @@ class FeedbackStore:
         entry_title: str | None = None,
     ) -> None:
         """Remember one answer given (or the lack of one), to report on it later."""
-        with self._connect() as conn:
+        with self._connect(RECORD_TIMEOUT) as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (
                     answer_id,
                     time.time(),
@@ -196,22 +217,24 @@ class FeedbackStore:
     def record_vote(self, answer_id: str, user: str, vote: Vote, entry_id: str) -> VoteOutcome:
         """Store one person's vote on one answer; a second click replaces, never adds.
 
-        Returns "new", "same" (the same vote again: nothing stored) or "changed".
+        Returns "new", "same" (the same vote again: nothing stored) or "changed". Insert
+        first, then update only a different vote: atomic on both databases, no lock held.
         """
         voter = _voter_key(user)
+        now = time.time()
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            row = conn.execute(
-                "SELECT vote FROM votes WHERE answer_id = ? AND voter = ?", (answer_id, voter)
-            ).fetchone()
-            if row is not None and row[0] == vote:
-                return "same"
-            conn.execute(
-                "INSERT INTO votes VALUES (?, ?, ?, ?, ?) ON CONFLICT (answer_id, voter) "
-                "DO UPDATE SET vote = excluded.vote, voted_at = excluded.voted_at",
-                (answer_id, voter, vote, entry_id, time.time()),
-            )
-            return "new" if row is None else "changed"
+            inserted = conn.execute(
+                "INSERT INTO votes VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (answer_id, voter, vote, entry_id, now),
+            ).rowcount
+            if inserted == 1:
+                return "new"
+            changed = conn.execute(
+                "UPDATE votes SET vote = ?, voted_at = ? "
+                "WHERE answer_id = ? AND voter = ? AND vote != ?",
+                (vote, now, answer_id, voter, vote),
+            ).rowcount
+            return "changed" if changed == 1 else "same"
 
     def record_reason(self, answer_id: str, user: str, reason: Reason, entry_id: str) -> None:
         """Store what was wrong with an answer voted 👎 (one reason per person, replaceable)."""
@@ -252,40 +275,44 @@ class FeedbackStore:
 
     def choices(self) -> list[tuple[str, str, str]]:
         """Every recorded (question, entry id, how), oldest first."""
-        with self._connect() as conn:
+        with self._connect(write=False) as conn:
             return [
                 (str(q), str(e), str(h))
                 for q, e, h in conn.execute(
-                    "SELECT question, entry_id, how FROM choices ORDER BY chosen_at, rowid"
-                )
+                    "SELECT question, entry_id, how FROM choices "
+                    "ORDER BY chosen_at, answer_id, voter, entry_id"
+                ).fetchall()
             ]
 
     def reasons(self) -> dict[str, int]:
         """How often each reason was given for a 👎."""
-        with self._connect() as conn:
+        with self._connect(write=False) as conn:
             return {
                 str(r): int(n)
-                for r, n in conn.execute("SELECT reason, COUNT(*) FROM reasons GROUP BY reason")
+                for r, n in conn.execute(
+                    "SELECT reason, COUNT(*) FROM reasons GROUP BY reason"
+                ).fetchall()
             }
 
     def report(self, *, limit: int = 200) -> FeedbackReport:
         """Counts per entry and the questions that need a look, most frequent first."""
-        with self._connect() as conn:
+        with self._connect(write=False) as conn:
             answers, unanswered = conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(band != 'answer'), 0) FROM answers"
+                "SELECT COUNT(*), COALESCE(SUM(CASE WHEN band != 'answer' THEN 1 ELSE 0 END), 0) "
+                "FROM answers"
             ).fetchone()
             up, down = conn.execute(
-                "SELECT COALESCE(SUM(vote = 'up'), 0), COALESCE(SUM(vote = 'down'), 0) FROM votes"
+                f"SELECT COALESCE(SUM({_UP}), 0), COALESCE(SUM({_DOWN}), 0) FROM votes"
             ).fetchone()
             entries = [
                 EntryVotes(entry_id, title or entry_id, int(u), int(d))
                 for entry_id, title, u, d in conn.execute(
                     "SELECT v.entry_id, (SELECT a.entry_title FROM answers a "
                     "  WHERE a.entry_id = v.entry_id AND a.entry_title IS NOT NULL LIMIT 1), "
-                    "SUM(v.vote = 'up'), SUM(v.vote = 'down') FROM votes v "
-                    "GROUP BY v.entry_id ORDER BY SUM(v.vote = 'down') DESC, COUNT(*) DESC, "
+                    f"SUM({_UP}), SUM({_DOWN}) FROM votes v "
+                    f"GROUP BY v.entry_id ORDER BY SUM({_DOWN}) DESC, COUNT(*) DESC, "
                     "v.entry_id"
-                )
+                ).fetchall()
             ]
             disliked = [
                 AskedQuestion(question, "not_helpful", int(n), title)
@@ -295,7 +322,7 @@ class FeedbackStore:
                     "GROUP BY a.question, a.entry_title ORDER BY COUNT(*) DESC, a.question "
                     "LIMIT ?",
                     (limit,),
-                )
+                ).fetchall()
             ]
             missed = [
                 AskedQuestion(question, "no_answer", int(n), None)
@@ -304,7 +331,7 @@ class FeedbackStore:
                     "GROUP BY LOWER(TRIM(question)) ORDER BY COUNT(*) DESC, MIN(question) "
                     "LIMIT ?",
                     (limit,),
-                )
+                ).fetchall()
             ]
         return FeedbackReport(
             self.path,
@@ -356,7 +383,8 @@ def add_feedback_command(
     parser.add_argument(
         "--db",
         metavar="PATH",
-        help="the bot's feedback database (default: env FAQ_FEEDBACK_DB or a per-user data dir)",
+        help="the bot's database: a SQLite file or postgresql:// URL (default: env "
+        "FAQ_DATABASE_URL, FAQ_FEEDBACK_DB or a per-user data dir)",
     )
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument(
@@ -373,16 +401,16 @@ def feedback_command(args: argparse.Namespace) -> int:
     Raises:
         FaqError: no database at the path, or it is not a feedback database.
     """
-    path = args.db or default_db_path()
-    if not os.path.exists(path):
+    path = args.db or default_database()
+    if not is_postgres_url(path) and not os.path.exists(path):
         raise FaqError(
             f"no feedback database at {path}; the bot creates it when it first answers "
-            "(use --db PATH or FAQ_FEEDBACK_DB for another one)"
+            "(use --db PATH, FAQ_DATABASE_URL or FAQ_FEEDBACK_DB for another one)"
         )
     try:
         report = FeedbackStore(path).report()
     except sqlite3.DatabaseError as exc:
-        raise FaqError(f"{path} is not a faq-kb feedback database ({exc})") from None
+        raise FaqError(f"{redact(path)} is not a faq-kb feedback database ({exc})") from None
     if args.export_eval:
         lines = report.eval_lines()
         with open(args.export_eval, "w", encoding="utf-8") as handle:

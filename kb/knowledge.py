@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from kb.semantic import SemanticRanker
 
 Notify = Callable[[str], None]
+# (path, size, mtime_ns) of every file an index was built from.
+SourceState = tuple[tuple[str, int, int], ...]
 
 
 def _quiet(message: str) -> None:
@@ -50,7 +53,9 @@ class KnowledgeBase:
         self.notify = notify
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
-        self._failed_state: tuple[tuple[str, int, int], ...] | None = None
+        self._failed_state: SourceState | None = None
+        self._pending: tuple[SourceState, float] | None = None  # first seen, at (monotonic)
+        self._held: tuple[SourceState, bytes, int] | None = None  # shrunk build, looks since
         self.semantic = semantic
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
 
@@ -99,30 +104,83 @@ class KnowledgeBase:
         """Why the index on disk no longer matches the sources, or None if it does."""
         return self._load(check_only=True)[1]
 
-    def refresh(self) -> bool:
+    def refresh(
+        self, *, quiet_seconds: float = 0.0, shrink_polls: int = 0, warn: Notify | None = None
+    ) -> bool:
         """Rebuild and swap in a new index if a source changed. Returns True if it swapped.
+
+        ``quiet_seconds``: rebuild only once every source's size and mtime were the same at
+        two calls at least that far apart (a writer still saving is not read half-done),
+        and drop a build whose sources changed while it ran. ``shrink_polls``: an index
+        with under half the entries of the one in use is held back (``warn`` says so)
+        until its sources stay as they are for that many more calls, then swapped in
+        with a second warning; 0 swaps it in at once.
 
         Raises:
             FaqError: the rebuild failed; the index in use is unchanged.
         """
+        warn = warn or self.notify
         with self._lock:
             reason = self.stale_reason()
             if reason is None:
-                self._failed_state = None
+                self._failed_state = self._pending = self._held = None
                 return False
             state = self._source_state()
             if state == self._failed_state:
                 return False  # the same broken sources as last time: reported once already
+            if not self._quiet(state, quiet_seconds):
+                return False
+            if self._held is not None and self._held[0] == state:
+                return self._confirm_held(shrink_polls, warn)
+            self._held = None
             try:
-                new = self._rebuild(reason)
+                data = self._build(reason)
             except FaqError:
                 self._failed_state = state
                 raise
             self._failed_state = None
-            self._use(new)
+            if quiet_seconds > 0 and self._source_state() != state:
+                self._pending = None  # edited while it was read: wait for quiet again
+                return False
+            old = len(self._reader) if self._reader is not None else 0
+            new = len(IndexReader(data, self.path))
+            if shrink_polls > 0 and old >= 4 and new * 2 < old:
+                self._held = (state, data, 0)
+                warn(
+                    f"warning: the edited FAQ has {new} entries, the index in use {old}; "
+                    f"keeping the old index unless the sources stay like this "
+                    f"({shrink_polls} more looks)"
+                )
+                return False
+            self._use(self._commit(data))
             return True
 
-    def _source_state(self) -> tuple[tuple[str, int, int], ...]:
+    def _quiet(self, state: SourceState, quiet_seconds: float) -> bool:
+        """True once ``state`` was also seen at least ``quiet_seconds`` ago."""
+        if quiet_seconds <= 0:
+            return True
+        now = time.monotonic()
+        if self._pending is None or self._pending[0] != state:
+            self._pending = (state, now)
+            return False
+        return now - self._pending[1] >= quiet_seconds
+
+    def _confirm_held(self, shrink_polls: int, warn: Notify) -> bool:
+        assert self._held is not None
+        state, data, polls = self._held
+        if polls + 1 < shrink_polls:
+            self._held = (state, data, polls + 1)
+            return False
+        self._held = None
+        old = len(self.reader)
+        self._use(self._commit(data))
+        warn(
+            f"warning: the FAQ index went from {old} to {len(self.reader)} entries; the "
+            "sources stayed that way, so it is in use now"
+        )
+        return True
+
+    def _source_state(self) -> SourceState:
         """Size and mtime of every file the index was built from (cheap: stat only)."""
         fingerprint = self._reader.fingerprint if self._reader is not None else {}
         paths = [item["path"] for item in fingerprint.get("files", [])]
@@ -171,8 +229,11 @@ class KnowledgeBase:
         return reader, None
 
     def _rebuild(self, reason: str) -> IndexReader:
+        return self._commit(self._build(reason))
+
+    def _build(self, reason: str) -> bytes:
+        """The new index's bytes (nothing written yet)."""
         from kb.build import build_bytes
-        from kb.index import write_atomically
         from kb.sources import resolve_sources
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
@@ -180,6 +241,12 @@ class KnowledgeBase:
         data, report = build_bytes(self.spec, self.index_dir)
         for warning in report.warnings:
             self.notify(f"warning: {warning}")
+        return data
+
+    def _commit(self, data: bytes) -> IndexReader:
+        """Write ``data`` as the index (atomically) and open it."""
+        from kb.index import write_atomically
+
         try:
             write_atomically(self.path, data)
         except OSError as exc:

@@ -146,7 +146,7 @@ def start_bot(
         )
         store = FeedbackStore(db)
         app = create_app(settings, kb, store=store, events=EventLog(db), threads=ThreadLog(db))
-        server = http_server(app, "127.0.0.1", 0)
+        server = http_server(app, "127.0.0.1", 0, signing_secret=SIGNING_SECRET)
         thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         refresher = Refresher(kb, refresh_seconds).start()

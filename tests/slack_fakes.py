@@ -59,6 +59,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's backlog of 5 resets connections in a burst (bench/bench_replicas.py).
+    request_queue_size = 128
+
+
 class FakeSlack:
     """Slack's Web API (under ``/api/``) and ``response_url`` targets (under ``/response/``)."""
 
@@ -81,7 +86,7 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.api_url = self.url + "/api/"

@@ -82,11 +82,13 @@ def test_socket_mode_answers_once_and_acks_every_envelope(
                 },
             }
         )
+        other = {**event, "event_id": "EvSOCK2", "event": {"type": "reaction_added", "user": "U1"}}
+        socket_server.send({"envelope_id": "env-4", "type": "events_api", "payload": other})
         acks = wait_until(
-            lambda: (lambda a: a if len(a) >= 3 else None)(socket_server.acks()), what="3 acks"
+            lambda: (lambda a: a if len(a) >= 4 else None)(socket_server.acks()), what="4 acks"
         )
         by_id = {a["envelope_id"]: a for a in acks}
-        assert set(by_id) == {"env-1", "env-2", "env-3"}
+        assert set(by_id) == {"env-1", "env-2", "env-3", "env-4"}  # env-4: no listener, acked
         assert "/faq how do I use external modules?" in by_id["env-3"]["payload"]["text"]
         [post] = fake_slack.wait_for("/api/chat.postMessage")
         assert post.body["thread_ts"] == "1700000000.000100"
