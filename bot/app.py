@@ -24,6 +24,7 @@ from bot.freshness import Refresher
 from bot.listeners import Listeners, register
 from bot.settings import Settings, SettingsError
 from kb.cli import add_semantic_option, semantic_requested
+from kb.config import apply as apply_config
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
@@ -131,6 +132,10 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
         settings = replace(settings, port=args.port)
     if args.feedback_db:
         settings = replace(settings, feedback_db=args.feedback_db)
+    try:
+        apply_config(args)  # FAQ_MANIFEST, faq-kb.toml: the same FAQ as faq-search's
+    except FaqError as error:
+        raise StartupError(str(error)) from None
     spec = SourceSpec(paths=tuple(args.source)) if args.source else SourceSpec(args.manifest)
     try:
         semantic = semantic_requested(args)

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from kb import config
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
 from kb.render import format_result, result_json, write
@@ -39,7 +40,10 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
     group = parser.add_argument_group("sources")
     which = group.add_mutually_exclusive_group()
     which.add_argument(
-        "--manifest", metavar="FILE", help="a sources.toml manifest (default: the shipped FAQ)"
+        "--manifest",
+        metavar="FILE",
+        help="a sources.toml manifest (default: env FAQ_MANIFEST, else faq-kb.toml's, "
+        "else the shipped FAQ)",
     )
     which.add_argument(
         "--source",
@@ -144,6 +148,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
+        config.apply(args)
         kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=semantic_requested(args))
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:
@@ -219,6 +224,7 @@ def kb_main(argv: Sequence[str] | None = None) -> int:
 
     args = kb_parser().parse_args(argv)
     try:
+        config.apply(args)
         return cli_admin.run(args, _spec(args))
     except FaqError as error:
         return _fail(error)
