@@ -29,6 +29,7 @@ from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
 from kb.spec import SourceSpec
+from kb.version import add_version_option
 
 logger = logging.getLogger("faq-bot")
 
@@ -93,6 +94,7 @@ def bot_parser() -> argparse.ArgumentParser:
         "(--socket), SLACK_API_URL, FAQ_SLASH_COMMAND, PORT, FAQ_FEEDBACK_DB, FAQ_INDEX, "
         "FAQ_REFRESH_SECONDS.",
     )
+    add_version_option(parser)
     parser.add_argument("--socket", action="store_true", help="use Socket Mode (no public URL)")
     parser.add_argument("--port", type=int, help="HTTP port (default: env PORT or 3000)")
     parser.add_argument("--host", default="0.0.0.0", help="HTTP address (default 0.0.0.0)")

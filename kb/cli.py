@@ -14,6 +14,7 @@ from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
 from kb.render import format_result, result_json, write
 from kb.spec import SourceSpec
+from kb.version import add_version_option
 
 EXIT_ANSWERED, EXIT_UNANSWERED, EXIT_USAGE = 0, 1, 2
 
@@ -121,6 +122,7 @@ def search_parser() -> argparse.ArgumentParser:
         "QUESTION '-' reads one question a line from standard input.",
     )
     parser.add_argument("question", nargs="*", metavar="QUESTION", help="the question (or -)")
+    add_version_option(parser)
     parser.add_argument(
         "-k", "--top", type=_positive, default=3, metavar="N", help="how many results (default 3)"
     )
@@ -190,6 +192,7 @@ def _answer_stream(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 def kb_parser() -> argparse.ArgumentParser:
     """The ``faq-kb`` argument parser."""
     parser = _Parser(prog="faq-kb", description="Build, check and inspect the FAQ knowledge base.")
+    add_version_option(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = commands.add_parser("build", help="(re)build the index")
     add_semantic_option(build)
