@@ -218,15 +218,20 @@ def kb_parser() -> argparse.ArgumentParser:
     from kb.cli_admin import add_commands
 
     add_commands(commands, _add_source_options)
+    from kb.cli_setup import add_setup_commands
+
+    add_setup_commands(commands)
     return parser
 
 
 def kb_main(argv: Sequence[str] | None = None) -> int:
     """``faq-kb``: maintainers' commands."""
-    from kb import cli_admin
+    from kb import cli_admin, cli_setup
 
     args = kb_parser().parse_args(argv)
     try:
+        if args.command in cli_setup.COMMANDS:  # they read no sources and no config
+            return cli_setup.run(args)
         config.apply(args)
         return cli_admin.run(args, _spec(args))
     except FaqError as error:
