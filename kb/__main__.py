@@ -13,6 +13,7 @@ if len(sys.argv) > 1 and sys.argv[1] in {
     "eval",
     "feedback",
     "init",
+    "completion",
 }:
     kb_entry()
 else:

@@ -1,4 +1,4 @@
-"""``faq-kb`` setup commands that read no sources: init."""
+"""``faq-kb`` setup commands that read no sources: init, completion."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-COMMANDS = ("init",)
+COMMANDS = ("init", "completion")
 
 
 def add_setup_commands(commands: Any) -> None:
-    """Register ``init`` on faq-kb's subparsers."""
+    """Register ``init`` and ``completion`` on faq-kb's subparsers."""
     init = commands.add_parser(
         "init",
         help="write a starter faq-kb.toml for a docs folder's FAQ pages",
@@ -28,6 +28,12 @@ def add_setup_commands(commands: Any) -> None:
         help="where the docs are published (default: conf.py html_baseurl)",
     )
     init.add_argument("--force", action="store_true", help="overwrite an existing faq-kb.toml")
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script (bash, zsh or fish)",
+        description="Print the completion script of faq-search, faq-kb and faq-bot for SHELL.",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,6 +42,11 @@ def run(args: argparse.Namespace) -> int:
     Raises:
         FaqError: ``init`` cannot write a useful faq-kb.toml.
     """
+    if args.command == "completion":
+        from kb.completion import script
+
+        sys.stdout.write(script(args.shell))
+        return 0
     from kb import scaffold
 
     cwd = Path.cwd()
