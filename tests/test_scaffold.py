@@ -64,7 +64,8 @@ def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     (tmp_path / "faq-kb.toml").write_text("# mine\n")
     done = faq_kb(tmp_path, "init")  # docs/ is found by itself
     assert done.returncode == 2
-    assert done.stderr == f"error: {tmp_path / 'faq-kb.toml'} already exists; --force overwrites it\n"
+    config = tmp_path / "faq-kb.toml"
+    assert done.stderr == f"error: {config} already exists; --force overwrites it\n"
     assert (tmp_path / "faq-kb.toml").read_text() == "# mine\n"
     forced = faq_kb(tmp_path, "init", "--force", "--url", "https://faq.example.com")
     assert forced.returncode == 0, forced.stderr
