@@ -214,6 +214,11 @@ def kb_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often to look (default 1)",
     )
+    watch.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON event a line: watching, rebuilt, failed, unchanged, stopped",
+    )
     _add_source_options(watch)
     from kb.cli_admin import add_commands
 

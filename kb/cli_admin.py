@@ -184,6 +184,10 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 
 def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
+    if args.json:
+        from kb.watch import watch_json
+
+        return watch_json(args, spec)
     kb = KnowledgeBase(spec, args.index, notify=_note)
     kb.open()
     print(
