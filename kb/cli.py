@@ -12,6 +12,7 @@ from typing import NoReturn
 from kb import config
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
+from kb.progress import Progress
 from kb.render import format_result, result_json, write
 from kb.spec import SourceSpec
 from kb.version import add_version_option
@@ -65,6 +66,12 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
             "--index",
             metavar="DIR",
             help="where the index lives (default: per-user cache; env FAQ_INDEX)",
+        )
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show a (re)build's progress on stderr (shown anyway on a terminal after 1 s)",
         )
 
 
@@ -152,6 +159,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
     try:
         config.apply(args)
         kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=semantic_requested(args))
+        kb.progress = Progress(verbose=args.verbose)
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:
             return _answer_stream(kb, args)

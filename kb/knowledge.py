@@ -52,6 +52,7 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._failed_state: tuple[tuple[str, int, int], ...] | None = None
         self.semantic = semantic
+        self.progress: Callable[[int, int, int], None] | None = None  # see kb.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
 
     @property
@@ -177,7 +178,7 @@ class KnowledgeBase:
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
         self.notify(f"note: {reason}; rebuilding the index…")
-        data, report = build_bytes(self.spec, self.index_dir)
+        data, report = build_bytes(self.spec, self.index_dir, progress=self.progress)
         for warning in report.warnings:
             self.notify(f"warning: {warning}")
         try:

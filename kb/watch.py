@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
+from kb.progress import Progress
 from kb.spec import SourceSpec
 
 _State = dict[str, tuple[int, int]]
@@ -73,6 +74,7 @@ def watch_json(args: argparse.Namespace, spec: SourceSpec, out: TextIO = sys.std
     """
     events = _Events(out)
     kb = KnowledgeBase(spec, args.index, notify=events.note)
+    kb.progress = Progress(verbose=args.verbose)
     kb.open()
     state = _state(kb)
     files = len(kb.reader.fingerprint.get("files", []))  # as the text output counts them
