@@ -65,7 +65,8 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
         group.add_argument(
             "--index",
             metavar="DIR",
-            help="where the index lives (default: per-user cache; env FAQ_INDEX)",
+            help="where the index lives (default: env FAQ_INDEX, faq-kb.toml's, else a "
+            "per-user cache)",
         )
         group.add_argument(
             "-v",
