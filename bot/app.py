@@ -28,11 +28,13 @@ from bot.ratelimit import CappedRateLimitRetryHandler, DeferredSends
 from bot.settings import Settings, SettingsError
 from bot.threads import ThreadLog
 from kb.cli import add_semantic_option, semantic_requested
+from kb.config import apply as apply_config
 from kb.database import DatabaseConfigError, open_database
 from kb.errors import FaqError
 from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
 from kb.spec import SourceSpec
+from kb.version import add_version_option
 
 logger = logging.getLogger("faq-bot")
 
@@ -122,6 +124,7 @@ def bot_parser() -> argparse.ArgumentParser:
         "FAQ_INDEX, "
         "FAQ_REFRESH_SECONDS.",
     )
+    add_version_option(parser)
     parser.add_argument("--socket", action="store_true", help="use Socket Mode (no public URL)")
     parser.add_argument("--port", type=int, help="HTTP port (default: env PORT or 3000)")
     parser.add_argument("--host", default="0.0.0.0", help="HTTP address (default 0.0.0.0)")
@@ -165,6 +168,10 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
         settings = replace(settings, port=args.port)
     if args.feedback_db:
         settings = replace(settings, feedback_db=args.feedback_db)
+    try:
+        apply_config(args)  # FAQ_MANIFEST, faq-kb.toml: the same FAQ as faq-search's
+    except FaqError as error:
+        raise StartupError(str(error)) from None
     spec = SourceSpec(paths=tuple(args.source)) if args.source else SourceSpec(args.manifest)
     try:
         semantic = semantic_requested(args)

@@ -12,6 +12,8 @@ if len(sys.argv) > 1 and sys.argv[1] in {
     "watch",
     "eval",
     "feedback",
+    "init",
+    "completion",
 }:
     kb_entry()
 else:

@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 _T = TypeVar("_T")
+BuildProgress = Callable[[int, int, int], None]  # (sources done, sources, entries so far)
 
 
 @dataclass
@@ -144,10 +145,16 @@ class Reuse:
             self.handle.close()
 
 
-def gather(sources: list[Source], reuse: Reuse, spool: BinaryIO) -> tuple[Corpus, list[str]]:
+def gather(
+    sources: list[Source],
+    reuse: Reuse,
+    spool: BinaryIO,
+    progress: BuildProgress | None = None,
+) -> tuple[Corpus, list[str]]:
     """Prepare every source (unchanged ones from ``reuse``, not parsed again), in order.
 
     Returns the corpus to index, its entry lines written to ``spool``, and the warnings.
+    ``progress(done, total, entries)`` is called as the build starts and after each source.
 
     Raises:
         BuildError: any source is unreadable or has rst errors (every problem listed).
@@ -158,11 +165,15 @@ def gather(sources: list[Source], reuse: Reuse, spool: BinaryIO) -> tuple[Corpus
     work = (reuse.stored(s.name) if s.name in reuse.spans else s for s in sources)
     size = sum(_size(s) for s in sources if s.name not in reuse.spans)
     size += sum(end - start for start, end in reuse.spans.values())
-    for prepared in _map_ordered(prepare_item, work, len(sources), size):
+    if progress:
+        progress(0, len(sources), 0)
+    for done, prepared in enumerate(_map_ordered(prepare_item, work, len(sources), size), 1):
         warnings.extend(prepared.warnings)
         problems.extend(prepared.problems)
         if not problems:
             corpus.add(prepared)
+        if progress:
+            progress(done, len(sources), len(corpus))
     if problems:
         raise BuildError(problems)
     return corpus, warnings
@@ -272,7 +283,9 @@ def encode_index(
     return buffer.getvalue()
 
 
-def build_bytes(spec: SourceSpec, previous_dir: str | None = None) -> tuple[bytes, BuildReport]:
+def build_bytes(
+    spec: SourceSpec, previous_dir: str | None = None, *, progress: BuildProgress | None = None
+) -> tuple[bytes, BuildReport]:
     """Build the index of ``spec`` in memory: the file's bytes and what the build did.
 
     Sources unchanged since the index in ``previous_dir`` was built are not parsed again.
@@ -282,11 +295,13 @@ def build_bytes(spec: SourceSpec, previous_dir: str | None = None) -> tuple[byte
         BuildError: a source is broken (every problem listed).
     """
     buffer = io.BytesIO()
-    report = _build(spec, previous_dir, lambda write: write(buffer), io.BytesIO)
+    report = _build(spec, previous_dir, lambda write: write(buffer), io.BytesIO, progress)
     return buffer.getvalue(), report
 
 
-def build(spec: SourceSpec, index_dir: str) -> BuildReport:
+def build(
+    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+) -> BuildReport:
     """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
 
     The file is streamed, never held whole in memory; the entries' JSON lines wait in an
@@ -303,6 +318,7 @@ def build(spec: SourceSpec, index_dir: str) -> BuildReport:
         index_dir,
         lambda write: write_streaming(path, write),
         functools.partial(_spool, index_dir),
+        progress,
     )
     report.path = path
     return report
@@ -318,6 +334,7 @@ def _build(
     previous_dir: str | None,
     save: Callable[[Callable[[BinaryIO], None]], None],
     spool: Callable[[], BinaryIO],
+    progress: BuildProgress | None = None,
 ) -> BuildReport:
     from kb.sources import resolve_sources
 
@@ -327,7 +344,7 @@ def _build(
     reuse = _reusable(previous_dir, fingerprint_)
     try:
         with spool() as lines:
-            corpus, warnings = gather(sources, reuse, lines)
+            corpus, warnings = gather(sources, reuse, lines, progress)
             entries = len(corpus)
             save(lambda out: write_index(corpus, fingerprint_, out))
     finally:

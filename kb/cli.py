@@ -9,10 +9,13 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+from kb import config
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
+from kb.progress import Progress
 from kb.render import format_result, result_json, write
 from kb.spec import SourceSpec
+from kb.version import add_version_option
 
 EXIT_ANSWERED, EXIT_UNANSWERED, EXIT_USAGE = 0, 1, 2
 
@@ -39,7 +42,10 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
     group = parser.add_argument_group("sources")
     which = group.add_mutually_exclusive_group()
     which.add_argument(
-        "--manifest", metavar="FILE", help="a sources.toml manifest (default: the shipped FAQ)"
+        "--manifest",
+        metavar="FILE",
+        help="a sources.toml manifest (default: env FAQ_MANIFEST, else faq-kb.toml's, "
+        "else the shipped FAQ)",
     )
     which.add_argument(
         "--source",
@@ -59,7 +65,14 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
         group.add_argument(
             "--index",
             metavar="DIR",
-            help="where the index lives (default: per-user cache; env FAQ_INDEX)",
+            help="where the index lives (default: env FAQ_INDEX, faq-kb.toml's, else a "
+            "per-user cache)",
+        )
+        group.add_argument(
+            "-v",
+            "--verbose",
+            action="store_true",
+            help="show a (re)build's progress on stderr (shown anyway on a terminal after 1 s)",
         )
 
 
@@ -117,6 +130,7 @@ def search_parser() -> argparse.ArgumentParser:
         "QUESTION '-' reads one question a line from standard input.",
     )
     parser.add_argument("question", nargs="*", metavar="QUESTION", help="the question (or -)")
+    add_version_option(parser)
     parser.add_argument(
         "-k", "--top", type=_positive, default=3, metavar="N", help="how many results (default 3)"
     )
@@ -144,7 +158,9 @@ def search_main(argv: Sequence[str] | None = None) -> int:
         )
         return EXIT_USAGE
     try:
+        config.apply(args)
         kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=semantic_requested(args))
+        kb.progress = Progress(verbose=args.verbose)
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:
             return _answer_stream(kb, args)
@@ -185,6 +201,7 @@ def _answer_stream(kb: KnowledgeBase, args: argparse.Namespace) -> int:
 def kb_parser() -> argparse.ArgumentParser:
     """The ``faq-kb`` argument parser."""
     parser = _Parser(prog="faq-kb", description="Build, check and inspect the FAQ knowledge base.")
+    add_version_option(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = commands.add_parser("build", help="(re)build the index")
     add_semantic_option(build)
@@ -206,19 +223,30 @@ def kb_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how often to look (default 1)",
     )
+    watch.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON event a line: watching, rebuilt, failed, unchanged, stopped",
+    )
     _add_source_options(watch)
     from kb.cli_admin import add_commands
 
     add_commands(commands, _add_source_options)
+    from kb.cli_setup import add_setup_commands
+
+    add_setup_commands(commands)
     return parser
 
 
 def kb_main(argv: Sequence[str] | None = None) -> int:
     """``faq-kb``: maintainers' commands."""
-    from kb import cli_admin
+    from kb import cli_admin, cli_setup
 
     args = kb_parser().parse_args(argv)
     try:
+        if args.command in cli_setup.COMMANDS:  # they read no sources and no config
+            return cli_setup.run(args)
+        config.apply(args)
         return cli_admin.run(args, _spec(args))
     except FaqError as error:
         return _fail(error)

@@ -12,6 +12,7 @@ from typing import Any
 
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
+from kb.progress import Progress
 from kb.render import answer_lines, terminal_width, write
 from kb.spec import SourceSpec
 
@@ -198,7 +199,7 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
     try:
-        report = build(spec, index_dir)
+        report = build(spec, index_dir, progress=Progress(verbose=args.verbose))
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     for warning in report.warnings:
@@ -240,6 +241,7 @@ def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 def _open(args: argparse.Namespace, spec: SourceSpec) -> KnowledgeBase:
     kb = KnowledgeBase(spec, args.index, notify=_note)
+    kb.progress = Progress(verbose=args.verbose)
     kb.open()
     return kb
 
@@ -286,7 +288,12 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 
 def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
+    if args.json:
+        from kb.watch import watch_json
+
+        return watch_json(args, spec)
     kb = KnowledgeBase(spec, args.index, notify=_note)
+    kb.progress = Progress(verbose=args.verbose)
     kb.open()
     print(
         f"watching {len(kb.reader.fingerprint.get('files', []))} file(s); Ctrl-C to stop",

@@ -20,6 +20,7 @@ from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
 from kb.search import SearchResult
 from kb.spec import SourceSpec
+from kb.typography import plain_typography
 
 RANK_DEPTH = 10  # MRR counts a right answer down to this rank
 
@@ -82,7 +83,8 @@ class Report:
 
 
 def _norm(title: str) -> str:
-    """Compare titles as text: rst markup, escapes, case and spacing do not matter."""
+    """Compare titles as text: rst markup, escapes, case, spacing and typography do not matter."""
+    title = plain_typography(title)
     return " ".join(re.sub(r"[`*\\]|:[\w:.-]+:(?=`)", "", title).casefold().split())
 
 

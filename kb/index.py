@@ -21,7 +21,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 

@@ -18,6 +18,7 @@ from kb.errors import SourceError
 from kb.models import Block, Entry, SourceRef
 from kb.rst_render import RenderContext, blocks_to_text, render_blocks
 from kb.sources import Source
+from kb.typography import plain_typography
 
 # docutils' security advice plus what FAQ pages need: no file is ever inserted and no raw
 # markup passed through; section titles stay sections (``doctitle_xform``) and unnumbered
@@ -37,6 +38,8 @@ SETTINGS: dict[str, Any] = {
     "auto_id_prefix": "id",
     "syntax_highlight": "none",
     "language_code": "en",
+    # Typography as Sphinx renders it: "quotes" curly, -- an en dash, --- an em dash, ... …
+    "smart_quotes": True,
 }
 _WARNING, _ERROR = 2, 3
 _STANDARD_INCLUDES = Path(docutils.__file__).parent / "parsers" / "rst" / "include"
@@ -344,7 +347,7 @@ def _make_entry(
 def _title_line(title: nodes.Element, lines: list[str]) -> int:
     """The 1-based line of a title's text (docutils points at the underline)."""
     line = title.line or 0
-    text = " ".join(title.astext().split())[:20]
+    text = plain_typography(" ".join(title.astext().split()))[:20]  # smart quotes undone
     for candidate in (line - 1, line, line - 2):
         if 0 < candidate <= len(lines) and text[:8] in _plain(lines[candidate - 1]):
             return candidate
@@ -352,7 +355,7 @@ def _title_line(title: nodes.Element, lines: list[str]) -> int:
 
 
 def _plain(raw: str) -> str:
-    return re.sub(r"[`*\\]|:\w+:", "", raw)
+    return re.sub(r"[`*\\]|:\w+:", "", plain_typography(raw))
 
 
 def _unique_id(walk: _Walk, wanted: str) -> str:
@@ -370,8 +373,8 @@ def _definition_qas(section: nodes.Element, own: list[nodes.Node]) -> list[nodes
         return []
     title = _title(section)
     terms = [item[0].astext().strip() for dl in lists for item in dl.children]  # type: ignore[index]
-    asks = sum(t.startswith("...") or _is_question(t) for t in terms)
-    if title.endswith("...") or asks * 2 > len(terms):
+    asks = sum(t.startswith(("...", "…")) or _is_question(t) for t in terms)
+    if title.endswith(("...", "…")) or asks * 2 > len(terms):
         return lists
     return []
 
@@ -379,13 +382,13 @@ def _definition_qas(section: nodes.Element, own: list[nodes.Node]) -> list[nodes
 def _definition_entries(
     walk: _Walk, section: nodes.Element, lists: list[nodes.definition_list], crumbs: list[str]
 ) -> list[Entry]:
-    stem = _title(section).rstrip(".").strip()
+    stem = _title(section).rstrip(".…").strip()  # "How do I..." (smart quotes: "…")
     entries = []
     for dl in lists:
         for item in dl.children:
             assert isinstance(item, nodes.Element)
             term = " ".join(item[0].astext().split())
-            title = f"{stem} {term.lstrip('. ')}" if stem else term
+            title = f"{stem} {term.lstrip('. …')}" if stem else term
             body = [c for c in item.children if isinstance(c, nodes.definition)]
             slug = nodes.make_id(term)
             entries.append(

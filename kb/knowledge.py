@@ -57,6 +57,7 @@ class KnowledgeBase:
         self._pending: tuple[SourceState, float] | None = None  # first seen, at (monotonic)
         self._held: tuple[SourceState, bytes, int] | None = None  # shrunk build, looks since
         self.semantic = semantic
+        self.progress: Callable[[int, int, int], None] | None = None  # see kb.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
 
     @property
@@ -238,7 +239,7 @@ class KnowledgeBase:
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
         self.notify(f"note: {reason}; rebuilding the index…")
-        data, report = build_bytes(self.spec, self.index_dir)
+        data, report = build_bytes(self.spec, self.index_dir, progress=self.progress)
         for warning in report.warnings:
             self.notify(f"warning: {warning}")
         return data

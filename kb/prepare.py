@@ -22,6 +22,7 @@ from kb.models import Entry
 from kb.params import FIELD_WEIGHTS
 from kb.sources import Source
 from kb.text import tokenize
+from kb.typography import plain_typography
 
 FIELDS = tuple(FIELD_WEIGHTS)
 
@@ -86,6 +87,8 @@ def _texts(
 
 
 def _same_text(raw: str, plain: str) -> bool:
+    # ``plain`` has Sphinx's typography (smart quotes, dashes); the rst as written has not.
+    raw, plain = plain_typography(raw), plain_typography(plain)
     return re.sub(r"[`*\\]", "", raw).split() == plain.split()
 
 

@@ -116,6 +116,9 @@ def _private_cache(
     """Never touch the user's cache: the default index folder lives in a temp dir."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("FAQ_INDEX", raising=False)
+    # Nor the user's config: no ~/.config/faq-kb/config.toml, no FAQ_MANIFEST.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.getbasetemp() / "config"))
+    monkeypatch.delenv("FAQ_MANIFEST", raising=False)
     monkeypatch.delenv("FAQ_SEMANTIC", raising=False)  # semantic ranking: asked for per test
     monkeypatch.delenv("FAQ_SEMANTIC_MODEL", raising=False)
     monkeypatch.setenv("COLUMNS", "80")

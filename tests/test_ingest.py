@@ -150,7 +150,7 @@ def _by_title(parsed_corpora: dict, name: str) -> dict:
             "sphinx/faq.rst",
             "How do I create PDF files without LaTeX?",
             "https://www.sphinx-doc.org/en/master/faq.html#how-do-i",
-            ["Sphinx FAQ", "How do I..."],
+            ["Sphinx FAQ", "How do I…"],  # "..." as Sphinx renders it
         ),
         (
             "pandas/gotchas.rst",

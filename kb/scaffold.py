@@ -1,0 +1,201 @@
+"""``faq-kb init``: a starter ``faq-kb.toml`` for a docs folder, its FAQ pages found.
+
+Sphinx's ``conf.py`` is read as text for ``html_baseurl`` and ``project``, never executed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.config import CONFIG_NAME
+from kb.errors import FaqError
+
+_TITLE_WORDS_RE = re.compile(r"frequently asked questions|\bfaqs?\b", re.IGNORECASE)
+_UNDERLINE_RE = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")  # rst section adornment
+_SKIP_DIRS = {"node_modules", "site-packages", "venv", "build"}
+PLACEHOLDER_BASE = "https://docs.example.invalid/"
+
+
+@dataclass(frozen=True)
+class Page:
+    """An FAQ page found in the docs: its manifest name, path and published URL."""
+
+    name: str
+    path: Path
+    url: str
+    why: str  # "file name" or "title"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``init`` writes, and where its guesses came from."""
+
+    docs: Path
+    root: Path  # the Sphinx source folder (where conf.py is), else ``docs``
+    conf: Path | None
+    base: str | None  # the published base URL, None when unknown
+    base_from: str  # "--url", "conf.py html_baseurl" or ""
+    pages: list[Page]
+
+
+def default_docs_dir(cwd: Path) -> Path:
+    """``docs``, ``doc`` or ``Doc`` under ``cwd`` if one exists, else ``cwd`` itself."""
+    for name in ("docs", "doc", "Doc"):
+        if (cwd / name).is_dir():
+            return cwd / name
+    return cwd
+
+
+def plan(docs: Path, url: str | None = None) -> Plan:
+    """Find the FAQ pages under ``docs`` and their published URLs.
+
+    Raises:
+        FaqError: ``docs`` is not a folder, ``url`` is not http(s), or no FAQ page is found.
+    """
+    if not docs.is_dir():
+        raise FaqError(f"{docs}: not a folder; give the docs folder, e.g. faq-kb init docs")
+    if url is not None and not url.startswith(("http://", "https://")):
+        raise FaqError(f"--url {url}: expected the http(s) address the docs are published at")
+    conf = next((c for c in (docs / "conf.py", docs / "source" / "conf.py") if c.is_file()), None)
+    root = conf.parent if conf else docs
+    base, base_from = url, "--url" if url else ""
+    if base is None and conf is not None:
+        base = _conf_value(conf, "html_baseurl")
+        base_from = "conf.py html_baseurl" if base else ""
+    if base is not None and not base.startswith(("http://", "https://")):
+        base, base_from = None, ""
+    pages = []
+    for path in _rst_files(root):
+        why = _why_faq(path)
+        if why:
+            docname = path.relative_to(root).with_suffix("").as_posix()
+            page_url = _join(base or PLACEHOLDER_BASE, docname + ".html")
+            pages.append(Page(_name(docname), path, page_url, why))
+    if not pages:
+        raise FaqError(
+            f"{docs}: no FAQ page found (an .rst file named *faq* or titled "
+            "'Frequently Asked Questions' / 'FAQ'); name one with faq-search --source FILE=URL"
+        )
+    return Plan(docs, root, conf, base, base_from, pages)
+
+
+def _rst_files(root: Path) -> list[Path]:
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")) and d not in _SKIP_DIRS)
+        found += [Path(folder, f) for f in sorted(files) if f.endswith(".rst")]
+    return found
+
+
+def _why_faq(path: Path) -> str:
+    if "faq" in path.stem.lower():
+        return "file name"
+    title = page_title(path)
+    return "title" if title and _TITLE_WORDS_RE.search(title) else ""
+
+
+def page_title(path: Path) -> str | None:
+    """The first section title of an rst file, read from its first lines (no docutils)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = [next(handle, "").rstrip() for _ in range(80)]
+    except OSError:
+        return None
+    for number, line in enumerate(lines[:-1]):
+        text = line.strip()
+        if not text or text.startswith("..") or _UNDERLINE_RE.match(line):
+            continue
+        if _UNDERLINE_RE.match(lines[number + 1]) and len(lines[number + 1]) >= len(text):
+            return text
+    return None
+
+
+def _conf_value(conf: Path, name: str) -> str | None:
+    """A plain string assignment in conf.py (``name = "..."``), read as text."""
+    try:
+        text = conf.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    match = re.search(rf"^{name}\s*=\s*(['\"])([^'\"\n]+)\1", text, re.MULTILINE)
+    return match.group(2).strip() if match else None
+
+
+def _join(base: str, page: str) -> str:
+    return (base if base.endswith("/") else base + "/") + page
+
+
+def _name(docname: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", docname.replace("/", ".")).strip(".-") or "faq"
+
+
+def render(plan_: Plan, cwd: Path) -> str:
+    """The text of ``faq-kb.toml`` for a plan, its paths relative to ``cwd``."""
+    lines = [
+        "# faq-kb configuration (written by `faq-kb init`). faq-search, faq-kb and faq-bot",
+        "# read it in this folder and every folder below it; flags and FAQ_MANIFEST win.",
+        '# Optional: index = "PATH" (where the index lives), semantic = true.',
+        "#",
+        "# Each [[source]] is one FAQ page: a short name, its rst file (relative to this",
+        "# file) and the page it is published as (deep links add #section-id to it).",
+    ]
+    if plan_.base is None:
+        lines.append(f"# TODO: the urls below are placeholders ({PLACEHOLDER_BASE}): fix them.")
+    for page in plan_.pages:
+        lines += [
+            "",
+            "[[source]]",
+            f"name = {_toml(page.name)}",
+            f"path = {_toml(os.path.relpath(page.path, cwd).replace(os.sep, '/'))}",
+            f"url = {_toml(page.url)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _toml(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def write(cwd: Path, docs: Path, url: str | None, *, force: bool) -> tuple[Path, Plan]:
+    """Write ``cwd/faq-kb.toml`` for the FAQ pages under ``docs``.
+
+    Raises:
+        FaqError: the file exists (without ``force``), or as ``plan``.
+    """
+    target = cwd / CONFIG_NAME
+    if target.exists() and not force:
+        raise FaqError(f"{target} already exists; --force overwrites it")
+    plan_ = plan(docs, url)
+    target.write_text(render(plan_, cwd), encoding="utf-8")
+    return target, plan_
+
+
+def report(target: Path, plan_: Plan, cwd: Path) -> str:
+    """What ``init`` wrote, and what to check before relying on it."""
+    shown = os.path.relpath(plan_.docs, cwd)
+    noun = "page" if len(plan_.pages) == 1 else "pages"
+    out = [f"wrote {target.name}: {len(plan_.pages)} FAQ {noun} under {shown}/", ""]
+    width = max(len(p.name) for p in plan_.pages)
+    for page in plan_.pages:
+        path = os.path.relpath(page.path, cwd)
+        out.append(f"  {page.name:<{width}}  {path}  →  {page.url}   (by {page.why})")
+    out += ["", "check:"]
+    if plan_.base is None:
+        out.append(
+            "  - the urls are placeholders: run again with --url https://… (the address your "
+            "docs are published at) and --force, or edit them"
+        )
+    else:
+        out.append(
+            f"  - base URL {plan_.base} (from {plan_.base_from}): open one url; a dirhtml "
+            "build publishes NAME/ instead of NAME.html"
+        )
+    out += [
+        "  - every [[source]] is an FAQ (delete the others); add any FAQ page not found",
+        "  - faq-kb check          rst problems, as FILE:LINE",
+        '  - faq-search "…"        ask it something the FAQ answers',
+    ]
+    return "\n".join(out) + "\n"

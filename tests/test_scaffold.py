@@ -1,0 +1,104 @@
+"""``faq-kb init``: a starter faq-kb.toml for a docs folder, that faq-search then uses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from kb.scaffold import page_title
+from tests.conftest import ROOT, SEED
+
+
+def faq_kb(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kb", *argv],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def make_docs(project: Path, conf: str = 'html_baseurl = "https://docs.example.org/en/"\n') -> None:
+    """A Sphinx project: two FAQ pages (by name, by title), other pages, a build folder."""
+    docs = project / "docs"
+    (docs / "user").mkdir(parents=True)
+    (docs / "_build").mkdir()
+    (docs / "conf.py").write_text(f"project = 'Demo'\n{conf}")
+    shutil.copy(SEED, docs / "faq.rst")
+    shutil.copy(SEED, docs / "_build" / "faq.rst")  # build output: never a source
+    (docs / "user" / "questions.rst").write_text(
+        ".. _questions:\n\n==========================\nFrequently Asked Questions\n"
+        "==========================\n\nWhy?\n----\n\nBecause.\n"
+    )
+    (docs / "index.rst").write_text("Demo\n====\n\nWelcome to the FAQ-free index.\n")
+
+
+def test_init_writes_a_config_faq_search_answers_from(tmp_path: Path) -> None:
+    make_docs(tmp_path)
+    done = faq_kb(tmp_path, "init", "docs")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "faq-kb.toml").read_text()
+    assert '[[source]]\nname = "faq"\npath = "docs/faq.rst"\n' in text
+    assert 'url = "https://docs.example.org/en/faq.html"' in text
+    assert 'name = "user.questions"\npath = "docs/user/questions.rst"' in text
+    assert 'url = "https://docs.example.org/en/user/questions.html"' in text
+    assert "_build" not in text and "index.rst" not in text
+    assert done.stdout.startswith("wrote faq-kb.toml: 2 FAQ pages under docs/\n")
+    assert "(from conf.py html_baseurl)" in done.stdout
+    assert "faq-kb check" in done.stdout
+    nested = tmp_path / "src"
+    nested.mkdir()
+    asked = faq_kb(nested, "list")
+    assert asked.returncode == 0, asked.stderr
+    assert "user.questions/why\tWhy?" in asked.stdout
+    assert faq_kb(nested, "check").returncode == 0
+
+
+def test_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+    make_docs(tmp_path)
+    (tmp_path / "faq-kb.toml").write_text("# mine\n")
+    done = faq_kb(tmp_path, "init")  # docs/ is found by itself
+    assert done.returncode == 2
+    config = tmp_path / "faq-kb.toml"
+    assert done.stderr == f"error: {config} already exists; --force overwrites it\n"
+    assert (tmp_path / "faq-kb.toml").read_text() == "# mine\n"
+    forced = faq_kb(tmp_path, "init", "--force", "--url", "https://faq.example.com")
+    assert forced.returncode == 0, forced.stderr
+    assert 'url = "https://faq.example.com/faq.html"' in (tmp_path / "faq-kb.toml").read_text()
+
+
+def test_init_without_a_base_url_writes_placeholders_and_says_so(tmp_path: Path) -> None:
+    make_docs(tmp_path, conf="")
+    done = faq_kb(tmp_path, "init", "docs")
+    assert done.returncode == 0, done.stderr
+    assert "the urls are placeholders" in done.stdout
+    text = (tmp_path / "faq-kb.toml").read_text()
+    assert "# TODO: the urls below are placeholders" in text
+    assert 'url = "https://docs.example.invalid/faq.html"' in text
+
+
+def test_init_never_runs_conf_py(tmp_path: Path) -> None:
+    make_docs(tmp_path, conf="open('ran', 'w')\nhtml_baseurl = 'https://x.example/'\n")
+    assert faq_kb(tmp_path, "init", "docs").returncode == 0
+    assert not (tmp_path / "ran").exists() and not (tmp_path / "docs" / "ran").exists()
+
+
+def test_init_with_no_faq_page_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "index.rst").write_text("Home\n====\n")
+    done = faq_kb(tmp_path, "init", "docs")
+    assert done.returncode == 2 and "no FAQ page found" in done.stderr
+    assert not (tmp_path / "faq-kb.toml").exists()
+
+
+def test_page_title_reads_over_and_underlined_titles(tmp_path: Path) -> None:
+    page = tmp_path / "p.rst"
+    page.write_text(".. comment\n\n=====\n FAQ\n=====\n\nText\n")
+    assert page_title(page) == "FAQ"
+    page.write_text(":orphan:\n\nGeneral Python FAQ\n******************\n")
+    assert page_title(page) == "General Python FAQ"
