@@ -12,6 +12,7 @@ if len(sys.argv) > 1 and sys.argv[1] in {
     "watch",
     "eval",
     "feedback",
+    "diff",
 }:
     kb_entry()
 else:

@@ -48,6 +48,9 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     add_source_options(evaluation)
 
     _COMMANDS.setdefault("feedback", lambda args, spec: feedback_command(args))
+    from kb.cli_diff import add_diff_command
+
+    add_diff_command(commands, add_source_options)
 
 
 def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:

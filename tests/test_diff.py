@@ -1,0 +1,90 @@
+"""`faq-kb diff` on the seed FAQ against real edits of it, in a real git repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kb.cli import kb_main
+from tests.conftest import SEED_URL
+from tests.git_fixture import edit_seed, git, repo
+from tests.test_cli import assert_golden
+
+__all__ = ["repo"]
+
+QUESTIONS = [
+    {"question": "too many open files", "answers": ["Too many open file descriptors?"]},
+    {"question": "pip install on running workers", "answers": ["Temporary installations"]},
+    {"question": "send my local module to the workers with upload_file", "answers": []},
+    {"question": "How do I use external modules?", "answers": []},
+]
+
+
+def _edited(repo: Path) -> list[str]:
+    """Commit the three edits; the diff arguments that ask only QUESTIONS."""
+    edit_seed(repo / "faq" / "distributed" / "faq.rst")
+    git(repo, "commit", "-q", "-am", "Edit the FAQ")
+    questions = repo / "questions.jsonl"
+    questions.write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS))
+    manifest = repo / "faq" / "sources.toml"
+    return ["diff", "--manifest", str(manifest), "--no-titles", "--questions", str(questions)]
+
+
+def test_diff_markdown_names_every_change(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A retitle (anchor change), a removed sub-part and a moved link, as a PR comment."""
+    args = _edited(repo)
+    assert kb_main([*args, "--base-rev", "origin/main"]) == 1
+    assert_golden("diff-seed.md", capsys.readouterr().out)
+
+
+def test_diff_json_and_fail_on(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The same report as JSON; --fail-on picks what fails (here nothing that happened)."""
+    args = _edited(repo)
+    assert kb_main([*args, "--base-rev", "origin/main", "--json"]) == 1
+    assert_golden("diff-seed.json", capsys.readouterr().out)
+    assert kb_main([*args, "--base-rev", "origin/main", "--fail-on", "ambiguous"]) == 0
+    assert kb_main([*args, "--base-rev", "origin/main", "--fail-on", "none"]) == 0
+    capsys.readouterr()
+    assert kb_main([*args, "--base-rev", "origin/main", "--fail-on", "typo"]) == 2
+    assert "--fail-on: unknown typo" in capsys.readouterr().err
+
+
+def test_diff_against_a_base_file_matches_by_deep_link(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--base PATH=URL`: other file names, the same deep links: the same report body."""
+    base = tmp_path / "old-faq.rst"
+    base.write_text((repo / "faq" / "distributed" / "faq.rst").read_text())
+    args = _edited(repo)
+    assert kb_main([*args, "--base", f"{base}={SEED_URL}", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert [r["before"]["url"].split("#")[1] for r in report["retitled"]] == [
+        "too-many-open-file-descriptors"
+    ]
+    assert [e["title"] for e in report["removed"]] == ["Temporary installations"]
+    assert report["added"] == []
+
+
+def test_by_default_every_title_and_alias_is_asked(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --no-titles the entries' own questions are asked: the retitle shows there."""
+    edit_seed(repo / "faq" / "distributed" / "faq.rst")
+    manifest = repo / "faq" / "sources.toml"
+    assert kb_main(["diff", "--manifest", str(manifest), "--base-rev", "HEAD", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions_asked"] > 50
+    changes = {(q["question"], q["change"]) for q in report["questions"]}
+    assert ("Too many open file descriptors?", "link-change") in changes
+    assert ("Temporary installations", "lost-answer") in changes
+
+
+def test_an_unknown_revision_is_a_clear_error(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = repo / "faq" / "sources.toml"
+    assert kb_main(["diff", "--manifest", str(manifest), "--base-rev", "no-such-rev"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: git show no-such-rev:faq/distributed/faq.rst in ")
