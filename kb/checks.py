@@ -101,9 +101,9 @@ def check_sources(sources: list[Source]) -> tuple[CheckReport, list[tuple[str, U
         except SourceError as exc:
             report.errors.append(_finding(exc.path, exc.line, "error", "rst", exc.message))
             entries, alias_warnings = parsed.entries, []
-        report.warnings.extend(
-            _finding(shown, None, "warning", "aliases", w) for w in alias_warnings
-        )
+        for warning in alias_warnings:  # "ALIASES FILE: message"
+            where, _, message = warning.partition(": ")
+            report.warnings.append(_finding(where, None, "warning", "aliases", message))
         report.entries += len(entries)
         if not entries:
             report.errors.append(
