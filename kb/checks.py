@@ -102,8 +102,8 @@ def check_sources(sources: list[Source]) -> tuple[CheckReport, list[tuple[str, U
             report.errors.append(_finding(exc.path, exc.line, "error", "rst", exc.message))
             entries, alias_warnings = parsed.entries, []
         for warning in alias_warnings:  # "ALIASES FILE: message"
-            where, _, message = warning.partition(": ")
-            report.warnings.append(_finding(where, None, "warning", "aliases", message))
+            alias_file, _, message = warning.partition(": ")
+            report.warnings.append(_finding(alias_file, None, "warning", "aliases", message))
         report.entries += len(entries)
         if not entries:
             report.errors.append(
@@ -136,11 +136,11 @@ def check_sources(sources: list[Source]) -> tuple[CheckReport, list[tuple[str, U
                 parsed.document,
                 source.path.read_text(encoding="utf-8", errors="replace").splitlines(),
             )
-            for title, where in refs.empty_questions:
+            for title, title_line in refs.empty_questions:
                 report.errors.append(
                     _finding(
                         shown,
-                        where,
+                        title_line,
                         "error",
                         "empty-entry",
                         f"empty entry {title!r}: a question with no answer",
