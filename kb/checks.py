@@ -66,119 +66,90 @@ class _Checked:
 
 def check_sources(sources: list[Source]) -> tuple[CheckReport, list[tuple[str, Use]]]:
     """Check every source; return the report and every outbound link (file, use)."""
-    from kb.aliases import apply_aliases
-    from kb.ingest import display_path, parse_source
-
     report = CheckReport(sources=len(sources))
-    checked: list[_Checked] = []
     # Deep links of every page: two entries (of one source or two) at one URL collide.
     anchors: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for source in sources:
-        shown = source.shown or display_path(source.path)
-        name = (source.origin or source.path.name).split("?")[0]
-        if not name.lower().endswith(RST_SUFFIXES):
-            report.errors.append(
-                Finding(
-                    path=shown,
-                    line=None,
-                    level="error",
-                    code="not-rst",
-                    message="not an rst file: faq-kb reads reStructuredText (.rst) only",
-                )
-            )
-            continue
-        try:
-            parsed = parse_source(source)
-        except SourceError as exc:
-            report.errors.append(_finding(exc.path, exc.line, "error", "rst", exc.message))
-            continue
-        for problem in parsed.problems:
-            level = "error" if problem.is_error else "warning"
-            found = _finding(problem.path, problem.line, level, "rst", problem.message)
-            (report.errors if problem.is_error else report.warnings).append(found)
-        try:
-            entries, alias_warnings = apply_aliases(source, parsed.entries)
-        except SourceError as exc:
-            report.errors.append(_finding(exc.path, exc.line, "error", "rst", exc.message))
-            entries, alias_warnings = parsed.entries, []
-        for warning in alias_warnings:  # "ALIASES FILE: message"
-            alias_file, _, message = warning.partition(": ")
-            report.warnings.append(_finding(alias_file, None, "warning", "aliases", message))
-        report.entries += len(entries)
-        if not entries:
-            report.errors.append(
-                _finding(
-                    shown,
-                    None,
-                    "error",
-                    "no-entries",
-                    "no FAQ entries found (no section with an answer)",
-                )
-            )
-        parents = {e.parent for e in entries if e.parent}
-        for entry in entries:
-            if not entry.answer.strip() and entry.id not in parents:
-                report.errors.append(
-                    _finding(
-                        shown,
-                        entry.source.line,
-                        "error",
-                        "empty-entry",
-                        f"empty entry {entry.title!r}: no answer",
-                    )
-                )
-        for entry in entries:
-            if "/" not in entry.id.split("/", 1)[1]:  # items of a Q&A list share their section's
-                anchors[entry.url].append((shown, entry.source.line))
-        refs = None
-        if parsed.document is not None:
-            refs = collect_refs(
-                parsed.document,
-                source.path.read_text(encoding="utf-8", errors="replace").splitlines(),
-            )
-            for title, title_line in refs.empty_questions:
-                report.errors.append(
-                    _finding(
-                        shown,
-                        title_line,
-                        "error",
-                        "empty-entry",
-                        f"empty entry {title!r}: a question with no answer",
-                    )
-                )
-        item = _Checked(source, shown, refs)
-        if source.inventory:
-            from kb.inventory import InventoryError, load_inventory
-
-            try:
-                inventory = load_inventory(source.inventory, source.url)
-            except InventoryError as exc:
-                report.warnings.append(
-                    _finding(shown, None, "warning", "inventory", f"inventory not used: {exc}")
-                )
-            else:
-                item.inventory_docs = set(inventory.docs)
-                item.inventory_labels = set(inventory.labels)
-        checked.append(item)
+    checked = [c for c in (_check_source(s, report, anchors) for s in sources) if c]
     for url, places in sorted(anchors.items()):
         first = "{}:{}".format(*places[0])
         for shown, line in places[1:]:
-            report.errors.append(
-                _finding(
-                    shown,
-                    line,
-                    "error",
-                    "duplicate-anchor",
-                    f"{url} is also the deep link of the entry at {first}: links go to the first",
-                )
-            )
+            message = f"{url} is also the deep link of the entry at {first}: links go to the first"
+            _error(report, shown, line, "duplicate-anchor", message)
     links = _check_references(checked, report)
     report.ok = not report.errors
     return report, links
 
 
+def _check_source(
+    source: Source, report: CheckReport, anchors: dict[str, list[tuple[str, int]]]
+) -> _Checked | None:
+    """Parse one source and report its own problems; None if it cannot be parsed."""
+    from kb.aliases import apply_aliases
+    from kb.ingest import display_path, parse_source
+
+    shown = source.shown or display_path(source.path)
+    name = (source.origin or source.path.name).split("?")[0]
+    if not name.lower().endswith(RST_SUFFIXES):
+        message = "not an rst file: faq-kb reads reStructuredText (.rst) only"
+        _error(report, shown, None, "not-rst", message)
+        return None
+    try:
+        parsed = parse_source(source)
+    except SourceError as exc:
+        _error(report, exc.path, exc.line, "rst", exc.message)
+        return None
+    for problem in parsed.problems:
+        level = "error" if problem.is_error else "warning"
+        found = _finding(problem.path, problem.line, level, "rst", problem.message)
+        (report.errors if problem.is_error else report.warnings).append(found)
+    try:
+        entries, alias_warnings = apply_aliases(source, parsed.entries)
+    except SourceError as exc:
+        _error(report, exc.path, exc.line, "rst", exc.message)
+        entries, alias_warnings = parsed.entries, []
+    for warning in alias_warnings:  # "ALIASES FILE: message"
+        alias_file, _, message = warning.partition(": ")
+        report.warnings.append(_finding(alias_file, None, "warning", "aliases", message))
+    report.entries += len(entries)
+    if not entries:
+        _error(
+            report, shown, None, "no-entries", "no FAQ entries found (no section with an answer)"
+        )
+    parents = {e.parent for e in entries if e.parent}
+    for entry in entries:
+        if not entry.answer.strip() and entry.id not in parents:
+            message = f"empty entry {entry.title!r}: no answer"
+            _error(report, shown, entry.source.line, "empty-entry", message)
+        if "/" not in entry.id.split("/", 1)[1]:  # items of a Q&A list share their section's
+            anchors[entry.url].append((shown, entry.source.line))
+    refs = None
+    if parsed.document is not None:
+        text = source.path.read_text(encoding="utf-8", errors="replace")
+        refs = collect_refs(parsed.document, text.splitlines())
+        for title, line in refs.empty_questions:
+            message = f"empty entry {title!r}: a question with no answer"
+            _error(report, shown, line, "empty-entry", message)
+    item = _Checked(source, shown, refs)
+    if source.inventory:
+        from kb.inventory import InventoryError, load_inventory
+
+        try:
+            inventory = load_inventory(source.inventory, source.url)
+        except InventoryError as exc:
+            message = f"inventory not used: {exc}"
+            report.warnings.append(_finding(shown, None, "warning", "inventory", message))
+        else:
+            item.inventory_docs = set(inventory.docs)
+            item.inventory_labels = set(inventory.labels)
+    return item
+
+
 def _finding(path: str, line: int | None, level: str, code: str, message: str) -> Finding:
     return Finding(path=path, line=line, level=level, code=code, message=message)
+
+
+def _error(report: CheckReport, path: str, line: int | None, code: str, message: str) -> None:
+    report.errors.append(_finding(path, line, "error", code, message))
 
 
 def _check_references(checked: list[_Checked], report: CheckReport) -> list[tuple[str, Use]]:

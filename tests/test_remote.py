@@ -225,3 +225,24 @@ def test_the_query_path_does_not_import_urllib_when_nothing_is_due(
     )
     assert "#too-many-open-file-descriptors" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_the_bots_refresher_swaps_in_an_upstream_change(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bot's refresher look: a changed remote file is rebuilt and swapped in."""
+    from bot.freshness import Refresher
+
+    site.pages["/faq.rst"] = Page(SEED.read_bytes())
+    kb = _kb(tmp_path, site)
+    kb.open()
+    refresher = Refresher(kb, interval=0)
+    assert refresher.check() is False
+    monkeypatch.setenv("FAQ_REMOTE_MAX_AGE", "0")
+    site.pages["/faq.rst"] = Page(SEED.read_bytes() + NEW_ANSWER.encode())
+    assert refresher.check() is True and refresher.swaps == 1
+    assert (
+        kb.search("zanzibar gateway").hits[0].entry["title"] == "How do I reach the upstream FAQ?"
+    )
+    site.shut_down()
+    assert refresher.check() is False and refresher.last_error is None  # the copy serves
