@@ -36,8 +36,6 @@ CATEGORIES = (
     "added",
 )
 DEFAULT_FAIL_ON = ("anchor-change", "removed", "lost-answer")
-# A best answer is ambiguous when the runner-up scores this close to it.
-AMBIGUOUS_RATIO = 0.95
 # An entry of the base and one of the head are the same question reworded when their
 # answers are this alike (difflib's ratio) and nothing closer pairs them.
 SAME_ANSWER_RATIO = 0.8
@@ -333,13 +331,11 @@ def _question(
 
 
 def _ambiguous(result: SearchResult) -> bool:
+    """Whether the runner-up answers the question as confidently as the best (two claim it)."""
+    from kb.search import _confident  # the answer bands' own test: one definition of "confident"
+
     hits = result.hits
-    return (
-        result.answered
-        and len(hits) > 1
-        and hits[0].score > 0
-        and hits[1].score >= AMBIGUOUS_RATIO * hits[0].score
-    )
+    return result.answered and len(hits) > 1 and _confident(hits[1])
 
 
 def build_state(spec: SourceSpec, folder: str) -> KnowledgeBase:

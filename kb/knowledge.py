@@ -71,7 +71,7 @@ class KnowledgeBase:
             IndexFileError: no usable index and ``rebuild`` is off.
             BuildError, ManifestError: the rebuild failed.
         """
-        reader, reason = self._load()
+        reader, reason = self._load(remote=rebuild)  # --no-rebuild: no request either
         if reason is not None or reader is None:
             if not rebuild:
                 if reader is None:
@@ -148,7 +148,9 @@ class KnowledgeBase:
         reader = self.reader
         return search(reader, question, k=k, explain=explain, semantic=self._ranker_for(reader))
 
-    def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
+    def _load(
+        self, *, check_only: bool = False, remote: bool = True
+    ) -> tuple[IndexReader | None, str | None]:
         if not os.path.exists(self.path):
             return None, f"no index at {self.index_dir} yet"
         try:
@@ -166,7 +168,8 @@ class KnowledgeBase:
         fingerprint = reader.fingerprint
         if fingerprint.get("spec") != self.spec.key:
             return reader, "the index was built from other sources"
-        self._refresh_remote(fingerprint.get("remote") or [])
+        if remote:
+            self._refresh_remote(fingerprint.get("remote") or [])
         changed = changed_files(fingerprint)
         if changed:
             remote = fingerprint.get("remote") or []

@@ -22,6 +22,7 @@ class Page:
     delay: float = 0.0  # seconds before answering (a slow server)
     location: str | None = None  # a redirect's target
     etag: bool = True  # send an ETag and honour If-None-Match
+    length: bool = True  # send Content-Length (else the body ends when the connection does)
 
 
 @dataclass
@@ -78,7 +79,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if page.etag:
                 self.send_header("ETag", etag)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
-            self.send_header("Content-Length", str(len(page.body)))
+            if page.length:
+                self.send_header("Content-Length", str(len(page.body)))
             self.end_headers()
             if not head:
                 # The client may give up early (size cap, timeout).

@@ -153,3 +153,36 @@ def test_warnings_stay_reported_until_fixed(
     faq.write_text("FAQ\n===\n\nWhy?\n----\n\nBecause.\n")
     assert kb_main(args) == 0
     assert json.loads(capsys.readouterr().out)["warnings"] == []
+
+
+def test_an_inventory_may_be_a_url(tmp_path: Path, site: Site) -> None:
+    """`inventory = "https://…/objects.inv"`: fetched at build time; links under its folder."""
+    site.pages["/en/objects.inv"] = Page((DATA / "check" / "objects.inv").read_bytes())
+    manifest = tmp_path / "sources.toml"
+    manifest.write_text(
+        '[[source]]\nname = "broken"\n'
+        f'path = "{DATA / "check" / "broken.rst"}"\n'
+        'url = "https://example.com/docs/faq.html"\n'
+        f'inventory = "{site.url("/en/objects.inv")}"\n'
+    )
+    source = resolve_sources(SourceSpec(manifest=manifest))[0]
+    links = {link.text: link.url for link in parse_source(source).entries[0].links}
+    assert links["Nullable integer data type"] == site.url(
+        "/en/user_guide/integer_na.html#integer-na"
+    )
+    report, _ = check_sources([source])
+    assert sorted(e.code for e in report.errors) == ["anchor", "doc", "empty-entry", "ref", "ref"]
+
+
+def test_an_unreadable_inventory_is_a_warning(tmp_path: Path) -> None:
+    """A missing objects.inv: said once, and the references are rendered as text."""
+    manifest = tmp_path / "sources.toml"
+    manifest.write_text(
+        '[[source]]\nname = "broken"\n'
+        f'path = "{DATA / "check" / "broken.rst"}"\n'
+        'url = "https://example.com/docs/faq.html"\ninventory = "nowhere.inv"\n'
+    )
+    source = resolve_sources(SourceSpec(manifest=manifest))[0]
+    parsed = parse_source(source)
+    assert [p.message.split(":")[0] for p in parsed.problems] == ["inventory not used"]
+    assert "integer na" in parsed.entries[0].answer

@@ -88,3 +88,31 @@ def test_an_unknown_revision_is_a_clear_error(
     assert kb_main(["diff", "--manifest", str(manifest), "--base-rev", "no-such-rev"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: git show no-such-rev:faq/distributed/faq.rst in ")
+
+
+def test_the_bots_questions_are_asked_and_ambiguity_is_flagged(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--feedback-db: every logged question; a near-duplicate entry makes one ambiguous."""
+    from kb.feedback import FeedbackStore
+
+    db = tmp_path / "feedback.sqlite3"
+    store = FeedbackStore(db)
+    for n, question in enumerate(["Does Dask handle Data Locality?", "unrelated banana"]):
+        store.record_answer(f"a{n}", question, surface="mention", band="answer")
+    faq = repo / "faq" / "distributed" / "faq.rst"
+    faq.write_text(
+        faq.read_text()
+        + "\nDoes Dask handle data locality well?\n"
+        + "~" * 36
+        + "\n\nYes, Dask handles data locality: it schedules tasks where the data lives.\n"
+    )
+    manifest = repo / "faq" / "sources.toml"
+    args = ["diff", "--manifest", str(manifest), "--base-rev", "HEAD", "--no-titles"]
+    assert kb_main([*args, "--feedback-db", str(db), "--json", "--fail-on", "ambiguous"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["questions_asked"] == 2
+    assert [(q["question"], q["change"]) for q in report["questions"]] == [
+        ("Does Dask handle Data Locality?", "ambiguous")
+    ]
+    assert [e["title"] for e in report["added"]] == ["Does Dask handle data locality well?"]

@@ -114,6 +114,38 @@ def test_server_down_keeps_the_cached_copy_with_one_warning(
     assert kb.search("too many open files").answered
 
 
+def test_a_server_error_keeps_the_cached_copy(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 503 is an outage too: the copy serves, one warning naming the status."""
+    site.pages["/faq.rst"] = Page(SEED.read_bytes())
+    notes: list[str] = []
+    kb = _kb(tmp_path, site, notes)
+    kb.open()
+    notes.clear()  # the first build's note
+    site.pages["/faq.rst"] = Page(b"down for maintenance", status=503)
+    monkeypatch.setenv("FAQ_REMOTE_MAX_AGE", "0")
+    assert kb.refresh() is False
+    assert notes == [
+        f"warning: {site.url('/faq.rst')}: cannot refresh (HTTP 503 Service Unavailable);"
+        f" using the copy fetched {notes[0].rsplit('fetched ', 1)[1]}"
+    ]
+    assert notes[0].endswith(" UTC")
+    assert kb.search("too many open files").answered
+
+
+def test_no_rebuild_asks_nothing(
+    tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--no-rebuild uses the index as it is: not even a conditional request."""
+    site.pages["/faq.rst"] = Page(SEED.read_bytes())
+    args = ["--manifest", str(_manifest(tmp_path, site)), "--index", str(tmp_path / "index")]
+    assert kb_main(["build", *args]) == 0
+    monkeypatch.setenv("FAQ_REMOTE_MAX_AGE", "0")
+    assert search_main(["too many open files", "--no-rebuild", *args]) == 0
+    assert len(site.requests) == 1
+
+
 def test_faq_search_uses_the_copy_when_the_server_is_down(
     tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -157,6 +189,9 @@ def test_a_huge_response_is_capped(site: Site, tmp_path: Path) -> None:
     site.pages["/huge.rst"] = Page(b"x" * 50_000)
     with pytest.raises(remote.FetchError, match="larger than 10000 bytes"):
         remote.fetch(site.url("/huge.rst"), max_bytes=10_000)
+    site.pages["/endless.rst"] = Page(b"x" * 50_000, length=False)  # no length to refuse by
+    with pytest.raises(remote.FetchError, match="larger than 10000 bytes"):
+        remote.fetch(site.url("/endless.rst"), max_bytes=10_000)
     site.pages["/huge.rst"] = Page(b"x" * (remote.MAX_BYTES + 1))
     with pytest.raises(SourceError, match="larger than"):
         remote.update(site.url("/huge.rst"), str(tmp_path))
