@@ -172,8 +172,8 @@ class KnowledgeBase:
             self._refresh_remote(fingerprint.get("remote") or [])
         changed = changed_files(fingerprint)
         if changed:
-            remote = fingerprint.get("remote") or []
-            shown = {os.path.splitext(r["meta"])[0] + ".rst": r["url"] for r in remote}
+            records = fingerprint.get("remote") or []
+            shown = {os.path.splitext(r["meta"])[0] + ".rst": r["url"] for r in records}
             changed = [shown.get(path, path) for path in changed]
             more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
             return reader, f"{changed[0]}{more} changed since the index was built"
