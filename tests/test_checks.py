@@ -95,7 +95,9 @@ def test_no_false_alarms_on_the_real_corpora() -> None:
         errors += [(e.path.rsplit("corpora/", 1)[-1], e.code) for e in report.errors]
         for unchecked in report.unchecked:
             assert unchecked.code in ("ref", "doc") and unchecked.line
-    assert errors == [("cpython/index.rst", "no-entries")]
+    references = {"anchor", "ref", "doc", "duplicate-anchor", "empty-entry"}
+    assert [e for e in errors if e[1] in references] == []
+    assert ("cpython/index.rst", "no-entries") in errors  # a table of contents, no FAQ
 
 
 def test_check_external_reports_dead_links_at_their_line(
