@@ -131,6 +131,10 @@ def fetch(
     deadline = time.monotonic() + wait
     try:
         with opener.open(request, timeout=wait) as response:
+            kind = response.headers.get_content_type()
+            if kind in ("text/html", "application/xhtml+xml"):
+                # A repository's page of the file (a "blob" URL), not the file itself.
+                raise FetchError(f"got an HTML page ({kind}), not rst: give the raw file's URL")
             length = response.headers.get("Content-Length")
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"larger than {max_bytes} bytes ({length})")

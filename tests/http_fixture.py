@@ -23,6 +23,7 @@ class Page:
     location: str | None = None  # a redirect's target
     etag: bool = True  # send an ETag and honour If-None-Match
     length: bool = True  # send Content-Length (else the body ends when the connection does)
+    content_type: str = "text/plain; charset=utf-8"
 
 
 @dataclass
@@ -78,7 +79,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Location", page.location)
             if page.etag:
                 self.send_header("ETag", etag)
-            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Type", page.content_type)
             if page.length:
                 self.send_header("Content-Length", str(len(page.body)))
             self.end_headers()

@@ -213,6 +213,13 @@ def test_redirects_are_bounded_and_stay_on_http(site: Site) -> None:
     assert remote.fetch(site.url("/moved")).body == b"Q?\n==\n\nA.\n"
 
 
+def test_an_html_page_is_not_taken_for_the_rst_file(site: Site) -> None:
+    """A repository's page of the file (not its raw URL) is refused, saying why."""
+    site.pages["/blob/faq.rst"] = Page(b"<html>...</html>", content_type="text/html")
+    with pytest.raises(remote.FetchError, match=r"HTML page .* raw file's URL"):
+        remote.fetch(site.url("/blob/faq.rst"))
+
+
 def test_only_http_is_fetched() -> None:
     """file:, ftp: and the like are never opened."""
     with pytest.raises(remote.FetchError, match="only http"):
