@@ -12,6 +12,8 @@ _CHANGE_WORDS = {
     "gained-answer": "newly answered",
 }
 _ORDER = list(_CHANGE_WORDS)
+# A GitHub comment holds at most 65,536 characters: the longest table is cut here.
+MAX_ROWS = 150
 
 
 def _cell(text: str) -> str:
@@ -75,9 +77,12 @@ def format_markdown(report: DiffReport) -> str:
     if report.questions:
         out += ["", "### Questions answered differently", ""]
         out += ["| question | before | after | change |", "|---|---|---|---|"]
-        for q in sorted(report.questions, key=lambda q: (_ORDER.index(q.change), q.question)):
+        ordered = sorted(report.questions, key=lambda q: (_ORDER.index(q.change), q.question))
+        for q in ordered[:MAX_ROWS]:
             out.append(
                 f"| {_cell(q.question)} | {_link(q.before)} | {_link(q.after)} | "
                 f"{_CHANGE_WORDS[q.change]} |"
             )
+        if len(ordered) > MAX_ROWS:
+            out += ["", f"… and {len(ordered) - MAX_ROWS} more (`faq-kb diff --json` lists all)"]
     return "\n".join(out) + "\n"

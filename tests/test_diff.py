@@ -116,3 +116,33 @@ def test_the_bots_questions_are_asked_and_ambiguity_is_flagged(
         ("Does Dask handle Data Locality?", "ambiguous")
     ]
     assert [e["title"] for e in report["added"]] == ["Does Dask handle data locality well?"]
+
+
+def test_a_long_question_table_is_cut_for_a_pr_comment() -> None:
+    """Past MAX_ROWS questions the Markdown says how many more the JSON has."""
+    from kb.diff import DiffReport, EntryRef, QuestionChange
+    from kb.diff_markdown import MAX_ROWS, format_markdown
+
+    entry = EntryRef(id="f/a", title="A | B", url="https://example.com/f.html#a")
+    changes = [
+        QuestionChange(question=f"q{n:04}", change="lost-answer", before=entry, after=None)
+        for n in range(MAX_ROWS + 7)
+    ]
+    report = DiffReport(
+        base="main",
+        head="working tree",
+        questions_asked=len(changes),
+        added=[],
+        removed=[],
+        retitled=[],
+        changed=[],
+        questions=changes,
+        regressions={"lost-answer": len(changes)},
+        fail_on=["lost-answer"],
+        failed=True,
+    )
+    text = format_markdown(report)
+    assert text.count("| lost its confident answer |") == MAX_ROWS
+    assert text.endswith("\n… and 7 more (`faq-kb diff --json` lists all)\n")
+    assert "[A \\| B](https://example.com/f.html#a)" in text
+    assert len(text) < 65_536
