@@ -194,6 +194,7 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
             "sha256": digests[str(s.path)],
             "aliases": digests.get(str(s.aliases)) if s.aliases else None,
             "inventory": s.inventory,
+            "xrefs": [list(x) for x in s.xrefs],  # titles of other pages it shows
         }
         for s in sources
     ]

@@ -349,6 +349,7 @@ def _make_entry(
         strict=walk.strict,
         titles=walk.titles,
         inventory=walk.inventory,
+        site={label: (title, url) for label, title, url in walk.source.xrefs},
     )
     blocks: list[Block] = render_blocks(body, ctx)
     heading = title_node if title_node is not None else node[0]

@@ -66,6 +66,7 @@ class RenderContext:
     links: list[Link] = field(default_factory=list)
     titles: dict[str, str] = field(default_factory=dict)  # label -> its section's title
     inventory: Inventory | None = None  # the project's other pages (``kb.inventory``)
+    site: dict[str, Target] = field(default_factory=dict)  # other sources' labels
 
     def external(self, node: nodes.Element) -> Target | None:
         """The title and URL the inventory gives a ``:ref:`` or ``:doc:`` target."""
@@ -125,7 +126,7 @@ def render_inline(node: nodes.Node, ctx: RenderContext) -> tuple[str, str]:
         if section_id:
             page = ctx.page_url.split("#")[0]
             return _xref(node, text, (ctx.titles.get(label, text), f"{page}#{section_id}"), ctx)
-        outside = ctx.external(node)
+        outside = ctx.site.get(label) or ctx.external(node)
         if outside:
             return _xref(node, text, outside, ctx)
     if isinstance(node, nodes.reference) and node.get("refdoc"):

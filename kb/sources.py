@@ -25,6 +25,7 @@ class Source:
     max_age: float | None = None  # a remote source's manifest ``max_age`` (seconds)
     inventory: str | None = None  # the project's Sphinx objects.inv (local path or URL)
     fetch_warning: str | None = None  # the remote copy could not be refreshed
+    xrefs: tuple[tuple[str, str, str], ...] = ()  # other sources' labels it refers to
 
     @property
     def shown(self) -> str | None:
@@ -63,6 +64,10 @@ def resolve_sources(
         seen.add(source.name)
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
+    if len(sources) > 1:
+        from kb.site_labels import with_site_labels
+
+        sources = with_site_labels(sources)
     return sources
 
 
