@@ -225,7 +225,8 @@ class _Walk:
     strict: bool
     ids: set[str] = field(default_factory=set)
     titles: dict[str, str] = field(default_factory=dict)  # label -> section title
-    inventory: Inventory | None = None
+    inventory: Inventory | None = None  # the project's other pages
+    site: dict[str, tuple[str, str]] = field(default_factory=dict)  # other sources' labels
 
 
 def _entries(
@@ -243,6 +244,7 @@ def _entries(
             titles.setdefault(str(name), _title(section))
     walk = _Walk(source, lines, labels, _source_display(source), strict, titles=titles)
     walk.inventory = inventory
+    walk.site = {label: (title, url) for label, title, url in source.xrefs}
     top = [child for child in document.children if isinstance(child, nodes.section)]
     entries: list[Entry] = []
     for section in top:
@@ -349,7 +351,7 @@ def _make_entry(
         strict=walk.strict,
         titles=walk.titles,
         inventory=walk.inventory,
-        site={label: (title, url) for label, title, url in walk.source.xrefs},
+        site=walk.site,
     )
     blocks: list[Block] = render_blocks(body, ctx)
     heading = title_node if title_node is not None else node[0]
