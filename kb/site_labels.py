@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 XRef = tuple[str, str, str]  # (label, section title, deep link)
 
 _LABEL_RE = re.compile(r"^\.\. _(`[^`]+`|[^:`\s][^:`]*):\s*$")
+_LABEL_LINE_RE = re.compile(r"^\.\. _(?:`[^`\n]+`|[^:`\s][^:`\n]*):[ \t]*$", re.MULTILINE)
 _ADORNMENT_RE = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")
 _REF_RE = re.compile(r":ref:`(?:[^`<]*<)?([^`<>]+)>?`")
 
@@ -25,26 +26,37 @@ def scan_labels(text: str, page: str) -> list[XRef]:
     """The section labels of one rst text, with their titles and deep links on ``page``."""
     from docutils.nodes import make_id, whitespace_normalize_name
 
-    lines = text.splitlines()
     found: list[XRef] = []
-    pending: list[str] = []
-    for at, line in enumerate(lines):
-        match = _LABEL_RE.match(line)
-        if match:
-            pending.append(whitespace_normalize_name(match.group(1).strip("`")).lower())
+    taken = 0  # labels stacked above one title are read with the first
+    for match in _LABEL_LINE_RE.finditer(text):
+        if match.start() < taken:
             continue
-        if not pending or not line.strip():
-            continue
-        title = None
-        below = lines[at + 1] if at + 1 < len(lines) else ""
-        if _ADORNMENT_RE.match(line) and at + 2 < len(lines) and _ADORNMENT_RE.match(lines[at + 2]):
-            title = below.strip()  # an overlined title
-        elif _ADORNMENT_RE.match(below) and not _ADORNMENT_RE.match(line):
-            title = line.strip()
-        if title:
-            found += [(label, _plain(title), f"{page}#{make_id(label)}") for label in pending]
-        pending = []
+        # Only the few lines after a label are looked at: a big source costs one regex pass.
+        lines = text[match.start() : match.start() + 4000].splitlines()[:40]
+        pending: list[str] = []
+        for at, line in enumerate(lines):
+            label = _LABEL_RE.match(line)
+            if label:
+                pending.append(whitespace_normalize_name(label.group(1).strip("`")).lower())
+                taken = match.start() + sum(len(x) + 1 for x in lines[: at + 1])
+                continue
+            if not line.strip():
+                continue
+            title = _title_at(lines, at)
+            if title:
+                found += [(name, _plain(title), f"{page}#{make_id(name)}") for name in pending]
+            break
     return found
+
+
+def _title_at(lines: list[str], at: int) -> str | None:
+    """The section title starting at line ``at`` (over- and underlined, or underlined)."""
+    line, below = lines[at], lines[at + 1] if at + 1 < len(lines) else ""
+    if _ADORNMENT_RE.match(line) and at + 2 < len(lines) and _ADORNMENT_RE.match(lines[at + 2]):
+        return below.strip()
+    if _ADORNMENT_RE.match(below) and not _ADORNMENT_RE.match(line):
+        return line.strip()
+    return None
 
 
 def _plain(title: str) -> str:
@@ -60,6 +72,8 @@ def with_site_labels(sources: list[Source]) -> list[Source]:
             texts[source.name] = source.path.read_bytes().decode("utf-8", errors="replace")
         except OSError:  # reported when the source is parsed
             texts[source.name] = ""
+    if not any(":ref:`" in text for text in texts.values()):
+        return sources
     everywhere: dict[str, tuple[str, XRef]] = {}
     for source in sources:
         for xref in scan_labels(texts[source.name], source.url.split("#")[0]):
