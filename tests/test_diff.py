@@ -146,3 +146,19 @@ def test_a_long_question_table_is_cut_for_a_pr_comment() -> None:
     assert text.endswith("\n… and 7 more (`faq-kb diff --json` lists all)\n")
     assert "[A \\| B](https://example.com/f.html#a)" in text
     assert len(text) < 65_536
+
+
+def test_diff_against_a_base_manifest(
+    repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--base-manifest FILE`: another manifest naming the old files under the same names."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "faq.rst").write_text((repo / "faq" / "distributed" / "faq.rst").read_text())
+    (old / "sources.toml").write_text(
+        f'[[source]]\nname = "distributed"\npath = "faq.rst"\nurl = "{SEED_URL}"\n'
+    )
+    args = _edited(repo)
+    assert kb_main([*args, "--base-manifest", str(old / "sources.toml"), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["regressions"] == {"anchor-change": 1, "removed": 1, "lost-answer": 1}
