@@ -31,7 +31,7 @@ TIMEOUT_SECONDS = 10.0
 MAX_BYTES = 5_000_000  # the largest real FAQ of the corpora is ~200 kB
 MAX_REDIRECTS = 5
 DEFAULT_MAX_AGE = 3600.0  # seconds a copy serves before faq-search asks again
-USER_AGENT = "faq-kb (+https://github.com/)"
+USER_AGENT = "faq-kb (FAQ sources and link checks)"
 REMOTE_DIR = "remote"
 
 
@@ -44,7 +44,7 @@ def cache_paths(index_dir: str, url: str) -> tuple[str, str]:
 
 def timeout() -> float:
     """The request timeout in seconds (env ``FAQ_REMOTE_TIMEOUT``)."""
-    return _env_seconds("FAQ_REMOTE_TIMEOUT", TIMEOUT_SECONDS)
+    return max(0.1, _env_seconds("FAQ_REMOTE_TIMEOUT", TIMEOUT_SECONDS))  # 0 would never wait
 
 
 def max_age(configured: float | None = None) -> float:
