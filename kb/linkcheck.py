@@ -9,8 +9,9 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from http.client import HTTPException
 
-from kb.remote import USER_AGENT, _Redirects, timeout
+from kb.remote import USER_AGENT, FetchError, _Redirects, timeout
 
 # Enough to check a few hundred links in seconds without hammering one server.
 WORKERS = 8
@@ -36,8 +37,8 @@ def probe(url: str, timeout_s: float) -> str | None:
             return "timed out" if isinstance(exc.reason, TimeoutError) else str(exc.reason)
         except (TimeoutError, OSError) as exc:
             return "timed out" if isinstance(exc, TimeoutError) else str(exc)
-        except Exception as exc:  # noqa: BLE001 (a redirect refused by kb.remote, a bad URL)
-            return str(exc)
+        except (FetchError, ValueError, HTTPException) as exc:  # a refused redirect, a bad URL
+            return str(exc) or type(exc).__name__
     return None
 
 
