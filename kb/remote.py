@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from http.client import HTTPMessage
+from http.client import HTTPException, HTTPMessage
 from typing import IO, TYPE_CHECKING, Any
 
 from kb.errors import SourceError
@@ -122,7 +122,10 @@ def fetch(
     if not is_url(url):
         raise FetchError("only http(s) URLs are fetched")
     wait = timeout() if timeout_s is None else timeout_s
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    except ValueError as exc:
+        raise FetchError(f"not a valid URL ({exc})") from None
     if etag:
         request.add_header("If-None-Match", etag)
     if last_modified:
@@ -139,6 +142,9 @@ def fetch(
             if length and length.isdigit() and int(length) > max_bytes:
                 raise FetchError(f"larger than {max_bytes} bytes ({length})")
             body = _read_capped(response, max_bytes, deadline)
+            if length and length.isdigit() and len(body) < int(length):
+                # A half file would be cached and served as if it were the FAQ.
+                raise FetchError(f"the body was cut short ({len(body)} of {length} bytes)")
             return Fetched(
                 response.status,
                 body,
@@ -161,6 +167,8 @@ def fetch(
         raise FetchError(f"timed out after {wait:g} s") from None
     except OSError as exc:
         raise FetchError(exc.strerror or str(exc)) from None
+    except (HTTPException, ValueError) as exc:  # a body cut short, a malformed URL
+        raise FetchError(f"{type(exc).__name__}: {exc}") from None
 
 
 def _read_capped(response: Any, max_bytes: int, deadline: float) -> bytes:

@@ -24,6 +24,7 @@ class Page:
     etag: bool = True  # send an ETag and honour If-None-Match
     length: bool = True  # send Content-Length (else the body ends when the connection does)
     content_type: str = "text/plain; charset=utf-8"
+    cut: bool = False  # promise the whole body, send half of it and hang up
 
 
 @dataclass
@@ -86,7 +87,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
             if not head:
                 # The client may give up early (size cap, timeout).
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                    self.wfile.write(page.body)
+                    self.wfile.write(page.body[: len(page.body) // 2] if page.cut else page.body)
 
     return Handler
 

@@ -220,6 +220,15 @@ def test_an_html_page_is_not_taken_for_the_rst_file(site: Site) -> None:
         remote.fetch(site.url("/blob/faq.rst"))
 
 
+def test_a_body_cut_short_or_a_bad_url_is_a_fetch_error(site: Site) -> None:
+    """Never a traceback: a connection dropped mid-body, a URL that does not parse."""
+    site.pages["/cut.rst"] = Page(b"Q?\n==\n\nA long answer.\n" * 100, cut=True)
+    with pytest.raises(remote.FetchError, match="cut short"):
+        remote.fetch(site.url("/cut.rst"))
+    with pytest.raises(remote.FetchError, match="not a valid URL"):
+        remote.fetch("http://[::1/faq.rst")
+
+
 def test_only_http_is_fetched() -> None:
     """file:, ftp: and the like are never opened."""
     with pytest.raises(remote.FetchError, match="only http"):
