@@ -8,6 +8,7 @@ copy is due or a build resolves its sources: urllib is not on the cold query pat
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -219,17 +220,29 @@ def update(
             message = f"cannot fetch ({exc}) and there is no cached copy yet"
             raise SourceError(url, None, message) from None
         meta["error"] = str(exc)
-        _write_meta(meta_path, meta)  # asked: not again before it is due
+        with contextlib.suppress(OSError):  # a read-only cache: asked again next time
+            _write_meta(meta_path, meta)  # asked: not again before it is due
         fetched = meta.get("fetched_at")
         when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(fetched)) if fetched else "earlier"
         return f"{url}: cannot refresh ({exc}); using the copy fetched {when}"
     now = time.time()
-    if got.status != 304:
-        write_atomically(body_path, got.body)
-        meta = {"url": url, "etag": got.etag, "last_modified": got.last_modified, "fetched_at": now}
-    meta.pop("error", None)
-    meta["checked_at"] = now
-    _write_meta(meta_path, meta)
+    try:
+        if got.status != 304:
+            write_atomically(body_path, got.body)
+            meta = {
+                "url": url,
+                "etag": got.etag,
+                "last_modified": got.last_modified,
+                "fetched_at": now,
+            }
+        meta.pop("error", None)
+        meta["checked_at"] = now
+        _write_meta(meta_path, meta)
+    except OSError as exc:
+        if not os.path.exists(body_path):
+            message = f"cannot save a copy in {os.path.dirname(body_path)}: {exc.strerror or exc}"
+            raise SourceError(url, None, message) from None
+        return f"{url}: cannot save the new copy ({exc.strerror or exc}); using the old one"
     return None
 
 
