@@ -14,6 +14,7 @@ if len(sys.argv) > 1 and sys.argv[1] in {
     "feedback",
     "init",
     "completion",
+    "diff",
 }:
     kb_entry()
 else:

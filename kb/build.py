@@ -131,13 +131,14 @@ class Reuse:
 
     handle: BinaryIO | None = None
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
 
     def stored(self, name: str) -> Stored:
-        """The stored JSON lines of one unchanged source's entries."""
+        """The stored JSON lines of one unchanged source's entries (and its warnings)."""
         assert self.handle is not None
         start, end = self.spans[name]
         self.handle.seek(start)
-        return Stored(name, self.handle.read(end - start))
+        return Stored(name, self.handle.read(end - start), tuple(self.warnings.get(name, ())))
 
     def close(self) -> None:
         """Let go of the old index."""
@@ -183,7 +184,9 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
     """What the index was built from, to tell later whether it is still fresh."""
     files = [file_fingerprint(s.path) for s in sources]
     files += [file_fingerprint(s.aliases) for s in sources if s.aliases]
-    absent = [str(s.path.with_suffix(".aliases.toml")) for s in sources if not s.aliases]
+    absent = [
+        str(s.path.with_suffix(".aliases.toml")) for s in sources if not s.aliases and not s.origin
+    ]
     folders = []
     if spec.paths:
         for arg in spec.paths:
@@ -201,12 +204,22 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
             "path": str(s.path),
             "sha256": digests[str(s.path)],
             "aliases": digests.get(str(s.aliases)) if s.aliases else None,
+            "inventory": s.inventory,
+            "xrefs": [list(x) for x in s.xrefs],  # titles of other pages it shows
         }
         for s in sources
+    ]
+    # A remote copy is due for a conditional request when its metadata file is older than
+    # its max age: the query path checks that with one stat, importing nothing.
+    remote = [
+        {"url": s.origin, "meta": str(s.path.with_suffix(".json")), "max_age": s.max_age}
+        for s in sources
+        if s.origin
     ]
     return {
         "spec": spec.key,
         "files": files,
+        "remote": remote,
         "absent": absent,
         "folders": folders,
         "sources": records,
@@ -243,19 +256,23 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
         return Reuse()
     previous = old.fingerprint
     records, counts = previous.get("sources", []), old.header.get("source_counts", [])
+    warnings = old.header.get("source_warnings")
     if (
         old.header.get("params") != params()
         or previous.get("docutils") != docutils_version()
         or len(records) != len(counts)
+        or not isinstance(warnings, list)
+        or len(warnings) != len(records)
     ):
         handle.close()
         return Reuse()
     reuse = Reuse(handle)
     at = 0
     # The header counts each source's entries, in order: their numbers follow.
-    for record, count in zip(records, counts, strict=True):
+    for record, count, kept in zip(records, counts, warnings, strict=True):
         if record in fingerprint_["sources"]:
             reuse.spans[record["name"]] = old.entry_span(at, at + count)
+            reuse.warnings[record["name"]] = [str(w) for w in kept]
         at += count
     return reuse
 
@@ -339,7 +356,7 @@ def _build(
     from kb.sources import resolve_sources
 
     started = time.perf_counter()
-    sources = resolve_sources(spec)
+    sources = resolve_sources(spec, previous_dir)
     fingerprint_ = fingerprint(spec, sources)
     reuse = _reusable(previous_dir, fingerprint_)
     try:
@@ -349,6 +366,9 @@ def _build(
             save(lambda out: write_index(corpus, fingerprint_, out))
     finally:
         reuse.close()
-    report = BuildReport(entries, len(sources), warnings, time.perf_counter() - started)
+    fetch_warnings = [s.fetch_warning for s in sources if s.fetch_warning]
+    report = BuildReport(
+        entries, len(sources), fetch_warnings + warnings, time.perf_counter() - started
+    )
     report.reused = len(reuse.spans)
     return report

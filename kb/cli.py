@@ -204,9 +204,16 @@ def kb_parser() -> argparse.ArgumentParser:
     add_version_option(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     build = commands.add_parser("build", help="(re)build the index")
+    build.add_argument("--json", action="store_true", help="what the build did, as JSON")
     add_semantic_option(build)
     _add_source_options(build)
-    check = commands.add_parser("check", help="lint the sources: rst problems as FILE:LINE")
+    check = commands.add_parser(
+        "check", help="lint the sources: rst problems and broken references as FILE:LINE"
+    )
+    check.add_argument("--json", action="store_true", help="machine-readable report")
+    check.add_argument(
+        "--external", action="store_true", help="also check outbound links over HTTP"
+    )
     _add_source_options(check, index=False)
     listing = commands.add_parser("list", help="list the entries")
     listing.add_argument("--json", action="store_true", help="one JSON object a line")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import difflib
 import json
 import sys
@@ -10,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kb.errors import BuildError, FaqError
+from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
 from kb.progress import Progress
 from kb.render import answer_lines, terminal_width, write
@@ -78,6 +79,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
 
     _COMMANDS.setdefault("feedback", feedback_or_suggest)
     _COMMANDS.setdefault("aliases", _aliases)
+    _add_diff(commands, add_source_options)
 
 
 def _print_reasons(args: argparse.Namespace) -> None:
@@ -152,6 +154,12 @@ def _aliases(args: argparse.Namespace, spec: SourceSpec) -> int:
     return 0
 
 
+def _add_diff(commands: Any, add_source_options: Callable[..., None]) -> None:
+    from kb.cli_diff import add_diff_command
+
+    add_diff_command(commands, add_source_options)
+
+
 def _eval(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb import evaluate
     from kb.cli import semantic_requested
@@ -195,13 +203,30 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb.build import build
     from kb.cli import semantic_requested
     from kb.index import default_index_dir
+    from kb.sources import resolve_sources
 
     semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
+    # Remote sources are always asked again here (a conditional request each).
+    fetched = resolve_sources(spec, index_dir, fetch=True)
+    fetch_warnings = [s.fetch_warning for s in fetched if s.fetch_warning]
     try:
         report = build(spec, index_dir, progress=Progress(verbose=args.verbose))
+        report.warnings[:0] = fetch_warnings
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
+    ready = None
+    if semantic:
+        from kb.index import IndexReader
+        from kb.semantic import SemanticRanker, sidecar_path
+
+        assert report.path is not None
+        reader = IndexReader.open(report.path)
+        SemanticRanker.for_index(reader, _note)
+        ready = f"semantic vectors ready → {sidecar_path(reader)}"
+    if args.json:
+        write(sys.stdout, json.dumps(dataclasses.asdict(report), indent=2) + "\n")
+        return 0
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     noun = "source" if report.sources == 1 else "sources"
@@ -210,33 +235,44 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
         f"built {report.entries} entries from {report.sources} {noun}{reused} "
         f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
     )
-    if semantic:
-        from kb.index import IndexReader
-        from kb.semantic import SemanticRanker, sidecar_path
-
-        assert report.path is not None
-        reader = IndexReader.open(report.path)
-        SemanticRanker.for_index(reader, _note)
-        print(f"semantic vectors ready → {sidecar_path(reader)}")
+    if ready:
+        print(ready)
     return 0
 
 
 def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
-    from kb.build import load_entries
+    from kb.checks import check_sources, with_dead_links
     from kb.sources import resolve_sources
 
     sources = resolve_sources(spec)
-    try:
-        entries, warnings = load_entries(sources)
-    except BuildError as error:
-        for problem in error.problems:
-            print(f"{problem}", file=sys.stdout)
-        print(f"{len(error.problems)} error(s) in {len(sources)} source(s)")
-        return 1
-    for warning in warnings:
-        print(warning)
-    print(f"ok: {len(entries)} entries in {len(sources)} source(s), {len(warnings)} warning(s)")
-    return 0
+    report, links = check_sources(sources)
+    if args.external:
+        report = with_dead_links(report, links)
+    if args.json:
+        write(sys.stdout, report.model_dump_json(indent=2) + "\n")
+        return 0 if report.ok else 1
+    lines = [str(f) for f in sorted(report.errors + report.warnings, key=_where)]
+    if report.unchecked:
+        print(
+            f"note: {len(report.unchecked)} :ref:/:doc: target(s) outside the sources not"
+            " checked (give the source an `inventory` to check them; --json lists them)",
+            file=sys.stderr,
+        )
+    if report.errors:
+        lines.append(f"{len(report.errors)} error(s) in {len(sources)} source(s)")
+    else:
+        lines.append(
+            f"ok: {report.entries} entries in {len(sources)} source(s),"
+            f" {len(report.warnings)} warning(s)"
+        )
+    if args.external:
+        lines.append(f"checked {report.links_checked} outbound link(s)")
+    write(sys.stdout, "\n".join(lines) + "\n")
+    return 0 if report.ok else 1
+
+
+def _where(finding: Any) -> tuple[str, int]:
+    return finding.path, finding.line or 0
 
 
 def _open(args: argparse.Namespace, spec: SourceSpec) -> KnowledgeBase:

@@ -39,6 +39,7 @@ class Corpus:
         self.ids: list[str] = []
         self.parents: list[str] = []
         self.source_counts: list[int] = []  # entries of each source, in order
+        self.source_warnings: list[list[str]] = []  # each source's warnings, in order
         self.tokenize_seconds = 0.0
         self.numbering_seconds = 0.0
 
@@ -64,6 +65,7 @@ class Corpus:
         self.ids.extend(prepared.ids)
         self.parents.extend(prepared.parents)
         self.source_counts.append(len(prepared))
+        self.source_warnings.append(list(prepared.warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
 
@@ -165,6 +167,8 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "parents": parents,
         "entry_offsets": offsets,
         "source_counts": corpus.source_counts,
+        # An unchanged source is not parsed again: its warnings are kept to report again.
+        "source_warnings": corpus.source_warnings,
     }
     # Section offsets depend on the header's own length: lay out, then fix the point.
     sizes = {"vocab": len(vocab), "postings": postings_size, "entries": offsets[-1]}

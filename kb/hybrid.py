@@ -143,6 +143,20 @@ def confidence_inputs(
     return inputs
 
 
+# A confident answer is ambiguous when the runner-up holds at least this share of the
+# choice relative to the best (``faq-kb diff`` flags questions that become so).
+AMBIGUOUS_RATIO = 0.5
+
+
+def ambiguous(result: Any) -> bool:
+    """Whether ``result`` (a ``kb.search.SearchResult``) is confident but has a runner-up
+    nearly as likely: two entries claim the question."""
+    hits = result.hits
+    return bool(
+        result.answered and len(hits) > 1 and hits[1].share >= AMBIGUOUS_RATIO * hits[0].share
+    )
+
+
 def shown(order: list[int], shares: list[float], k: int) -> list[int]:
     """The best candidate, then alternatives that hold enough of the choice (at most ``k``)."""
     if not order:

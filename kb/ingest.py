@@ -6,7 +6,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import docutils
 import docutils.core
@@ -19,6 +19,9 @@ from kb.models import Block, Entry, SourceRef
 from kb.rst_render import RenderContext, blocks_to_text, render_blocks
 from kb.sources import Source
 from kb.typography import plain_typography
+
+if TYPE_CHECKING:
+    from kb.inventory import Inventory
 
 # docutils' security advice plus what FAQ pages need: no file is ever inserted and no raw
 # markup passed through; section titles stay sections (``doctitle_xform``) and unnumbered
@@ -71,6 +74,7 @@ class ParsedSource:
     source: Source
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    document: nodes.document | None = None  # the doctree, for ``faq-kb check``
 
     @property
     def errors(self) -> list[Problem]:
@@ -130,7 +134,7 @@ def read_source(source: Source) -> str:
     Raises:
         SourceError: the file is missing, unreadable, binary or not UTF-8.
     """
-    shown = display_path(source.path)
+    shown = source.shown or display_path(source.path)
     try:
         data = source.path.read_bytes()
     except FileNotFoundError:
@@ -157,7 +161,7 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
         SourceError: the file cannot be read as UTF-8 text (parse problems are returned).
     """
     text = read_source(source)
-    shown = display_path(source.path)
+    shown = source.shown or display_path(source.path)
     parsed = ParsedSource(source)
     for name in rst_sphinx.register_unknown(text):
         parsed.problems.append(
@@ -173,7 +177,16 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
         text, source_path=str(source.path), settings_overrides=settings
     )
     parsed.problems.extend(_take_messages(document, shown))
-    parsed.entries = list(_entries(document, source, text.splitlines(), strict))
+    inventory = None
+    if source.inventory:
+        from kb.inventory import InventoryError, load_inventory
+
+        try:
+            inventory = load_inventory(source.inventory, source.url)
+        except InventoryError as exc:
+            parsed.problems.append(Problem(shown, None, _WARNING, f"inventory not used: {exc}"))
+    parsed.entries = list(_entries(document, source, text.splitlines(), strict, inventory))
+    parsed.document = document
     return parsed
 
 
@@ -214,16 +227,27 @@ class _Walk:
     shown: str
     strict: bool
     ids: set[str] = field(default_factory=set)
+    titles: dict[str, str] = field(default_factory=dict)  # label -> section title
+    inventory: Inventory | None = None  # the project's other pages
+    site: dict[str, tuple[str, str]] = field(default_factory=dict)  # other sources' labels
 
 
 def _entries(
-    document: nodes.document, source: Source, lines: list[str], strict: bool
+    document: nodes.document,
+    source: Source,
+    lines: list[str],
+    strict: bool,
+    inventory: Inventory | None = None,
 ) -> list[Entry]:
     labels: dict[str, str] = {}
+    titles: dict[str, str] = {}
     for section in document.findall(nodes.section):
         for name in section["names"]:
             labels.setdefault(str(name), str(section["ids"][0]))
-    walk = _Walk(source, lines, labels, _source_display(source), strict)
+            titles.setdefault(str(name), _title(section))
+    walk = _Walk(source, lines, labels, _source_display(source), strict, titles=titles)
+    walk.inventory = inventory
+    walk.site = {label: (title, url) for label, title, url in source.xrefs}
     top = [child for child in document.children if isinstance(child, nodes.section)]
     entries: list[Entry] = []
     for section in top:
@@ -232,6 +256,8 @@ def _entries(
 
 
 def _source_display(source: Source) -> str:
+    if source.shown:
+        return source.shown
     manifest_dir = source.path.parent
     for parent in source.path.parents:
         if (parent / "sources.toml").is_file():
@@ -322,7 +348,14 @@ def _make_entry(
 ) -> Entry:
     anchor = anchor or str(node["ids"][0])
     page = walk.source.url.split("#")[0]
-    ctx = RenderContext(page_url=page, labels=walk.labels, strict=walk.strict)
+    ctx = RenderContext(
+        page_url=page,
+        labels=walk.labels,
+        strict=walk.strict,
+        titles=walk.titles,
+        inventory=walk.inventory,
+        site=walk.site,
+    )
     blocks: list[Block] = render_blocks(body, ctx)
     heading = title_node if title_node is not None else node[0]
     assert isinstance(heading, nodes.Element)

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kb.errors import FaqError, IndexFileError
 from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
@@ -59,6 +59,7 @@ class KnowledgeBase:
         self.semantic = semantic
         self.progress: Callable[[int, int, int], None] | None = None  # see kb.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
+        self._remote_failing: set[str] = set()  # remote URLs already warned about
 
     @property
     def reader(self) -> IndexReader:
@@ -75,7 +76,7 @@ class KnowledgeBase:
             IndexFileError: no usable index and ``rebuild`` is off.
             BuildError, ManifestError: the rebuild failed.
         """
-        reader, reason = self._load()
+        reader, reason = self._load(remote=rebuild)  # --no-rebuild: no request either
         if reason is not None or reader is None:
             if not rebuild:
                 if reader is None:
@@ -205,7 +206,9 @@ class KnowledgeBase:
         reader = self.reader
         return search(reader, question, k=k, explain=explain, semantic=self._ranker_for(reader))
 
-    def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
+    def _load(
+        self, *, check_only: bool = False, remote: bool = True
+    ) -> tuple[IndexReader | None, str | None]:
         if not os.path.exists(self.path):
             return None, f"no index at {self.index_dir} yet"
         try:
@@ -223,11 +226,36 @@ class KnowledgeBase:
         fingerprint = reader.fingerprint
         if fingerprint.get("spec") != self.spec.key:
             return reader, "the index was built from other sources"
+        if remote:
+            self._refresh_remote(fingerprint.get("remote") or [])
         changed = changed_files(fingerprint)
         if changed:
+            records = fingerprint.get("remote") or []
+            shown = {os.path.splitext(r["meta"])[0] + ".rst": r["url"] for r in records}
+            changed = [shown.get(path, path) for path in changed]
             more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
             return reader, f"{changed[0]}{more} changed since the index was built"
         return reader, None
+
+    def _refresh_remote(self, records: list[dict[str, Any]]) -> None:
+        """Ask again for the remote sources whose copies are due (one warning per outage)."""
+        due = [r for r in records if _remote_due(r)]
+        if not due:
+            return
+        from kb.remote import update
+
+        for record in due:
+            url = record["url"]
+            index_dir = os.path.dirname(os.path.dirname(record["meta"]))
+            try:
+                warning = update(url, index_dir, age=record.get("max_age"))
+            except FaqError as exc:  # the copy is gone too: the rebuild reports it
+                warning = str(exc)
+            if warning is None:
+                self._remote_failing.discard(url)
+            elif url not in self._remote_failing:
+                self._remote_failing.add(url)
+                self.notify(f"warning: {warning}")
 
     def _rebuild(self, reason: str) -> IndexReader:
         return self._commit(self._build(reason))
@@ -237,11 +265,16 @@ class KnowledgeBase:
         from kb.build import build_bytes
         from kb.sources import resolve_sources
 
-        resolve_sources(self.spec)  # a bad manifest or --source fails before any note
+        # A bad manifest or --source (or an unreachable remote never fetched) fails first.
+        for source in resolve_sources(self.spec, self.index_dir):
+            if source.fetch_warning and source.origin not in self._remote_failing:
+                self._remote_failing.add(source.origin or "")
+                self.notify(f"warning: {source.fetch_warning}")
         self.notify(f"note: {reason}; rebuilding the index…")
         data, report = build_bytes(self.spec, self.index_dir, progress=self.progress)
         for warning in report.warnings:
-            self.notify(f"warning: {warning}")
+            if not any(warning.startswith(url + ":") for url in self._remote_failing):
+                self.notify(f"warning: {warning}")
         return data
 
     def _commit(self, data: bytes) -> IndexReader:
@@ -257,6 +290,19 @@ class KnowledgeBase:
             )
             return IndexReader(data, self.path)
         return IndexReader.open(self.path, preload=self.preload)
+
+
+def _remote_due(record: dict[str, Any]) -> bool:
+    """Whether a remote source's copy is older than its max age (one stat, no import)."""
+    raw, configured = os.environ.get("FAQ_REMOTE_MAX_AGE"), record.get("max_age")
+    try:
+        age = float(raw) if raw else float(3600.0 if configured is None else configured)
+    except ValueError:
+        age = 3600.0  # kb.remote.DEFAULT_MAX_AGE
+    try:
+        return time.time() - os.stat(record["meta"]).st_mtime >= age
+    except OSError:
+        return True
 
 
 __all__ = ["FaqError", "KnowledgeBase"]

@@ -177,12 +177,16 @@ class Stored:
 
     name: str
     lines: bytes
+    warnings: tuple[str, ...] = ()  # reported again until the source is fixed
 
 
 def prepare_item(item: Source | Stored) -> Prepared:
     """``prepare_source``, or ``prepare_lines`` of stored lines (in a worker process too)."""
     if isinstance(item, Stored):
-        return prepare_lines(item.name, [line + b"\n" for line in item.lines.split(b"\n")[:-1]])
+        lines = [line + b"\n" for line in item.lines.split(b"\n")[:-1]]
+        prepared = prepare_lines(item.name, lines)
+        prepared.warnings = list(item.warnings)
+        return prepared
     return prepare_source(item)
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urljoin
 
 from docutils import nodes
 
 from kb.models import Block, Link
+
+if TYPE_CHECKING:
+    from kb.inventory import Inventory, Target
 
 # Nodes that never show on the published page (or only in a build tool's eyes).
 _INVISIBLE = (
@@ -59,6 +64,24 @@ class RenderContext:
     labels: dict[str, str] = field(default_factory=dict)  # explicit label -> section id
     strict: bool = False
     links: list[Link] = field(default_factory=list)
+    titles: dict[str, str] = field(default_factory=dict)  # label -> its section's title
+    inventory: Inventory | None = None  # the project's other pages (``kb.inventory``)
+    site: dict[str, Target] = field(default_factory=dict)  # other sources' labels
+
+    def external(self, node: nodes.Element) -> Target | None:
+        """The title and URL the inventory gives a ``:ref:`` or ``:doc:`` target."""
+        if self.inventory is None:
+            return None
+        if node.get("reflabel"):
+            return self.inventory.labels.get(str(node["reflabel"]))
+        doc = str(node.get("refdoc", ""))
+        if not doc:
+            return None
+        if doc.startswith("/"):
+            return self.inventory.docs.get(doc.lstrip("/"))
+        here = self.inventory.doc_at(self.page_url)
+        folder = here.rsplit("/", 1)[0] + "/" if here and "/" in here else ""
+        return self.inventory.docs.get(posixpath.normpath(folder + doc))
 
     def resolve(self, node: nodes.Element) -> str | None:
         """Return the absolute URL a reference points to, or None if it has none."""
@@ -98,11 +121,18 @@ def render_inline(node: nodes.Node, ctx: RenderContext) -> tuple[str, str]:
         alt = str(node.get("alt", ""))
         return alt, escape_mrkdwn(alt)
     if isinstance(node, nodes.inline) and node.get("reflabel"):
-        section_id: str | None = ctx.labels.get(str(node["reflabel"]))
+        label = str(node["reflabel"])
+        section_id = ctx.labels.get(label)
         if section_id:
-            url = f"{ctx.page_url.split('#')[0]}#{section_id}"
-            ctx.add_link(text, url)
-            return text, f"<{_mrkdwn_url(url)}|{escape_mrkdwn(text)}>"
+            page = ctx.page_url.split("#")[0]
+            return _xref(node, text, (ctx.titles.get(label, text), f"{page}#{section_id}"), ctx)
+        outside = ctx.site.get(label) or ctx.external(node)
+        if outside:
+            return _xref(node, text, outside, ctx)
+    if isinstance(node, nodes.reference) and node.get("refdoc"):
+        outside = ctx.external(node)
+        if outside:
+            return _xref(node, text, outside, ctx)
     if isinstance(node, nodes.reference):
         target = ctx.resolve(node)
         if target:
@@ -112,6 +142,14 @@ def render_inline(node: nodes.Node, ctx: RenderContext) -> tuple[str, str]:
                 return text, f"<{_mrkdwn_url(url)}>"
             return text, f"<{_mrkdwn_url(url)}|{escape_mrkdwn(text)}>"
     return text, md
+
+
+def _xref(node: nodes.Element, text: str, target: Target, ctx: RenderContext) -> tuple[str, str]:
+    """A resolved ``:ref:``/``:doc:``: its own title if it has one, else the target's."""
+    title, url = target
+    shown = text if node.get("refexplicit", True) else title
+    ctx.add_link(shown, url)
+    return shown, f"<{_mrkdwn_url(url)}|{escape_mrkdwn(shown)}>"
 
 
 def _wrap(md: str, mark: str) -> str:

@@ -162,18 +162,32 @@ def _text_role(
     options: dict[str, Any] | None = None,
     content: Sequence[str] = (),
 ) -> tuple[list[nodes.Node], list[nodes.system_message]]:
-    shown, target, _explicit = _split_role_text(text)
+    shown, target, explicit = _split_role_text(text)
     role = name.lower()
     if role == "menuselection":
         shown = shown.replace("-->", "›")
     if role == "doc":
-        # Resolved to the sibling page's URL by the ingest, which knows the page URL.
-        return [nodes.reference(rawtext, shown, refdoc=target, classes=["doc"])], []
+        # Resolved to the sibling page's URL by the ingest, which knows the page URL; shown
+        # as the page's title where an inventory gives it (kb.rst_render).
+        shown = shown if explicit else readable_target(target.rsplit("/", 1)[-1])
+        node = nodes.reference(rawtext, shown, refdoc=target, classes=["doc"])
+        node["refexplicit"] = explicit
+        return [node], []
     if role == "ref":
-        return [nodes.inline(rawtext, shown, reflabel=target.lower(), classes=["ref"])], []
+        # Without a title of its own, the label as words until the render finds the
+        # section's title (in the FAQ, or in the project's inventory).
+        shown = shown if explicit else readable_target(target)
+        inline = nodes.inline(rawtext, shown, reflabel=target.lower(), classes=["ref"])
+        inline["refexplicit"] = explicit
+        return [inline], []
     if role in {"issue", "pull", "gh", "bpo"} and shown.isdigit():
         shown = "#" + shown
     return [nodes.inline(rawtext, shown, classes=[role])], []
+
+
+def readable_target(label: str) -> str:
+    """A label or document name as words: ``integer_na`` → "integer na"."""
+    return " ".join(label.replace("_", " ").replace("-", " ").split()) or label
 
 
 class _CsvTable(tables.CSVTable):

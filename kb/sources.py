@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 from kb.errors import ManifestError
-from kb.spec import SourceSpec, split_source_arg
+from kb.spec import SourceSpec, is_url, split_source_arg
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -21,15 +21,36 @@ class Source:
     path: Path
     url: str
     aliases: Path | None = None  # maintainers' alternate questions, next to the source
+    origin: str | None = None  # a remote source's http(s) URL (``path`` is its cached copy)
+    max_age: float | None = None  # a remote source's manifest ``max_age`` (seconds)
+    inventory: str | None = None  # the project's Sphinx objects.inv (local path or URL)
+    fetch_warning: str | None = None  # the remote copy could not be refreshed
+    xrefs: tuple[tuple[str, str, str], ...] = ()  # other sources' labels it refers to
+
+    @property
+    def shown(self) -> str | None:
+        """How messages name a remote source (its URL); None for a local file."""
+        return self.origin
 
 
-def resolve_sources(spec: SourceSpec) -> list[Source]:
+def resolve_sources(
+    spec: SourceSpec, index_dir: str | None = None, *, fetch: bool = False
+) -> list[Source]:
     """Return the sources a spec names, checking names, paths and URLs.
+
+    Remote sources (an http(s) ``path``) are cached under ``index_dir`` (default: the
+    spec's index folder) and asked for again when due, or always with ``fetch``.
 
     Raises:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
+        SourceError: a remote source cannot be fetched and has no cached copy.
     """
     sources = _from_paths(spec.paths) if spec.paths else _from_manifest(Path(spec.manifest_path))
+    if any(s.origin for s in sources):
+        from kb.index import default_index_dir
+        from kb.remote import localize
+
+        sources = localize(sources, index_dir or default_index_dir(spec.key), force=fetch)
     if spec.only:
         kept = [s for s in sources if spec.keeps(s.name)]
         if not kept:
@@ -43,6 +64,10 @@ def resolve_sources(spec: SourceSpec) -> list[Source]:
         seen.add(source.name)
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
+    if len(sources) > 1:
+        from kb.site_labels import with_site_labels
+
+        sources = with_site_labels(sources)
     return sources
 
 
@@ -70,7 +95,7 @@ def _from_manifest(manifest: Path) -> list[Source]:
         where = f"{manifest}: [[source]] #{number}"
         if not isinstance(item, dict):
             raise ManifestError(f"{where}: expected a table")
-        unknown = set(item) - {"name", "path", "url", "aliases"}
+        unknown = set(item) - {"name", "path", "url", "aliases", "max_age", "inventory"}
         if unknown:
             raise ManifestError(f"{where}: unknown key(s) {', '.join(sorted(unknown))}")
         name, rel, url = item.get("name"), item.get("path"), item.get("url")
@@ -80,7 +105,16 @@ def _from_manifest(manifest: Path) -> list[Source]:
             raise ManifestError(f"{where}: 'path' must be the rst file, relative to the manifest")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
-        path = (manifest.parent / rel).resolve()
+        remote = rel if is_url(rel) else None
+        path = Path(rel) if remote else (manifest.parent / rel).resolve()
+        age = item.get("max_age")
+        if age is not None and (not isinstance(age, int | float) or age < 0):
+            raise ManifestError(f"{where}: 'max_age' must be a number of seconds")
+        inventory = item.get("inventory")
+        if inventory is not None and (not isinstance(inventory, str) or not inventory):
+            raise ManifestError(f"{where}: 'inventory' must be an objects.inv path or URL")
+        if inventory and not is_url(inventory):
+            inventory = str((manifest.parent / inventory).resolve())
         aliases = item.get("aliases")
         if aliases is not None and not isinstance(aliases, str) and aliases is not False:
             raise ManifestError(
@@ -93,8 +127,9 @@ def _from_manifest(manifest: Path) -> list[Source]:
             if alias_path is None or not alias_path.is_file():
                 raise ManifestError(f"{where}: aliases file {alias_path} not found")
         else:
-            alias_path = _alias_file(path)
-        sources.append(Source(name, path, url, alias_path))
+            alias_path = None if remote else _alias_file(path)
+        age = float(age) if age is not None else None
+        sources.append(Source(name, path, url, alias_path, remote, age, inventory))
     return sources
 
 
@@ -102,9 +137,13 @@ def _from_paths(args: tuple[str, ...]) -> list[Source]:
     sources: list[Source] = []
     for arg in args:
         raw, url = split_source_arg(arg)
-        path = Path(raw).expanduser().resolve()
         if url and not url.startswith(("http://", "https://")):
             raise ManifestError(f"--source {arg}: the URL after '=' must start with http(s)://")
+        if is_url(raw):
+            stem = Path(raw.split("?")[0].rstrip("/")).stem or "faq"
+            sources.append(Source(_unique(stem, sources), Path(raw), url or raw, origin=raw))
+            continue
+        path = Path(raw).expanduser().resolve()
         if path.is_dir():
             files = sorted(path.glob("*.rst"))
             if not files:

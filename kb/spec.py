@@ -60,13 +60,23 @@ class SourceSpec:
 
 def split_source_arg(arg: str) -> tuple[str, str]:
     """Split ``PATH[=URL]`` into path and URL ('' if none); a path may itself contain '='."""
+    if is_url(arg):  # a remote rst file: its own query may hold '=', so split at "=http"
+        head, sep, tail = arg.partition("=http")
+        return (head, "http" + tail) if sep else (arg, "")
     if "=" in arg and not os.path.exists(arg):
         path, _, url = arg.partition("=")
         return path, url
     return arg, ""
 
 
+def is_url(text: str) -> bool:
+    """Whether a source path is a remote http(s) URL rather than a file."""
+    return text.startswith(("http://", "https://"))
+
+
 def _absolute_arg(arg: str) -> str:
     path, url = split_source_arg(arg)
+    if is_url(path):
+        return arg
     absolute = os.path.realpath(os.path.expanduser(path))
     return f"{absolute}={url}" if url else absolute

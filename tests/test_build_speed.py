@@ -100,6 +100,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "entry_offsets": offsets,
         # Entries of each source in turn (the sources in fingerprint order), for reuse.
         "source_counts": [len(list(g)) for _, g in itertools.groupby(entries, _collection)],
+        "source_warnings": [[] for _ in itertools.groupby(entries, _collection)],
     }
     body = [vocab, bytes(postings), b"".join(entry_lines)]
     header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}

@@ -1,0 +1,40 @@
+"""A :ref: to a section of another source shows that section's title and links to it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kb.ingest import parse_source
+from kb.site_labels import scan_labels
+from kb.sources import resolve_sources
+from kb.spec import SourceSpec
+
+
+def test_labels_are_found_above_titles_only() -> None:
+    """Under- and overlined titles, stacked labels; a label above a paragraph is not one."""
+    text = (
+        ".. _first:\n.. _also-first:\n\nHow do I use ``x``?\n-------------------\n\nText.\n\n"
+        ".. _over:\n\n=====\nOver?\n=====\n\n.. _para:\n\nJust a paragraph.\n"
+    )
+    assert scan_labels(text, "https://e.org/p.html") == [
+        ("first", "How do I use x?", "https://e.org/p.html#first"),
+        ("also-first", "How do I use x?", "https://e.org/p.html#also-first"),
+        ("over", "Over?", "https://e.org/p.html#over"),
+    ]
+
+
+def test_a_ref_to_another_source_renders_its_title(tmp_path: Path) -> None:
+    """The title and deep link of the other page; an explicit title is kept."""
+    (tmp_path / "a.rst").write_text(
+        "A\n=\n\nWhy?\n----\n\nSee :ref:`b_label` and :ref:`the other <b_label>`.\n"
+    )
+    (tmp_path / "b.rst").write_text(
+        "B\n=\n\n.. _b_label:\n\nHow do I do B?\n--------------\n\nLike this.\n"
+    )
+    spec = SourceSpec(paths=(f"{tmp_path}=https://e.org/faq/",))
+    a = next(s for s in resolve_sources(spec) if s.name == "a")
+    entry = parse_source(a).entries[0]
+    assert entry.answer == "See How do I do B? and the other."
+    assert [(link.text, link.url) for link in entry.links] == [
+        ("How do I do B?", "https://e.org/faq/b.html#b-label")
+    ]
