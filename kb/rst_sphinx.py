@@ -378,8 +378,11 @@ def register() -> None:
     directives.register_directive("csv-table", _CsvTable)
 
 
-_ROLE_USE_RE = re.compile(r"(?<![\w`]):([A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*):`")
-_DIRECTIVE_USE_RE = re.compile(r"^\s*\.\.\s+([A-Za-z][\w.+:-]*)::", re.MULTILINE)
+# Linear on any input: a name's parts are bounded (a role is tried from every ':', so an
+# unbounded name made a long ':a.:a.…' line quadratic), and a directive is looked for on
+# its own line only ('^\s*' crossed newlines, so blank lines were rescanned from each one).
+_ROLE_USE_RE = re.compile(r"(?<![\w`]):([A-Za-z][\w.+-]{0,63}(?::[A-Za-z][\w.+-]{0,63}){0,3}):`")
+_DIRECTIVE_USE_RE = re.compile(r"^[ \t]*\.\.[ \t]+([A-Za-z][\w.+:-]{0,127})::", re.MULTILINE)
 
 
 def register_unknown(text: str) -> list[str]:
