@@ -15,6 +15,7 @@ from docutils.parsers.rst import Directive, directives
 
 from kb import rst_sphinx
 from kb.errors import SourceError
+from kb.guard import Checked, check_text
 from kb.models import Block, Entry, SourceRef
 from kb.rst_render import RenderContext, blocks_to_text, render_blocks
 from kb.sources import Source
@@ -153,24 +154,32 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
     Raises:
         SourceError: the file cannot be read as UTF-8 text (parse problems are returned).
     """
-    text = read_source(source)
+    original = read_source(source)
     shown = display_path(source.path)
+    checked = check_text(original, shown)
+    text = checked.text
     parsed = ParsedSource(source)
     for name in rst_sphinx.register_unknown(text):
         parsed.problems.append(
             Problem(
                 shown,
-                _first_line(text, f".. {name}::"),
+                _first_line(original, f".. {name}::"),
                 _WARNING,
                 f'unknown directive "{name}": its content is shown as text',
             )
         )
     settings = dict(SETTINGS, warning_stream=io.StringIO())
-    document = docutils.core.publish_doctree(
-        text, source_path=str(source.path), settings_overrides=settings
-    )
-    parsed.problems.extend(_take_messages(document, shown))
-    parsed.entries = list(_entries(document, source, text.splitlines(), strict))
+    try:
+        document = docutils.core.publish_doctree(
+            text, source_path=str(source.path), settings_overrides=settings
+        )
+        problems = _take_messages(document, shown)
+        for problem in problems:
+            problem.line = checked.original_line(problem.line)
+        parsed.problems.extend(problems)
+        parsed.entries = list(_entries(document, source, text.splitlines(), strict, checked))
+    except RecursionError:  # a backstop: check_text refuses what nests this deep
+        raise SourceError(shown, None, "nested too deeply to parse; flatten it") from None
     return parsed
 
 
@@ -210,17 +219,18 @@ class _Walk:
     labels: dict[str, str]
     shown: str
     strict: bool
+    checked: Checked
     ids: set[str] = field(default_factory=set)
 
 
 def _entries(
-    document: nodes.document, source: Source, lines: list[str], strict: bool
+    document: nodes.document, source: Source, lines: list[str], strict: bool, checked: Checked
 ) -> list[Entry]:
     labels: dict[str, str] = {}
     for section in document.findall(nodes.section):
         for name in section["names"]:
             labels.setdefault(str(name), str(section["ids"][0]))
-    walk = _Walk(source, lines, labels, _source_display(source), strict)
+    walk = _Walk(source, lines, labels, _source_display(source), strict, checked)
     top = [child for child in document.children if isinstance(child, nodes.section)]
     entries: list[Entry] = []
     for section in top:
@@ -336,7 +346,7 @@ def _make_entry(
         answer=blocks_to_text(blocks),
         blocks=blocks,
         links=ctx.links,
-        source=SourceRef(path=walk.shown, line=line),
+        source=SourceRef(path=walk.shown, line=walk.checked.original_line(line) or line),
         parent=parent,
     )
 
