@@ -220,8 +220,10 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     if index_dir is None:
         return Reuse()
     path = os.path.join(index_dir, INDEX_FILE)
+    from kb.files import open_regular
+
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by Reuse.close)
+        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
     except OSError:
         return Reuse()
     try:
@@ -332,6 +334,8 @@ def _build(
             save(lambda out: write_index(corpus, fingerprint_, out))
     finally:
         reuse.close()
-    report = BuildReport(entries, len(sources), warnings, time.perf_counter() - started)
+    report = BuildReport(
+        entries, len(sources), sources.warnings + warnings, time.perf_counter() - started
+    )
     report.reused = len(reuse.spans)
     return report

@@ -123,6 +123,8 @@ def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb.sources import resolve_sources
 
     sources = resolve_sources(spec)
+    for warning in sources.warnings:
+        print(f"{warning}")
     try:
         entries, warnings = load_entries(sources)
     except BuildError as error:

@@ -42,8 +42,9 @@ def _sha256(data: bytes) -> str:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    from kb.files import read_regular  # never blocks on a FIFO nor reads a device
+
+    return read_regular(path)
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -144,8 +145,10 @@ class IndexReader:
         Raises:
             IndexFileError: it is missing, unreadable, corrupt or of another schema.
         """
+        from kb.files import open_regular
+
         try:
-            with open(path, "rb") as handle:
+            with os.fdopen(open_regular(path), "rb") as handle:
                 if preload:
                     buf: bytes | mmap.mmap = handle.read()
                 else:

@@ -15,6 +15,7 @@ from docutils.parsers.rst import Directive, directives
 
 from kb import rst_sphinx
 from kb.errors import SourceError
+from kb.files import NotReadable, max_source_bytes, read_regular
 from kb.guard import Checked, check_text
 from kb.models import Block, Entry, SourceRef
 from kb.rst_render import RenderContext, blocks_to_text, render_blocks
@@ -129,12 +130,15 @@ def read_source(source: Source) -> str:
         SourceError: the file is missing, unreadable, binary or not UTF-8.
     """
     shown = display_path(source.path)
+    limit = max_source_bytes()
     try:
-        data = source.path.read_bytes()
+        data = read_regular(source.path, limit, " (FAQ_MAX_SOURCE_BYTES sets the limit)")
     except FileNotFoundError:
         raise SourceError(shown, None, "source file not found") from None
     except IsADirectoryError:
         raise SourceError(shown, None, "is a folder, not an rst file") from None
+    except NotReadable as exc:
+        raise SourceError(shown, None, str(exc)) from None
     except OSError as exc:
         raise SourceError(shown, None, f"cannot read source: {exc.strerror or exc}") from None
     try:

@@ -23,13 +23,28 @@ class Source:
     aliases: Path | None = None  # maintainers' alternate questions, next to the source
 
 
-def resolve_sources(spec: SourceSpec) -> list[Source]:
+class Sources(list[Source]):
+    """The sources of a spec, and warnings about files skipped on the way."""
+
+    def __init__(self, sources: list[Source], warnings: list[str] | None = None) -> None:
+        super().__init__(sources)
+        self.warnings = list(warnings or [])
+
+
+def resolve_sources(spec: SourceSpec) -> Sources:
     """Return the sources a spec names, checking names, paths and URLs.
 
     Raises:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
+        BuildError: a source path is missing, a folder, not a regular file or a symlink
+            loop (every such source listed).
     """
-    sources = _from_paths(spec.paths) if spec.paths else _from_manifest(Path(spec.manifest_path))
+    warnings: list[str] = []
+    sources = (
+        _from_paths(spec.paths, warnings)
+        if spec.paths
+        else _from_manifest(Path(spec.manifest_path))
+    )
     if spec.only:
         kept = [s for s in sources if spec.keeps(s.name)]
         if not kept:
@@ -43,7 +58,36 @@ def resolve_sources(spec: SourceSpec) -> list[Source]:
         seen.add(source.name)
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
-    return sources
+    _check_paths(sources)
+    return Sources(sources, warnings)
+
+
+def _check_paths(sources: list[Source]) -> None:
+    """Every source (and aliases file) must be a readable regular file."""
+    from kb.errors import BuildError, SourceError
+    from kb.files import regular_problem
+
+    problems = []
+    for source in sources:
+        for path, what in ((source.path, "source"), (source.aliases, "aliases file")):
+            problem = regular_problem(path) if path is not None else None
+            if problem:
+                problems.append(SourceError(str(path), None, f"{what} {source.name}: {problem}"))
+    if problems:
+        raise BuildError(problems)
+
+
+def _resolve(path: Path, where: str) -> Path:
+    """``path`` made absolute with symlinks resolved.
+
+    Raises:
+        ManifestError: a symlink loop or an unreadable folder on the way.
+    """
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        reason = "a symlink loop" if "loop" in str(exc).lower() else str(exc)
+        raise ManifestError(f"{where}: cannot resolve {path}: {reason}") from None
 
 
 def _alias_file(path: Path) -> Path | None:
@@ -54,14 +98,18 @@ def _alias_file(path: Path) -> Path | None:
 def _from_manifest(manifest: Path) -> list[Source]:
     import tomllib  # only when (re)building: the query path never parses TOML
 
+    from kb.files import MAX_CONFIG_BYTES, read_regular
+
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(manifest, MAX_CONFIG_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"{manifest}: manifest not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest}: cannot read manifest: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{manifest}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(f"{manifest}: not valid TOML: nested too deeply") from None
     entries = data.get("source")
     if not isinstance(entries, list):
         raise ManifestError(f"{manifest}: expected [[source]] tables with name, path and url")
@@ -80,12 +128,12 @@ def _from_manifest(manifest: Path) -> list[Source]:
             raise ManifestError(f"{where}: 'path' must be the rst file, relative to the manifest")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
-        path = (manifest.parent / rel).resolve()
+        path = _resolve(manifest.parent / rel, where)
         aliases = item.get("aliases")
         if aliases is not None and not isinstance(aliases, str):
             raise ManifestError(f"{where}: 'aliases' must be the path of an aliases TOML file")
         if aliases:
-            alias_path: Path | None = (manifest.parent / aliases).resolve()
+            alias_path: Path | None = _resolve(manifest.parent / aliases, where)
             if alias_path is None or not alias_path.is_file():
                 raise ManifestError(f"{where}: aliases file {alias_path} not found")
         else:
@@ -94,15 +142,23 @@ def _from_manifest(manifest: Path) -> list[Source]:
     return sources
 
 
-def _from_paths(args: tuple[str, ...]) -> list[Source]:
+def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
+    from kb.files import regular_problem
+
     sources: list[Source] = []
     for arg in args:
         raw, url = split_source_arg(arg)
-        path = Path(raw).expanduser().resolve()
+        path = _resolve(Path(raw), f"--source {raw}")
         if url and not url.startswith(("http://", "https://")):
             raise ManifestError(f"--source {arg}: the URL after '=' must start with http(s)://")
         if path.is_dir():
-            files = sorted(path.glob("*.rst"))
+            files = []
+            for file in sorted(path.glob("*.rst")):
+                problem = regular_problem(file)
+                if problem:  # a FIFO would block, /dev/zero fill memory: never read
+                    warnings.append(f"{file}: skipped: {problem}")
+                else:
+                    files.append(file)
             if not files:
                 raise ManifestError(f"--source {raw}: the folder holds no .rst file")
             base = url if not url or url.endswith("/") else url + "/"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -101,3 +104,119 @@ def test_deep_nesting_is_a_clear_error_with_its_line(
 def test_moderate_nesting_still_parses(tmp_path: Path) -> None:
     parsed = parse_source(_source(tmp_path, HEAD + "- " * 20 + "deep\n"))
     assert "deep" in parsed.entries[0].answer
+
+
+# --- files: size, special files, bad paths, deep TOML (items 5-8) ---------------------
+
+SEED_TEXT = (Path(__file__).resolve().parent.parent / "faq_source/distributed/faq.rst").read_text()
+
+
+def _cli(
+    *argv: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m kb ARGV`` (faq-search, or faq-kb for its commands) for real."""
+    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "80", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "kb", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def test_a_source_over_the_size_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = _source(tmp_path, HEAD + "word " * 420_000)
+    with pytest.raises(SourceError, match=r"faq\.rst: is larger than 2,000,000 bytes"):
+        parse_source(big)
+    small = _source(tmp_path, HEAD * 10, "small.rst")
+    monkeypatch.setenv("FAQ_MAX_SOURCE_BYTES", "50")
+    with pytest.raises(SourceError, match=r"larger than 50 bytes \(FAQ_MAX_SOURCE_BYTES"):
+        parse_source(small)
+    monkeypatch.setenv("FAQ_MAX_SOURCE_BYTES", "5000")
+    assert parse_source(small).entries
+
+
+def test_special_files_in_a_source_folder_are_skipped_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    (folder / "faq.rst").write_text(SEED_TEXT)
+    os.mkfifo(folder / "q.rst")
+    (folder / "z.rst").symlink_to("/dev/zero")
+    index = str(tmp_path / "index")
+    proc = _cli("--index", index, "--source", str(folder), "too many open files")
+    assert proc.returncode == 0, proc.stderr
+    assert f"warning: {folder / 'q.rst'}: skipped: is not a regular file (a named pipe)" in (
+        proc.stderr
+    )
+    assert f"warning: {folder / 'z.rst'}: skipped: is not a regular file (a device)" in proc.stderr
+    check = _cli("check", "--source", str(folder))
+    assert check.returncode == 0 and "q.rst: skipped" in check.stdout
+    named = _cli("--index", index, "--source", str(folder / "q.rst"), "q")
+    assert named.returncode == 2
+    assert "q.rst: source q: is not a regular file (a named pipe)" in named.stderr
+
+
+def test_a_fifo_index_is_unreadable_then_replaced(tmp_path: Path) -> None:
+    source = _source(tmp_path, SEED_TEXT)
+    index = tmp_path / "index"
+    index.mkdir()
+    os.mkfifo(index / "index.faqkb")
+    args = ("--index", str(index), "--source", str(source.path), "too many open files")
+    frozen = _cli("--no-rebuild", *args, timeout=30)
+    assert frozen.returncode == 2
+    assert "is not a regular file (a named pipe)" in frozen.stderr
+    rebuilt = _cli(*args, timeout=60)
+    assert rebuilt.returncode == 0 and "rebuilding the index" in rebuilt.stderr
+    assert (index / "index.faqkb").is_file()
+
+
+def _manifest(tmp_path: Path, path: str, name: str = "sources.toml") -> Path:
+    manifest = tmp_path / name
+    manifest.write_text(f'[[source]]\nname = "a"\npath = "{path}"\nurl = "https://x.org/a.html"\n')
+    return manifest
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [("missing.rst", "source a: not found"), (".", "source a: is a folder, not a file")],
+)
+def test_a_bad_source_path_names_the_source(tmp_path: Path, path: str, message: str) -> None:
+    manifest = _manifest(tmp_path, path)
+    index = str(tmp_path / "index")
+    search = _cli("--index", index, "--manifest", str(manifest), "q")
+    assert search.returncode == 2 and message in search.stderr
+    build = _cli("build", "--index", index, "--manifest", str(manifest))
+    assert build.returncode == 2 and message in build.stderr
+    assert "cannot write the index" not in build.stderr
+
+
+def test_symlink_loops_are_source_errors(tmp_path: Path) -> None:
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    manifest = _manifest(tmp_path, "loop1")
+    index = str(tmp_path / "index")
+    proc = _cli("--index", index, "--manifest", str(manifest), "q")
+    assert proc.returncode == 2 and "symlink loop" in proc.stderr
+    proc = _cli("--index", index, "--source", str(tmp_path / "loop1"), "q")
+    assert proc.returncode == 2 and "loop1" in proc.stderr
+
+
+def test_deeply_nested_toml_is_a_clear_error(tmp_path: Path) -> None:
+    deep = "x = " + "[" * 100_000 + "]" * 100_000 + "\n"
+    manifest = tmp_path / "deep.toml"
+    manifest.write_text(deep)
+    index = str(tmp_path / "index")
+    proc = _cli("--index", index, "--manifest", str(manifest), "q")
+    assert proc.returncode == 2
+    assert f"{manifest}: not valid TOML: nested too deeply" in proc.stderr
+    source = _source(tmp_path, SEED_TEXT)
+    (tmp_path / "faq.aliases.toml").write_text(deep)
+    proc = _cli("--index", index, "--source", str(source.path), "q")
+    assert proc.returncode == 2
+    assert "faq.aliases.toml: not valid TOML: nested too deeply" in proc.stderr
