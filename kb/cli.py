@@ -55,6 +55,11 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
         default=[],
         help="only the sources named NAME (or NAME.*); repeatable",
     )
+    group.add_argument(
+        "--sources-root",
+        metavar="DIR",
+        help="refuse any source file outside DIR, symlinks resolved (env FAQ_SOURCES_ROOT)",
+    )
     if index:
         group.add_argument(
             "--index",
@@ -64,9 +69,10 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
 
 
 def _spec(args: argparse.Namespace) -> SourceSpec:
+    root = getattr(args, "sources_root", None)
     if args.source:
-        return SourceSpec(paths=tuple(args.source), only=tuple(args.only))
-    return SourceSpec(manifest=args.manifest, only=tuple(args.only))
+        return SourceSpec(paths=tuple(args.source), only=tuple(args.only), sources_root=root)
+    return SourceSpec(manifest=args.manifest, only=tuple(args.only), sources_root=root)
 
 
 def add_semantic_option(parser: argparse.ArgumentParser) -> None:

@@ -58,19 +58,26 @@ def resolve_sources(spec: SourceSpec) -> Sources:
         seen.add(source.name)
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
-    _check_paths(sources)
+    _check_paths(sources, spec.sources_root)
     return Sources(sources, warnings)
 
 
-def _check_paths(sources: list[Source]) -> None:
-    """Every source (and aliases file) must be a readable regular file."""
+def _check_paths(sources: list[Source], root: str | None) -> None:
+    """Every source (and aliases file) must be a regular file, under ``root`` if given."""
+    import os
+
     from kb.errors import BuildError, SourceError
     from kb.files import regular_problem
 
+    confine = Path(os.path.realpath(os.path.expanduser(root))) if root else None
     problems = []
     for source in sources:
         for path, what in ((source.path, "source"), (source.aliases, "aliases file")):
-            problem = regular_problem(path) if path is not None else None
+            if path is None:
+                continue
+            problem = regular_problem(path)
+            if confine is not None and not Path(os.path.realpath(path)).is_relative_to(confine):
+                problem = f"outside the sources root {confine} (--sources-root, FAQ_SOURCES_ROOT)"
             if problem:
                 problems.append(SourceError(str(path), None, f"{what} {source.name}: {problem}"))
     if problems:

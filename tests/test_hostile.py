@@ -220,3 +220,40 @@ def test_deeply_nested_toml_is_a_clear_error(tmp_path: Path) -> None:
     proc = _cli("--index", index, "--source", str(source.path), "q")
     assert proc.returncode == 2
     assert "faq.aliases.toml: not valid TOML: nested too deeply" in proc.stderr
+
+
+def test_sources_root_confines_every_source_path(tmp_path: Path) -> None:
+    root = tmp_path / "config"
+    root.mkdir()
+    outside = tmp_path / "outside.rst"
+    outside.write_text(SEED_TEXT)
+    (root / "faq.rst").write_text(SEED_TEXT)
+    (root / "link.rst").symlink_to(outside)
+    index = str(tmp_path / "index")
+    for path in (str(outside), "link.rst", "../outside.rst"):
+        manifest = _manifest(root, path)
+        allowed = _cli("--index", index, "--manifest", str(manifest), "too many open files")
+        assert allowed.returncode == 0, allowed.stderr  # by default: the maintainer's choice
+        flag = _cli("--index", index, "--sources-root", str(root), "--manifest", str(manifest), "q")
+        env = _cli(
+            "--index", index, "--manifest", str(manifest), "q", env={"FAQ_SOURCES_ROOT": str(root)}
+        )
+        for proc in (flag, env):
+            assert proc.returncode == 2
+            assert f"source a: outside the sources root {root.resolve()}" in proc.stderr
+    inside = _manifest(root, "faq.rst")
+    proc = _cli(
+        "--index",
+        index,
+        "--sources-root",
+        str(root),
+        "--manifest",
+        str(inside),
+        "too many open files",
+    )
+    assert proc.returncode == 0, proc.stderr
+    folder = _cli("check", "--sources-root", str(root), "--source", str(root))
+    assert (
+        folder.returncode == 2
+        and "link.rst: source link: outside the sources root" in folder.stderr
+    )
