@@ -12,6 +12,7 @@ from typing import Any
 
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
+from kb.printable import json_text, printable
 from kb.render import answer_lines, terminal_width, write
 from kb.spec import SourceSpec
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 
 def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -100,12 +101,14 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     noun = "source" if report.sources == 1 else "sources"
     reused = f" ({report.reused} unchanged, not parsed again)" if report.reused else ""
     print(
-        f"built {report.entries} entries from {report.sources} {noun}{reused} "
-        f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
+        printable(
+            f"built {report.entries} entries from {report.sources} {noun}{reused} "
+            f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
+        )
     )
     if semantic:
         from kb.index import IndexReader
@@ -124,16 +127,16 @@ def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
 
     sources = resolve_sources(spec)
     for warning in sources.warnings:
-        print(f"{warning}")
+        print(printable(warning))
     try:
         entries, warnings = load_entries(sources)
     except BuildError as error:
         for problem in error.problems:
-            print(f"{problem}", file=sys.stdout)
+            print(printable(str(problem)), file=sys.stdout)
         print(f"{len(error.problems)} error(s) in {len(sources)} source(s)")
         return 1
     for warning in warnings:
-        print(warning)
+        print(printable(warning))
     print(f"ok: {len(entries)} entries in {len(sources)} source(s), {len(warnings)} warning(s)")
     return 0
 
@@ -149,14 +152,10 @@ def _list(args: argparse.Namespace, spec: SourceSpec) -> int:
     lines = []
     for entry in kb.reader.entries():
         if args.json:
-            lines.append(
-                json.dumps(
-                    {k: entry[k] for k in ("id", "title", "url", "breadcrumb")}, ensure_ascii=False
-                )
-            )
+            lines.append(json_text({k: entry[k] for k in ("id", "title", "url", "breadcrumb")}))
         else:
             indent = "  " if entry.get("parent") else ""
-            lines.append(f"{indent}{entry['id']}\t{entry['title']}")
+            lines.append(printable(f"{indent}{entry['id']}\t{entry['title']}"))
     write(sys.stdout, "\n".join(lines) + ("\n" if lines else ""))
     return 0
 
@@ -170,7 +169,7 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
         hint = f"; did you mean {', '.join(close)}?" if close else "; `faq-kb list` shows them"
         raise FaqError(f"no entry {args.id!r}{hint}")
     if args.json:
-        write(sys.stdout, json.dumps(entry, ensure_ascii=False, indent=2) + "\n")
+        write(sys.stdout, json_text(entry, indent=2) + "\n")
         return 0
     width = terminal_width(sys.stdout)
     out = [entry["title"]]
@@ -181,7 +180,7 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
     out.append(f"  source: {entry['source']['path']}:{entry['source']['line']}")
     if entry["aliases"]:
         out.append(f"  also asked as: {'; '.join(entry['aliases'])}")
-    write(sys.stdout, "\n".join(out) + "\n")
+    write(sys.stdout, printable("\n".join(out)) + "\n")
     return 0
 
 
@@ -199,7 +198,11 @@ def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
                 print(f"rebuilt: {len(kb.reader)} entries", flush=True)
         except FaqError as error:
             for line in str(error).splitlines():
-                print(f"error: {line} (keeping the previous index)", file=sys.stderr, flush=True)
+                print(
+                    printable(f"error: {line} (keeping the previous index)"),
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -257,3 +258,58 @@ def test_sources_root_confines_every_source_path(tmp_path: Path) -> None:
         folder.returncode == 2
         and "link.rst: source link: outside the sources root" in folder.stderr
     )
+
+
+# --- what reaches a terminal (items 15, 16) -------------------------------------------
+
+HOSTILE = "\x1b[2J\x1b]0;pwned\x07\x9b31m\x08\u202eevil\u2066"
+RAW = ("\x1b", "\x9b", "\x08", "\x07", "\u202e", "\u2066")
+
+
+def test_escape_sequences_never_reach_the_terminal(tmp_path: Path) -> None:
+    text = (
+        f"FAQ\n===\n\nWhy is the screen {HOSTILE} cleared?\n"
+        + "-" * 40
+        + f"\n\nBecause {HOSTILE} the answer says so, screen cleared.\n"
+    )
+    source = _source(tmp_path, text)
+    index = str(tmp_path / "index")
+    for question in ("why is the screen cleared", f"screen cleared {HOSTILE}"):
+        proc = _cli("--index", index, "--source", str(source.path), question)
+        assert proc.returncode == 0, proc.stderr
+        assert not any(c in proc.stdout + proc.stderr for c in RAW), repr(proc.stdout)
+        assert "\\x1b[2J" in proc.stdout and "\\u202eevil" in proc.stdout
+        as_json = _cli("--index", index, "--source", str(source.path), "--json", question)
+        assert not any(c in as_json.stdout for c in RAW)
+        data = json.loads(as_json.stdout)
+        assert HOSTILE in data["results"][0]["title"]  # the value itself is intact
+    for command in (("list",), ("show", "faq/why-is-the-screen-2j-0-pwned-31m-evil-cleared")):
+        proc = _cli(*command, "--index", index, "--source", str(source.path))
+        assert proc.returncode == 0, proc.stderr
+        assert not any(c in proc.stdout for c in RAW) and "\\x1b" in proc.stdout
+    missing = str(tmp_path / f"no{HOSTILE}.rst")
+    proc = _cli("--index", index, "--source", missing, "q")
+    assert proc.returncode == 2 and "no\\x1b[2J" in proc.stderr
+    assert not any(c in proc.stderr for c in RAW)
+    proc = _cli("--index", index, "-k", HOSTILE, "q")
+    assert proc.returncode == 2 and not any(c in proc.stderr for c in RAW)
+
+
+def test_undecodable_argv_is_replaced_not_a_traceback(tmp_path: Path) -> None:
+    index = str(tmp_path / "index")
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8", "NO_COLOR": "1"}
+    for extra in ((), ("--json",)):
+        proc = subprocess.run(
+            [sys.executable, "-m", "kb", "--index", index, *extra, b"\xff too many open files"],
+            capture_output=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert b"Traceback" not in proc.stderr
+        out = proc.stdout.decode("utf-8")  # valid UTF-8: no raw 0xff byte
+        if extra:
+            assert json.loads(out)["query"] == "\ufffd too many open files"
+        else:
+            assert "Too many open file descriptors?" in out
