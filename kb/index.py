@@ -21,7 +21,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 
@@ -48,15 +48,31 @@ def _read(path: str) -> bytes:
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Size, mtime and content hash of a file: what a rebuild decision compares."""
+    """Size, times, inode and content hash of a file: what a rebuild decision compares."""
     path = os.fspath(path)
     stat = os.stat(path)
     return {
         "path": path,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
         "sha256": _sha256(_read(path)),
     }
+
+
+def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
+    """Whether a file's stat is the one fingerprinted: nothing can have changed it.
+
+    Size and mtime alone miss a same-size edit whose mtime was restored (``cp -p``,
+    ``rsync -t``); the change time (which no one can set back) and the inode catch it.
+    """
+    return (
+        stat.st_size == item["size"]
+        and stat.st_mtime_ns == item["mtime_ns"]
+        and stat.st_ctime_ns == item.get("ctime_ns")
+        and stat.st_ino == item.get("inode")
+    )
 
 
 def rst_names(folder: str) -> list[str]:
@@ -67,8 +83,9 @@ def rst_names(folder: str) -> list[str]:
 def changed_files(fingerprint: dict[str, Any]) -> list[str]:
     """Return the files (or folders) that changed since ``fingerprint`` was taken.
 
-    A file whose size and mtime match is taken as unchanged without reading it; one whose
-    mtime moved but whose content hash matches is unchanged too (a ``touch``, a checkout).
+    A file whose size, mtime, ctime and inode match is taken as unchanged without reading
+    it; one whose stat moved but whose content hash matches is unchanged too (a ``touch``,
+    a checkout).
     """
     changed = []
     for item in fingerprint.get("files", []):
@@ -78,7 +95,7 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
         except OSError:
             changed.append(path)
             continue
-        if stat.st_size == item["size"] and stat.st_mtime_ns == item["mtime_ns"]:
+        if _same_stat(stat, item):
             continue
         try:
             digest = _sha256(_read(path))

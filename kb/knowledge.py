@@ -50,7 +50,7 @@ class KnowledgeBase:
         self.notify = notify
         self._reader: IndexReader | None = None
         self._lock = threading.Lock()
-        self._failed_state: tuple[tuple[str, int, int], ...] | None = None
+        self._failed_state: tuple[tuple[str, int, int, int], ...] | None = None
         self.semantic = semantic
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
 
@@ -122,8 +122,8 @@ class KnowledgeBase:
             self._use(new)
             return True
 
-    def _source_state(self) -> tuple[tuple[str, int, int], ...]:
-        """Size and mtime of every file the index was built from (cheap: stat only)."""
+    def _source_state(self) -> tuple[tuple[str, int, int, int], ...]:
+        """Size, mtime and ctime of every file the index was built from (stat only)."""
         fingerprint = self._reader.fingerprint if self._reader is not None else {}
         paths = [item["path"] for item in fingerprint.get("files", [])]
         paths += [folder["path"] for folder in fingerprint.get("folders", [])]
@@ -132,9 +132,9 @@ class KnowledgeBase:
         for path in paths:
             try:
                 stat = os.stat(path)
-                state.append((path, stat.st_size, stat.st_mtime_ns))
+                state.append((path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
             except OSError:
-                state.append((path, -1, -1))
+                state.append((path, -1, -1, -1))
         return tuple(state)
 
     def ranker(self) -> SemanticRanker | None:

@@ -313,3 +313,28 @@ def test_undecodable_argv_is_replaced_not_a_traceback(tmp_path: Path) -> None:
             assert json.loads(out)["query"] == "\ufffd too many open files"
         else:
             assert "Too many open file descriptors?" in out
+
+
+# --- freshness, index integrity, build lock, workers (items 11-14) --------------------
+
+
+def test_a_same_size_edit_with_its_old_mtime_is_still_seen(tmp_path: Path) -> None:
+    from kb.knowledge import KnowledgeBase
+    from kb.spec import SourceSpec
+
+    source = _source(tmp_path, SEED_TEXT)
+    kb = KnowledgeBase(SourceSpec(paths=(str(source.path),)), tmp_path / "idx")
+    kb.open()
+    before = os.stat(source.path)
+    edited = SEED_TEXT.replace("Dask", "DASK", 1)
+    assert len(edited) == len(SEED_TEXT) and edited != SEED_TEXT
+    time.sleep(0.01)
+    source.path.write_text(edited)  # cp -p: same inode, old mtime put back
+    os.utime(source.path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert kb.stale_reason() == f"{source.path} changed since the index was built"
+    kb.refresh()
+    copy = tmp_path / "copy.rst"  # rsync -t: a new file renamed over it, old mtime
+    copy.write_text(SEED_TEXT)
+    os.utime(copy, ns=(before.st_atime_ns, os.stat(source.path).st_mtime_ns))
+    os.replace(copy, source.path)
+    assert kb.stale_reason() == f"{source.path} changed since the index was built"
