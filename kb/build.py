@@ -130,6 +130,7 @@ class Reuse:
 
     handle: BinaryIO | None = None
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
+    damaged: bool = False  # the previous index failed its checksums: nothing reused
 
     def stored(self, name: str) -> Stored:
         """The stored JSON lines of one unchanged source's entries."""
@@ -232,6 +233,11 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     except (FaqError, OSError, ValueError):
         handle.close()
         return Reuse()
+    try:
+        old.check_all()  # stored lines are never reused unchecked
+    except FaqError:
+        handle.close()
+        return Reuse(damaged=True)
     previous = old.fingerprint
     records, counts = previous.get("sources", []), old.header.get("source_counts", [])
     if (
@@ -334,6 +340,8 @@ def _build(
             save(lambda out: write_index(corpus, fingerprint_, out))
     finally:
         reuse.close()
+    if reuse.damaged:
+        warnings.insert(0, "the previous index was damaged (checksum); every source parsed again")
     report = BuildReport(
         entries, len(sources), sources.warnings + warnings, time.perf_counter() - started
     )

@@ -150,7 +150,7 @@ def _open(args: argparse.Namespace, spec: SourceSpec) -> KnowledgeBase:
 def _list(args: argparse.Namespace, spec: SourceSpec) -> int:
     kb = _open(args, spec)
     lines = []
-    for entry in kb.reader.entries():
+    for entry in kb.entries():
         if args.json:
             lines.append(json_text({k: entry[k] for k in ("id", "title", "url", "breadcrumb")}))
         else:
@@ -162,7 +162,7 @@ def _list(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
     kb = _open(args, spec)
-    entries = {e["id"]: e for e in kb.reader.entries()}
+    entries = {e["id"]: e for e in kb.entries()}
     entry = entries.get(args.id)
     if entry is None:
         close = difflib.get_close_matches(args.id, list(entries), n=3, cutoff=0.8)

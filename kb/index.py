@@ -21,9 +21,49 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
+# Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
+# checked the first time a question reads from it; the header and vocabulary on open.
+CHECK_CHUNK = 1 << 16
+HEADER_CRC_KEY = b'"header_crc":"'
+HEADER_CRC_ZERO = b"00000000"
+
+
+class Chunker:
+    """CRC-32 of every ``CHECK_CHUNK`` bytes of a stream fed piece by piece."""
+
+    def __init__(self) -> None:
+        import zlib
+
+        self._crc32 = zlib.crc32
+        self.crcs: list[int] = []
+        self._crc = 0
+        self._filled = 0
+
+    def feed(self, data: bytes | memoryview) -> None:
+        """Add the next bytes of the stream."""
+        view = memoryview(data).cast("B")
+        while len(view):
+            take = min(len(view), CHECK_CHUNK - self._filled)
+            self._crc = self._crc32(view[:take], self._crc)
+            self._filled += take
+            view = view[take:]
+            if self._filled == CHECK_CHUNK:
+                self.crcs.append(self._crc)
+                self._crc = self._filled = 0
+
+    def done(self) -> list[int]:
+        """The chunks' CRCs (the last chunk may be short)."""
+        if self._filled:
+            self.crcs.append(self._crc)
+            self._crc = self._filled = 0
+        return self.crcs
+
+
+class DamagedIndex(IndexFileError):
+    """A checksum of the index does not match: the file was damaged after it was written."""
 
 
 def default_index_dir(spec_key: str) -> str:
@@ -136,7 +176,11 @@ class IndexReader:
         self.header = _parse_header(self._buf, path)
         try:
             sections = self.header["sections"]
-            vocab = json.loads(self._section(sections["vocab"]))
+            checksums = self.header["checksums"]
+            raw_vocab = self._section(sections["vocab"])
+            if _crc32(raw_vocab) != checksums["vocab"]:
+                raise DamagedIndex(f"{path}: the index is damaged (vocabulary checksum)")
+            vocab = json.loads(raw_vocab)
             self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in vocab["fields"]]
             self.terms: dict[str, list[float]] = vocab["terms"]
             self.parents: list[int] = self.header["parents"]
@@ -149,6 +193,7 @@ class IndexReader:
             raise IndexFileError(f"{path}: the index is damaged ({exc!r}); rebuild it") from None
         self._postings_at = int(sections["postings"][0])
         self._entries_at = int(sections["entries"][0])
+        self._checked: dict[str, set[int]] = {"postings": set(), "entries": set()}
         self._entry_cache: dict[int, dict[str, Any]] = {}
         # In memory (the bot): per-term arrays worth keeping between questions.
         self.preloaded = isinstance(buf, bytes)
@@ -188,8 +233,37 @@ class IndexReader:
         start, length = int(span[0]), int(span[1])
         return self._buf[start : start + length]
 
+    def check(self, section: str, start: int, end: int) -> None:
+        """Verify the checksums of the chunks holding bytes ``start:end`` of a section.
+
+        Raises:
+            DamagedIndex: one does not match.
+        """
+        done = self._checked[section]
+        first, last = start // CHECK_CHUNK, max(start, end - 1) // CHECK_CHUNK
+        if first in done and last in done and last - first < 2:
+            return
+        at, length = (int(x) for x in self.header["sections"][section])
+        crcs = self.header["checksums"][section]
+        for chunk in range(first, last + 1):
+            if chunk in done:
+                continue
+            low = chunk * CHECK_CHUNK
+            data = self._buf[at + low : at + min(low + CHECK_CHUNK, length)]
+            if chunk >= len(crcs) or _crc32(data) != crcs[chunk]:
+                raise DamagedIndex(
+                    f"{self.path}: the index is damaged ({section} checksum); rebuild it"
+                )
+            done.add(chunk)
+
+    def check_all(self) -> None:
+        """Verify every checksum of the file (a build does, before reusing stored lines)."""
+        for section in ("postings", "entries"):
+            self.check(section, 0, int(self.header["sections"][section][1]))
+
     def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
         """Document numbers and their score contributions for one (term, field)."""
+        self.check("postings", int(offset), int(offset) + 12 * count)
         start = self._postings_at + int(offset)
         docs = array.array(_INT)
         docs.frombytes(self._buf[start : start + 4 * count])
@@ -204,6 +278,7 @@ class IndexReader:
         """The same as ``postings`` as numpy arrays viewing the file (no copy)."""
         import numpy as np
 
+        self.check("postings", int(offset), int(offset) + 12 * count)
         start = self._postings_at + int(offset)
         docs = np.frombuffer(self._buf, dtype="<i4", count=count, offset=start)
         extras = np.frombuffer(self._buf, dtype="<f8", count=count, offset=start + 4 * count)
@@ -227,6 +302,7 @@ class IndexReader:
     def raw_entry(self, number: int) -> bytes:
         """The stored JSON line of entry ``number``, as written (ending in a newline)."""
         start, end = self.entry_span(number, number + 1)
+        self.check("entries", start - self._entries_at, end - self._entries_at)
         return self._buf[start:end]
 
     def entries(self) -> list[dict[str, Any]]:
@@ -239,16 +315,34 @@ class IndexReader:
         return list(dict.fromkeys(url for url in urls if url))
 
 
+def _crc32(data: bytes | mmap.mmap) -> int:
+    import zlib
+
+    return zlib.crc32(data)
+
+
+def seal_header(head: bytes) -> bytes:
+    """Put the header line's own CRC-32 into its ``header_crc`` (written as zeros)."""
+    at = head.index(HEADER_CRC_KEY + HEADER_CRC_ZERO) + len(HEADER_CRC_KEY)
+    return head[:at] + b"%08x" % _crc32(head) + head[at + len(HEADER_CRC_ZERO) :]
+
+
 def _parse_header(buf: bytes | mmap.mmap, path: str) -> dict[str, Any]:
     end = buf.find(b"\n")
+    line = buf[: end if end >= 0 else len(buf)]
     try:
-        header = json.loads(buf[: end if end >= 0 else len(buf)])
+        header = json.loads(line)
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise IndexFileError(f"{path}: not a faq-kb index (corrupt or foreign file)")
     if header.get("schema_version") != SCHEMA_VERSION:
         raise StaleSchema(path, header.get("schema_version"))
+    at = line.find(HEADER_CRC_KEY) + len(HEADER_CRC_KEY)
+    sealed = line[at : at + 8]
+    zeroed = line[:at] + HEADER_CRC_ZERO + line[at + 8 :] + b"\n"
+    if at < len(HEADER_CRC_KEY) or sealed != b"%08x" % _crc32(zeroed):
+        raise DamagedIndex(f"{path}: the index is damaged (header checksum); rebuild it")
     return header
 
 

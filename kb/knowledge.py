@@ -5,10 +5,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.errors import FaqError, IndexFileError
-from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
+from kb.index import (
+    INDEX_FILE,
+    DamagedIndex,
+    IndexReader,
+    StaleSchema,
+    changed_files,
+    default_index_dir,
+)
 from kb.params import params
 from kb.search import SearchResult, search
 from kb.spec import SourceSpec
@@ -17,6 +24,7 @@ if TYPE_CHECKING:
     from kb.semantic import SemanticRanker
 
 Notify = Callable[[str], None]
+_T = TypeVar("_T")
 
 
 def _quiet(message: str) -> None:
@@ -53,6 +61,7 @@ class KnowledgeBase:
         self._failed_state: tuple[tuple[str, int, int, int], ...] | None = None
         self.semantic = semantic
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
+        self._may_rebuild = True
 
     @property
     def reader(self) -> IndexReader:
@@ -69,6 +78,7 @@ class KnowledgeBase:
             IndexFileError: no usable index and ``rebuild`` is off.
             BuildError, ManifestError: the rebuild failed.
         """
+        self._may_rebuild = rebuild
         reader, reason = self._load()
         if reason is not None or reader is None:
             if not rebuild:
@@ -142,9 +152,33 @@ class KnowledgeBase:
         return self._ranker_for(self.reader)
 
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
-        """Rank the entries for ``question`` (see ``kb.search.search``)."""
+        """Rank the entries for ``question`` (see ``kb.search.search``).
+
+        Raises:
+            IndexFileError: the index is damaged and may not be rebuilt (``rebuild=False``).
+        """
+        return self._checked(
+            lambda reader: search(
+                reader, question, k=k, explain=explain, semantic=self._ranker_for(reader)
+            )
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every stored entry, in index order (checksums verified)."""
+        return self._checked(lambda reader: reader.entries())
+
+    def _checked(self, read: Callable[[IndexReader], _T]) -> _T:
+        """``read(reader)``; if it meets a damaged chunk, rebuild once and read again."""
         reader = self.reader
-        return search(reader, question, k=k, explain=explain, semantic=self._ranker_for(reader))
+        try:
+            return read(reader)
+        except DamagedIndex as exc:
+            if not self._may_rebuild:
+                raise IndexFileError(f"{exc}; run `faq-kb build`") from None
+            with self._lock:
+                if self._reader is reader:
+                    self._use(self._rebuild(f"the index is damaged ({exc})"))
+        return read(self.reader)
 
     def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
         if not os.path.exists(self.path):

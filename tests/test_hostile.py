@@ -338,3 +338,68 @@ def test_a_same_size_edit_with_its_old_mtime_is_still_seen(tmp_path: Path) -> No
     os.utime(copy, ns=(before.st_atime_ns, os.stat(source.path).st_mtime_ns))
     os.replace(copy, source.path)
     assert kb.stale_reason() == f"{source.path} changed since the index was built"
+
+
+def _flip(path: Path, at: int, value: int | None = None) -> None:
+    data = bytearray(path.read_bytes())
+    data[at] = value if value is not None else data[at] ^ 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_anywhere_in_the_index_means_a_rebuild(tmp_path: Path) -> None:
+    from kb.build import build
+    from kb.index import IndexReader
+    from kb.knowledge import KnowledgeBase
+    from kb.spec import SourceSpec
+
+    source = _source(tmp_path, SEED_TEXT)
+    spec = SourceSpec(paths=(str(source.path),))
+    index = tmp_path / "idx"
+    build(spec, str(index))
+    path = index / "index.faqkb"
+    pristine = path.read_bytes()
+    reader = IndexReader.open(str(path))
+    sections = reader.header["sections"]
+    expected = KnowledgeBase(spec, index).search("too many open files", k=3)
+    wanted = [h.entry["id"] for h in expected.hits]
+    spots = [5, len(pristine.split(b"\n", 1)[0]) - 3]  # in the header
+    for name in ("vocab", "postings", "entries"):
+        at, length = sections[name]
+        spots += [at, at + length // 3, at + length // 2, at + length - 2]
+    for spot in spots:
+        for value in (None, 0xFF):
+            path.write_bytes(pristine)
+            _flip(path, spot, value)
+            if path.read_bytes() == pristine:
+                continue
+            notes: list[str] = []
+            kb = KnowledgeBase(spec, index, notify=notes.append)
+            result = kb.search("too many open files", k=3)
+            assert [h.entry["id"] for h in result.hits] == wanted, spot
+            assert any("damaged" in n or "unreadable" in n for n in notes), (spot, notes)
+            assert path.read_bytes() == pristine  # rebuilt: the same bytes as before
+
+
+def test_a_damaged_index_is_reported_or_rebuilt_by_every_command(tmp_path: Path) -> None:
+    source = _source(tmp_path, SEED_TEXT)
+    index = tmp_path / "idx"
+    args = ("--index", str(index), "--source", str(source.path))
+    assert _cli("build", *args).returncode == 0
+    path = index / "index.faqkb"
+    pristine = path.read_bytes()
+    from kb.index import IndexReader
+
+    at, length = IndexReader.open(str(path)).header["sections"]["entries"]
+    for spot in (at + 10, at + length // 2):
+        path.write_bytes(pristine)
+        _flip(path, spot, 0xFF)
+        frozen = _cli("--no-rebuild", *args, "too many open files")
+        assert frozen.returncode == 2 and "the index is damaged" in frozen.stderr
+        listed = _cli("list", *args)
+        assert listed.returncode == 0 and "damaged" in listed.stderr
+        _flip(path, spot, 0xFF)
+        built = _cli("build", *args)
+        assert built.returncode == 0, built.stderr
+        assert "damaged (checksum); every source parsed again" in built.stderr
+        assert "unchanged, not parsed again" not in built.stdout
+        assert path.read_bytes() == pristine
