@@ -96,8 +96,16 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
 
     semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
+    from kb.lock import build_lock, wait_seconds
+
+    def waiting() -> None:
+        _note("note: another process is rebuilding this index; waiting for it…")
+
     try:
-        report = build(spec, index_dir)
+        with build_lock(index_dir, wait_seconds(), waiting) as state:
+            if state == "timeout":
+                raise FaqError(f"another process is still rebuilding the index in {index_dir}")
+            report = build(spec, index_dir)
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     for warning in report.warnings:

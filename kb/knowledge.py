@@ -86,7 +86,7 @@ class KnowledgeBase:
                     raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
                 self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
             else:
-                reader = self._rebuild(reason or "the index needs a rebuild")
+                reader = self._rebuild(reason or "the index needs a rebuild", fallback=reader)
         self._use(reader)
         return reader
 
@@ -124,7 +124,7 @@ class KnowledgeBase:
             if state == self._failed_state:
                 return False  # the same broken sources as last time: reported once already
             try:
-                new = self._rebuild(reason)
+                new = self._rebuild(reason, fallback=self._reader)
             except FaqError:
                 self._failed_state = state
                 raise
@@ -177,7 +177,7 @@ class KnowledgeBase:
                 raise IndexFileError(f"{exc}; run `faq-kb build`") from None
             with self._lock:
                 if self._reader is reader:
-                    self._use(self._rebuild(f"the index is damaged ({exc})"))
+                    self._use(self._rebuild(f"the index is damaged ({exc})", damaged=True))
         return read(self.reader)
 
     def _load(self, *, check_only: bool = False) -> tuple[IndexReader | None, str | None]:
@@ -204,12 +204,36 @@ class KnowledgeBase:
             return reader, f"{changed[0]}{more} changed since the index was built"
         return reader, None
 
-    def _rebuild(self, reason: str) -> IndexReader:
-        from kb.build import build_bytes
-        from kb.index import write_atomically
+    def _rebuild(
+        self, reason: str, fallback: IndexReader | None = None, *, damaged: bool = False
+    ) -> IndexReader:
+        """Rebuild the index, unless another process is rebuilding it: then use theirs.
+
+        Waits (bounded: ``kb.lock.wait_seconds``) for another process's rebuild of this
+        folder; if it takes longer, answers from ``fallback`` (the stale index) if any.
+        """
+        from kb.lock import build_lock, wait_seconds
         from kb.sources import resolve_sources
 
         resolve_sources(self.spec)  # a bad manifest or --source fails before any note
+
+        def waiting() -> None:
+            self.notify("note: another process is rebuilding the index; waiting for it…")
+
+        with build_lock(self.index_dir, wait_seconds(), waiting) as state:
+            if state == "timeout" and fallback is not None:
+                self.notify("note: the other rebuild is taking long; using the old index")
+                return fallback
+            if state in ("free", "waited") and not damaged:
+                reader, still = self._load()
+                if reader is not None and still is None:
+                    return reader  # another process has just rebuilt it
+            return self._build_now(reason)
+
+    def _build_now(self, reason: str) -> IndexReader:
+        from kb.build import build_bytes
+        from kb.index import write_atomically
+
         self.notify(f"note: {reason}; rebuilding the index…")
         data, report = build_bytes(self.spec, self.index_dir)
         for warning in report.warnings:

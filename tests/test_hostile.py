@@ -403,3 +403,26 @@ def test_a_damaged_index_is_reported_or_rebuilt_by_every_command(tmp_path: Path)
         assert "damaged (checksum); every source parsed again" in built.stderr
         assert "unchanged, not parsed again" not in built.stdout
         assert path.read_bytes() == pristine
+
+
+def test_concurrent_cold_searches_build_the_index_once(tmp_path: Path) -> None:
+    source = _source(tmp_path, SEED_TEXT * 1)
+    index = str(tmp_path / "idx")
+    env = {**os.environ, "NO_COLOR": "1"}
+    cmd = [sys.executable, "-m", "kb", "--index", index, "--source", str(source.path)]
+    procs = [
+        subprocess.Popen(
+            [*cmd, "too many open files"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for _ in range(10)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+    assert all(code == 0 for code, _, _ in results), results
+    assert all("Too many open file descriptors?" in out for _, out, _ in results)
+    builds = sum("rebuilding the index…" in err for _, _, err in results)
+    assert builds == 1, [err for _, _, err in results]
+    assert all("Traceback" not in err for _, _, err in results)
