@@ -11,6 +11,7 @@ import io
 import itertools
 import mmap
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -110,7 +111,9 @@ def _map_ordered(
 
     # "spawn", not fork: the bot rebuilds from a thread of a multi-threaded process.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[_T]] = deque()
         for item in items:
             pending.append(pool.submit(work, item))
@@ -118,6 +121,35 @@ def _map_ordered(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the building process dies, even by SIGKILL.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``).
+    Elsewhere, and as a backstop: a thread that exits once the parent is gone.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 @dataclass

@@ -426,3 +426,58 @@ def test_concurrent_cold_searches_build_the_index_once(tmp_path: Path) -> None:
     builds = sum("rebuilding the index…" in err for _, _, err in results)
     assert builds == 1, [err for _, _, err in results]
     assert all("Traceback" not in err for _, _, err in results)
+
+
+_PARALLEL_BUILD = """
+import sys, kb.build
+from kb.spec import SourceSpec
+kb.build.PARALLEL_MIN_BYTES, kb.build.PARALLEL_MIN_FILES = 0, 2
+kb.build.os.cpu_count = lambda: 2
+kb.build.build(SourceSpec(paths=(sys.argv[1],)), sys.argv[2])
+"""
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_killing_a_parallel_build_ends_its_workers(tmp_path: Path) -> None:
+    folder = tmp_path / "src"
+    folder.mkdir()
+    for n in range(40):
+        (folder / f"f{n}.rst").write_text(SEED_TEXT * 4)
+    build = subprocess.Popen(
+        [sys.executable, "-c", _PARALLEL_BUILD, str(folder), str(tmp_path / "idx")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    children: set[int] = set()
+    while len(children) < 3 and time.monotonic() < deadline:  # 2 workers + resource tracker
+        time.sleep(0.05)
+        children = _children(build.pid)
+    assert len(children) >= 2, "the build never started its workers"
+    build.kill()
+    build.wait()
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [pid for pid in children if _alive(pid)]
