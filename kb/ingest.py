@@ -76,6 +76,9 @@ class ParsedSource:
         return [p for p in self.problems if p.is_error]
 
 
+INCLUDED_TEXT = "This answer is included from another file; read it on the published page."
+
+
 class _Include(Directive):
     """``include``: docutils' own standard sets (``<isonum.txt>``) only; never a source file."""
 
@@ -95,7 +98,9 @@ class _Include(Directive):
             f'"include" of {target} skipped: faq-kb never reads files named by a source.',
             line=self.lineno,
         )
-        return [message]
+        # A question whose answer is only an include still is one: it points to the page.
+        note = nodes.paragraph(INCLUDED_TEXT, INCLUDED_TEXT, classes=["included"])
+        return [note, message]
 
 
 class _Raw(Directive):
@@ -179,12 +184,50 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
         )
         problems = _take_messages(document, shown)
         for problem in problems:
-            problem.line = checked.original_line(problem.line)
+            problem.line = checked.original_line(_locate(problem, text))
         parsed.problems.extend(problems)
         parsed.entries = list(_entries(document, source, text.splitlines(), strict, checked))
     except RecursionError:  # a backstop: check_text refuses what nests this deep
         raise SourceError(shown, None, "nested too deeply to parse; flatten it") from None
     return parsed
+
+
+_QUOTED = re.compile(r'"([^"\n]{1,200})"')
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
+
+
+def _locate(problem: Problem, text: str) -> int:
+    """The line a message is about: where docutils gives none (or a wrong one, as in a
+    ``csv-table`` cell), the line of the reference it quotes, else the line it mentions,
+    else 1. Every message carries a line."""
+    line = problem.line
+    quoted = _QUOTED.search(problem.message)
+    pattern = _reference_pattern(problem.message, quoted.group(1)) if quoted else None
+    if pattern is not None:
+        lines = text.split("\n")
+        if line and 0 < line <= len(lines) and pattern.search(lines[line - 1]):
+            return int(line)
+        found = pattern.search(text)
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    if line:
+        return int(line)
+    mentioned = _LINE_IN_MESSAGE.search(problem.message)
+    return int(mentioned.group(1)) if mentioned else 1
+
+
+def _reference_pattern(message: str, name: str) -> re.Pattern[str] | None:
+    """How a reference to ``name`` is written, for the messages that quote one."""
+    words = r"\s+".join(re.escape(w) for w in name.split())
+    if not words:
+        return None
+    if "substitution" in message:
+        return re.compile(rf"\|{words}\|", re.IGNORECASE)
+    if message.startswith(("Unknown target name", "Duplicate target name")):
+        return re.compile(
+            rf"(?<![\w`]){words}__?(?!\w)|`{words}(?:\s*<[^<>]*>)?`__?", re.IGNORECASE
+        )
+    return None
 
 
 def _first_line(text: str, needle: str) -> int | None:

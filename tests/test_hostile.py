@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from kb.errors import SourceError
-from kb.ingest import parse_source
+from kb.ingest import INCLUDED_TEXT, parse_source
 from kb.rst_sphinx import register_unknown
 from kb.sources import Source
+from tests.conftest import CORPORA, needs_corpora
 
 HEAD = "FAQ\n===\n\nQ?\n--\n\nA.\n\n"
 
@@ -481,3 +482,105 @@ def test_killing_a_parallel_build_ends_its_workers(tmp_path: Path) -> None:
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not [pid for pid in children if _alive(pid)]
+
+
+# --- includes, Sphinx options, every message with a line (item 10) -------------------
+
+
+@needs_corpora
+def test_an_include_only_answer_stays_an_entry_pointing_at_the_page() -> None:
+    assert CORPORA is not None
+    path = CORPORA / "pylint" / "faq.rst"
+    parsed = parse_source(
+        Source("pylint", path, "https://pylint.readthedocs.io/en/latest/faq.html")
+    )
+    entries = {e.title: e for e in parsed.entries}
+    install = entries["How do I install Pylint?"]
+    assert install.answer == INCLUDED_TEXT
+    assert install.url == "https://pylint.readthedocs.io/en/latest/faq.html#how-do-i-install-pylint"
+    assert "How do I contribute to Pylint?" in entries
+
+
+def test_an_include_only_question_in_a_written_file(tmp_path: Path) -> None:
+    parsed = parse_source(_source(tmp_path, "FAQ\n===\n\nHow?\n----\n\n.. include:: other.rst\n"))
+    assert [(e.title, e.answer) for e in parsed.entries] == [("How?", INCLUDED_TEXT)]
+    assert [p.line for p in parsed.problems] == [7]
+
+
+SPHINX_OPTIONS = """\
+.. code-block:: python
+   :caption: An example
+   :dedent: 2
+   :linenos:
+   :force:
+   :emphasize-lines: 1
+   :lineno-start: 3
+   :name: ex1
+   :class: foo
+
+     x = 1
+
+.. sourcecode:: python
+   :linenos:
+
+   y = 2
+
+.. code:: python
+   :caption: plain
+
+   z = 3
+
+.. rubric:: A rubric
+   :heading-level: 2
+
+.. math::
+   :label: eq1
+   :nowrap:
+
+   a = b
+
+.. note::
+   :collapsible: open
+
+   Note body.
+
+.. warning::
+   :collapsible:
+
+   Warning body.
+
+.. admonition:: Title
+   :collapsible: closed
+
+   Admonition body.
+"""
+
+
+def test_options_sphinx_accepts_are_accepted(tmp_path: Path) -> None:
+    source = _source(tmp_path, HEAD + SPHINX_OPTIONS)
+    parsed = parse_source(source, strict=True)
+    assert parsed.problems == []
+    answer = parsed.entries[0].answer
+    for text in ("An example", "x = 1", "y = 2", "z = 3", "A rubric", "a = b", "Note body."):
+        assert text in answer
+    assert "  x = 1" not in answer.replace("    x = 1", "")  # dedented by 2
+    check = _cli("check", "--source", str(source.path))
+    assert check.returncode == 0, check.stdout
+    bad = _source(tmp_path, HEAD + ".. note::\n   :bogus: 1\n\n   x\n", "bad.rst")
+    assert [p.message for p in parse_source(bad).errors] == [
+        'Error in "note" directive: unknown option: "bogus".'
+    ]
+
+
+def test_every_message_carries_a_line(tmp_path: Path) -> None:
+    long_line = parse_source(_source(tmp_path, HEAD + "Long " + "a" * 20_000 + "\n", "long.rst"))
+    assert [(p.line, p.message) for p in long_line.problems] == [
+        (9, "Line 9 exceeds the line-length-limit.")
+    ]
+    text = HEAD + ".. csv-table::\n\n   j_, k\n\nRef: `Missing\nname`_.\n\nSub |nothing| here.\n"
+    parsed = parse_source(_source(tmp_path, text))
+    assert [(p.line, p.message) for p in parsed.problems] == [
+        (11, 'Unknown target name: "j".'),
+        (13, 'Unknown target name: "missing name".'),
+        (16, 'Undefined substitution referenced: "nothing".'),
+    ]
