@@ -27,7 +27,7 @@ from kb.sources import Source  # noqa: E402
 CORPUS = corpus_files()
 BOUNDED = settings(
     max_examples=30,
-    deadline=timedelta(seconds=5),
+    deadline=timedelta(seconds=20),  # wall clock, generous: CPU time is asserted below
     database=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -39,7 +39,7 @@ def _check(tmp: Path, data: bytes) -> None:
     path = tmp / "fuzz.rst"
     path.write_bytes(data)
     source = Source("fuzz", path, "https://example.org/faq.html")
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         parsed = parse_source(source)
     except SourceError as exc:
@@ -49,7 +49,7 @@ def _check(tmp: Path, data: bytes) -> None:
             assert problem.line, problem
     prepared = prepare_source(source)  # never raises: problems are listed
     assert prepared.problems or len(prepared) == len(prepared.ids)
-    assert time.perf_counter() - started < 2 * SECONDS_PER_SOURCE
+    assert time.process_time() - started < SECONDS_PER_SOURCE
 
 
 @BOUNDED
