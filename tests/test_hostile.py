@@ -584,3 +584,12 @@ def test_every_message_carries_a_line(tmp_path: Path) -> None:
         (13, 'Unknown target name: "missing name".'),
         (16, 'Undefined substitution referenced: "nothing".'),
     ]
+
+
+def test_a_docutils_crash_is_a_source_error(tmp_path: Path) -> None:
+    # Found by fuzz/fuzz_ingest.py: a KeyError inside docutils' Substitutions transform.
+    source = _source(tmp_path, "0?\n==\n\n ` <0>`_ 0_ |00|\n.. |00| replace:: |0| \n")
+    with pytest.raises(SourceError, match=r"faq\.rst: docutils cannot parse this file \(KeyError"):
+        parse_source(source)
+    proc = _cli("check", "--source", str(source.path))
+    assert proc.returncode == 1 and "docutils cannot parse this file" in proc.stdout
