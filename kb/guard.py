@@ -25,10 +25,11 @@ MAX_SUBSTITUTION_CHARS = 200_000
 MAX_BLANK_RUN = 32
 
 # What opens a nested block on the same line: a bullet or enumerator, a field marker, a
-# directive (``.. note:: text``), a line-block bar. Each is bounded, so matching is linear.
+# directive (``.. note:: text``). Each is bounded, so matching is linear. (Not a table's
+# or line block's ``|``: what follows it on the line is never parsed as a nested block.)
 _OPENER = re.compile(
     r"(?:[-*+•‣⁃]|\(?(?:\d{1,9}|[#a-zA-Z]|[ivxlcdmIVXLCDM]{1,9})[.)]"
-    r"|:[^:\s][^:\n]{0,80}:|\.\.[ \t]+[\w.+:-]{1,128}::|\|)(?:[ \t]+|$)"
+    r"|:[^:\s][^:\n]{0,80}:|\.\.[ \t]+[\w.+:-]{1,128}::)(?:[ \t]+|$)"
 )
 _SUBST_DEF = re.compile(r"\.\.[ \t]+\|([^|\n]{1,256})\|[ \t]+[\w.+:-]{1,128}::(.*)")
 _SUBST_REF = re.compile(r"\|([^|\s\n][^|\n]{0,255})\|")

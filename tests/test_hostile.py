@@ -593,3 +593,10 @@ def test_a_docutils_crash_is_a_source_error(tmp_path: Path) -> None:
         parse_source(source)
     proc = _cli("check", "--source", str(source.path))
     assert proc.returncode == 1 and "docutils cannot parse this file" in proc.stdout
+
+
+def test_a_wide_table_is_not_deep_nesting(tmp_path: Path) -> None:
+    row = "|" + "   |" * 80
+    rule = "+" + "---+" * 80
+    text = HEAD + f"{rule}\n{row}\n{rule}\n\n" + "| line block\n" * 3
+    assert parse_source(_source(tmp_path, text)).entries
