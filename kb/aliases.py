@@ -29,12 +29,16 @@ def apply_aliases(source: Source, entries: list[Entry]) -> tuple[list[Entry], li
     import tomllib
 
     shown = str(source.aliases)
+    from kb.files import MAX_CONFIG_BYTES, read_regular
+
     try:
-        data = tomllib.loads(source.aliases.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(source.aliases, MAX_CONFIG_BYTES).decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceError(shown, None, f"cannot read aliases: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SourceError(shown, None, f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SourceError(shown, None, "not valid TOML: nested too deeply") from None
     table = data.get("aliases", {})
     if not isinstance(table, dict) or not all(
         isinstance(v, list) and all(isinstance(s, str) for s in v) for v in table.values()

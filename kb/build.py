@@ -11,6 +11,7 @@ import io
 import itertools
 import mmap
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -111,7 +112,9 @@ def _map_ordered(
 
     # "spawn", not fork: the bot rebuilds from a thread of a multi-threaded process.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending: deque[Future[_T]] = deque()
         for item in items:
             pending.append(pool.submit(work, item))
@@ -119,6 +122,35 @@ def _map_ordered(
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the building process dies, even by SIGKILL.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``).
+    Elsewhere, and as a backstop: a thread that exits once the parent is gone.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 @dataclass
@@ -132,6 +164,7 @@ class Reuse:
     handle: BinaryIO | None = None
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
     warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
+    damaged: bool = False  # the previous index failed its checksums: nothing reused
 
     def stored(self, name: str) -> Stored:
         """The stored JSON lines of one unchanged source's entries (and its warnings)."""
@@ -244,8 +277,10 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     if index_dir is None:
         return Reuse()
     path = os.path.join(index_dir, INDEX_FILE)
+    from kb.files import open_regular
+
     try:
-        handle = open(path, "rb")  # noqa: SIM115 (closed by Reuse.close)
+        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
     except OSError:
         return Reuse()
     try:
@@ -254,6 +289,11 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     except (FaqError, OSError, ValueError):
         handle.close()
         return Reuse()
+    try:
+        old.check_all()  # stored lines are never reused unchecked
+    except FaqError:
+        handle.close()
+        return Reuse(damaged=True)
     previous = old.fingerprint
     records, counts = previous.get("sources", []), old.header.get("source_counts", [])
     warnings = old.header.get("source_warnings")
@@ -367,8 +407,13 @@ def _build(
     finally:
         reuse.close()
     fetch_warnings = [s.fetch_warning for s in sources if s.fetch_warning]
+    if reuse.damaged:
+        warnings.insert(0, "the previous index was damaged (checksum); every source parsed again")
     report = BuildReport(
-        entries, len(sources), fetch_warnings + warnings, time.perf_counter() - started
+        entries,
+        len(sources),
+        fetch_warnings + sources.warnings + warnings,
+        time.perf_counter() - started,
     )
     report.reused = len(reuse.spans)
     return report

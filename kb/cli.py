@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import NoReturn
 from kb import config
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
+from kb.printable import from_argv, json_text, printable
 from kb.progress import Progress
 from kb.render import format_result, result_json, write
 from kb.spec import SourceSpec
@@ -25,7 +25,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, printable(f"{self.prog}: error: {message}") + "\n")
 
 
 def _positive(text: str) -> int:
@@ -61,6 +61,11 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
         default=[],
         help="only the sources named NAME (or NAME.*); repeatable",
     )
+    group.add_argument(
+        "--sources-root",
+        metavar="DIR",
+        help="refuse any source file outside DIR, symlinks resolved (env FAQ_SOURCES_ROOT)",
+    )
     if index:
         group.add_argument(
             "--index",
@@ -77,9 +82,10 @@ def _add_source_options(parser: argparse.ArgumentParser, *, index: bool = True) 
 
 
 def _spec(args: argparse.Namespace) -> SourceSpec:
+    root = getattr(args, "sources_root", None)
     if args.source:
-        return SourceSpec(paths=tuple(args.source), only=tuple(args.only))
-    return SourceSpec(manifest=args.manifest, only=tuple(args.only))
+        return SourceSpec(paths=tuple(args.source), only=tuple(args.only), sources_root=root)
+    return SourceSpec(manifest=args.manifest, only=tuple(args.only), sources_root=root)
 
 
 def add_semantic_option(parser: argparse.ArgumentParser) -> None:
@@ -111,13 +117,13 @@ def semantic_requested(args: argparse.Namespace) -> bool:
 
 
 def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 def _fail(error: FaqError) -> int:
     problems = error.problems if isinstance(error, BuildError) else [error]
     for problem in problems:
-        print(f"error: {problem}", file=sys.stderr)
+        print(printable(f"error: {problem}"), file=sys.stderr)
     return EXIT_USAGE
 
 
@@ -149,7 +155,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
     parser = search_parser()
     args = parser.parse_args(argv)
     from_stdin = args.question == ["-"]
-    question = " ".join(args.question)
+    question = " ".join(from_argv(word) for word in args.question)
     if not from_stdin and not question.strip():
         parser.print_usage(sys.stderr)
         print(
@@ -174,10 +180,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
 def _answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
     result = kb.search(question, k=args.top, explain=args.explain)
     if args.json:
-        write(
-            sys.stdout,
-            json.dumps(result_json(result, explain=args.explain), ensure_ascii=False) + "\n",
-        )
+        write(sys.stdout, json_text(result_json(result, explain=args.explain)) + "\n")
     else:
         write(sys.stdout, format_result(result, sys.stdout, explain=args.explain))
     return EXIT_ANSWERED if result.answered else EXIT_UNANSWERED

@@ -13,6 +13,7 @@ from typing import Any
 
 from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
+from kb.printable import json_text, printable
 from kb.progress import Progress
 from kb.render import answer_lines, terminal_width, write
 from kb.spec import SourceSpec
@@ -196,7 +197,7 @@ def run(args: argparse.Namespace, spec: SourceSpec) -> int:
 
 
 def _note(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(printable(message), file=sys.stderr, flush=True)
 
 
 def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
@@ -207,12 +208,20 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
 
     semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
+    from kb.lock import build_lock, wait_seconds
+
+    def waiting() -> None:
+        _note("note: another process is rebuilding this index; waiting for it…")
+
     # Remote sources are always asked again here (a conditional request each).
     fetched = resolve_sources(spec, index_dir, fetch=True)
     fetch_warnings = [s.fetch_warning for s in fetched if s.fetch_warning]
     try:
-        report = build(spec, index_dir, progress=Progress(verbose=args.verbose))
-        report.warnings[:0] = fetch_warnings
+        with build_lock(index_dir, wait_seconds(), waiting) as state:
+            if state == "timeout":
+                raise FaqError(f"another process is still rebuilding the index in {index_dir}")
+            report = build(spec, index_dir, progress=Progress(verbose=args.verbose))
+            report.warnings[:0] = fetch_warnings
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     ready = None
@@ -228,12 +237,14 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
         write(sys.stdout, json.dumps(dataclasses.asdict(report), indent=2) + "\n")
         return 0
     for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+        print(printable(f"warning: {warning}"), file=sys.stderr)
     noun = "source" if report.sources == 1 else "sources"
     reused = f" ({report.reused} unchanged, not parsed again)" if report.reused else ""
     print(
-        f"built {report.entries} entries from {report.sources} {noun}{reused} "
-        f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
+        printable(
+            f"built {report.entries} entries from {report.sources} {noun}{reused} "
+            f"in {report.seconds:.2f} s, {len(report.warnings)} warnings → {report.path}"
+        )
     )
     if ready:
         print(ready)
@@ -251,7 +262,8 @@ def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
     if args.json:
         write(sys.stdout, report.model_dump_json(indent=2) + "\n")
         return 0 if report.ok else 1
-    lines = [str(f) for f in sorted(report.errors + report.warnings, key=_where)]
+    lines = list(sources.warnings)
+    lines += [str(f) for f in sorted(report.errors + report.warnings, key=_where)]
     if report.unchecked:
         print(
             f"note: {len(report.unchecked)} :ref:/:doc: target(s) outside the sources not"
@@ -267,7 +279,7 @@ def _check(args: argparse.Namespace, spec: SourceSpec) -> int:
         )
     if args.external:
         lines.append(f"checked {report.links_checked} outbound link(s)")
-    write(sys.stdout, "\n".join(lines) + "\n")
+    write(sys.stdout, "\n".join(printable(line) for line in lines) + "\n")
     return 0 if report.ok else 1
 
 
@@ -285,30 +297,26 @@ def _open(args: argparse.Namespace, spec: SourceSpec) -> KnowledgeBase:
 def _list(args: argparse.Namespace, spec: SourceSpec) -> int:
     kb = _open(args, spec)
     lines = []
-    for entry in kb.reader.entries():
+    for entry in kb.entries():
         if args.json:
-            lines.append(
-                json.dumps(
-                    {k: entry[k] for k in ("id", "title", "url", "breadcrumb")}, ensure_ascii=False
-                )
-            )
+            lines.append(json_text({k: entry[k] for k in ("id", "title", "url", "breadcrumb")}))
         else:
             indent = "  " if entry.get("parent") else ""
-            lines.append(f"{indent}{entry['id']}\t{entry['title']}")
+            lines.append(printable(f"{indent}{entry['id']}\t{entry['title']}"))
     write(sys.stdout, "\n".join(lines) + ("\n" if lines else ""))
     return 0
 
 
 def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
     kb = _open(args, spec)
-    entries = {e["id"]: e for e in kb.reader.entries()}
+    entries = {e["id"]: e for e in kb.entries()}
     entry = entries.get(args.id)
     if entry is None:
         close = difflib.get_close_matches(args.id, list(entries), n=3, cutoff=0.8)
         hint = f"; did you mean {', '.join(close)}?" if close else "; `faq-kb list` shows them"
         raise FaqError(f"no entry {args.id!r}{hint}")
     if args.json:
-        write(sys.stdout, json.dumps(entry, ensure_ascii=False, indent=2) + "\n")
+        write(sys.stdout, json_text(entry, indent=2) + "\n")
         return 0
     width = terminal_width(sys.stdout)
     out = [entry["title"]]
@@ -319,7 +327,7 @@ def _show(args: argparse.Namespace, spec: SourceSpec) -> int:
     out.append(f"  source: {entry['source']['path']}:{entry['source']['line']}")
     if entry["aliases"]:
         out.append(f"  also asked as: {'; '.join(entry['aliases'])}")
-    write(sys.stdout, "\n".join(out) + "\n")
+    write(sys.stdout, printable("\n".join(out)) + "\n")
     return 0
 
 
@@ -342,7 +350,11 @@ def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
                 print(f"rebuilt: {len(kb.reader)} entries", flush=True)
         except FaqError as error:
             for line in str(error).splitlines():
-                print(f"error: {line} (keeping the previous index)", file=sys.stderr, flush=True)
+                print(
+                    printable(f"error: {line} (keeping the previous index)"),
+                    file=sys.stderr,
+                    flush=True,
+                )
 
 
 _COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {

@@ -12,9 +12,18 @@ import io
 import json
 import math
 import shutil
+import zlib
 from typing import Any, BinaryIO
 
-from kb.index import _INT, FORMAT, SCHEMA_VERSION
+from kb.index import (
+    _INT,
+    CHECK_CHUNK,
+    FORMAT,
+    HEADER_CRC_ZERO,
+    SCHEMA_VERSION,
+    Chunker,
+    seal_header,
+)
 from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.prepare import FIELDS, Prepared
 
@@ -157,7 +166,14 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     numbers = {id_: n for n, id_ in enumerate(corpus.ids)}
     parents = [numbers.get(p, -1) if p else -1 for p in corpus.parents]
     del numbers
+    spool = corpus.spool
     header: dict[str, Any] = {
+        "checksums": {
+            "vocab": zlib.crc32(vocab),
+            "postings": _postings_crcs(blocks),
+            "entries": _spool_crcs(spool),
+        },
+        "header_crc": HEADER_CRC_ZERO.decode(),
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
@@ -184,7 +200,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             break
         header["sections"] = sections
     del header, offsets, parents
-    out.write(head)
+    out.write(seal_header(head))
     out.write(vocab)
     del vocab
     while blocks:
@@ -197,12 +213,37 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             out.write(extras_view[8 * start : 8 * end])
             start = end
         del docs_view, extras_view, docs, extras
-    spool = corpus.spool
     spool.seek(0)
     if isinstance(spool, io.BytesIO):
         out.write(spool.getbuffer())
     else:
         shutil.copyfileobj(spool, out, 1 << 20)
+
+
+def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[int]:
+    """The postings' chunk checksums, fed in the order ``write_index`` writes them."""
+    import numpy as np
+
+    chunker = Chunker()
+    for docs, extras, _, counts in blocks:
+        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
+        start = 0
+        for count in counts:
+            end = start + count
+            chunker.feed(docs_view[4 * start : 4 * end])
+            chunker.feed(extras_view[8 * start : 8 * end])
+            start = end
+    return chunker.done()
+
+
+def _spool_crcs(spool: BinaryIO) -> list[int]:
+    """The entries' chunk checksums: the spooled JSON lines, read once more."""
+    chunker = Chunker()
+    spool.seek(0)
+    while piece := spool.read(CHECK_CHUNK):
+        chunker.feed(piece)
+    spool.seek(0, io.SEEK_END)
+    return chunker.done()
 
 
 # Tokens taken per pass when counting a field's postings: the (term, doc) key of every

@@ -15,6 +15,8 @@ from docutils.parsers.rst import Directive, directives
 
 from kb import rst_sphinx
 from kb.errors import SourceError
+from kb.files import NotReadable, max_source_bytes, read_regular
+from kb.guard import Checked, check_text
 from kb.models import Block, Entry, SourceRef
 from kb.rst_render import RenderContext, blocks_to_text, render_blocks
 from kb.sources import Source
@@ -81,6 +83,9 @@ class ParsedSource:
         return [p for p in self.problems if p.is_error]
 
 
+INCLUDED_TEXT = "This answer is included from another file; read it on the published page."
+
+
 class _Include(Directive):
     """``include``: docutils' own standard sets (``<isonum.txt>``) only; never a source file."""
 
@@ -100,7 +105,9 @@ class _Include(Directive):
             f'"include" of {target} skipped: faq-kb never reads files named by a source.',
             line=self.lineno,
         )
-        return [message]
+        # A question whose answer is only an include still is one: it points to the page.
+        note = nodes.paragraph(INCLUDED_TEXT, INCLUDED_TEXT, classes=["included"])
+        return [note, message]
 
 
 class _Raw(Directive):
@@ -135,12 +142,15 @@ def read_source(source: Source) -> str:
         SourceError: the file is missing, unreadable, binary or not UTF-8.
     """
     shown = source.shown or display_path(source.path)
+    limit = max_source_bytes()
     try:
-        data = source.path.read_bytes()
+        data = read_regular(source.path, limit, " (FAQ_MAX_SOURCE_BYTES sets the limit)")
     except FileNotFoundError:
         raise SourceError(shown, None, "source file not found") from None
     except IsADirectoryError:
         raise SourceError(shown, None, "is a folder, not an rst file") from None
+    except NotReadable as exc:
+        raise SourceError(shown, None, str(exc)) from None
     except OSError as exc:
         raise SourceError(shown, None, f"cannot read source: {exc.strerror or exc}") from None
     try:
@@ -160,34 +170,99 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
     Raises:
         SourceError: the file cannot be read as UTF-8 text (parse problems are returned).
     """
-    text = read_source(source)
+    original = read_source(source)
     shown = source.shown or display_path(source.path)
+    checked = check_text(original, shown)
+    text = checked.text
     parsed = ParsedSource(source)
     for name in rst_sphinx.register_unknown(text):
         parsed.problems.append(
             Problem(
                 shown,
-                _first_line(text, f".. {name}::"),
+                _first_line(original, f".. {name}::"),
                 _WARNING,
                 f'unknown directive "{name}": its content is shown as text',
             )
         )
     settings = dict(SETTINGS, warning_stream=io.StringIO())
-    document = docutils.core.publish_doctree(
-        text, source_path=str(source.path), settings_overrides=settings
-    )
-    parsed.problems.extend(_take_messages(document, shown))
-    inventory = None
-    if source.inventory:
-        from kb.inventory import InventoryError, load_inventory
+    try:
+        document = _publish(text, source, settings, shown)
+        problems = _take_messages(document, shown)
+        for problem in problems:
+            problem.line = checked.original_line(_locate(problem, text))
+        parsed.problems.extend(problems)
+        inventory = None
+        if source.inventory:
+            from kb.inventory import InventoryError, load_inventory
 
-        try:
-            inventory = load_inventory(source.inventory, source.url)
-        except InventoryError as exc:
-            parsed.problems.append(Problem(shown, None, _WARNING, f"inventory not used: {exc}"))
-    parsed.entries = list(_entries(document, source, text.splitlines(), strict, inventory))
-    parsed.document = document
+            try:
+                inventory = load_inventory(source.inventory, source.url)
+            except InventoryError as exc:
+                parsed.problems.append(Problem(shown, None, _WARNING, f"inventory not used: {exc}"))
+        parsed.entries = list(
+            _entries(document, source, text.splitlines(), strict, checked, inventory)
+        )
+        parsed.document = document
+    except RecursionError:  # a backstop: check_text refuses what nests this deep
+        raise SourceError(shown, None, "nested too deeply to parse; flatten it") from None
     return parsed
+
+
+def _publish(text: str, source: Source, settings: dict[str, Any], shown: str) -> nodes.document:
+    """docutils' doctree of ``text``; its own crashes on odd markup become a SourceError.
+
+    (Fuzzing found one: ``|00|`` defined as ``|0|`` next to a ``0_`` reference is a
+    KeyError in docutils 0.23's Substitutions transform.)
+    """
+    try:
+        return docutils.core.publish_doctree(
+            text, source_path=str(source.path), settings_overrides=settings
+        )
+    except RecursionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a docutils bug, never a traceback for a user
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise SourceError(
+            shown, None, f"docutils cannot parse this file ({detail}); simplify its markup"
+        ) from None
+
+
+_QUOTED = re.compile(r'"([^"\n]{1,200})"')
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
+
+
+def _locate(problem: Problem, text: str) -> int:
+    """The line a message is about: where docutils gives none (or a wrong one, as in a
+    ``csv-table`` cell), the line of the reference it quotes, else the line it mentions,
+    else 1. Every message carries a line."""
+    line = problem.line
+    quoted = _QUOTED.search(problem.message)
+    pattern = _reference_pattern(problem.message, quoted.group(1)) if quoted else None
+    if pattern is not None:
+        lines = text.split("\n")
+        if line and 0 < line <= len(lines) and pattern.search(lines[line - 1]):
+            return int(line)
+        found = pattern.search(text)
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    if line:
+        return int(line)
+    mentioned = _LINE_IN_MESSAGE.search(problem.message)
+    return int(mentioned.group(1)) if mentioned else 1
+
+
+def _reference_pattern(message: str, name: str) -> re.Pattern[str] | None:
+    """How a reference to ``name`` is written, for the messages that quote one."""
+    words = r"\s+".join(re.escape(w) for w in name.split())
+    if not words:
+        return None
+    if "substitution" in message:
+        return re.compile(rf"\|{words}\|", re.IGNORECASE)
+    if message.startswith(("Unknown target name", "Duplicate target name")):
+        return re.compile(
+            rf"(?<![\w`]){words}__?(?!\w)|`{words}(?:\s*<[^<>]*>)?`__?", re.IGNORECASE
+        )
+    return None
 
 
 def _first_line(text: str, needle: str) -> int | None:
@@ -226,6 +301,7 @@ class _Walk:
     labels: dict[str, str]
     shown: str
     strict: bool
+    checked: Checked
     ids: set[str] = field(default_factory=set)
     titles: dict[str, str] = field(default_factory=dict)  # label -> section title
     inventory: Inventory | None = None  # the project's other pages
@@ -237,6 +313,7 @@ def _entries(
     source: Source,
     lines: list[str],
     strict: bool,
+    checked: Checked,
     inventory: Inventory | None = None,
 ) -> list[Entry]:
     labels: dict[str, str] = {}
@@ -245,7 +322,7 @@ def _entries(
         for name in section["names"]:
             labels.setdefault(str(name), str(section["ids"][0]))
             titles.setdefault(str(name), _title(section))
-    walk = _Walk(source, lines, labels, _source_display(source), strict, titles=titles)
+    walk = _Walk(source, lines, labels, _source_display(source), strict, checked, titles=titles)
     walk.inventory = inventory
     walk.site = {label: (title, url) for label, title, url in source.xrefs}
     top = [child for child in document.children if isinstance(child, nodes.section)]
@@ -372,7 +449,7 @@ def _make_entry(
         answer=blocks_to_text(blocks),
         blocks=blocks,
         links=ctx.links,
-        source=SourceRef(path=walk.shown, line=line),
+        source=SourceRef(path=walk.shown, line=walk.checked.original_line(line) or line),
         parent=parent,
     )
 

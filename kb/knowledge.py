@@ -6,10 +6,17 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.errors import FaqError, IndexFileError
-from kb.index import INDEX_FILE, IndexReader, StaleSchema, changed_files, default_index_dir
+from kb.index import (
+    INDEX_FILE,
+    DamagedIndex,
+    IndexReader,
+    StaleSchema,
+    changed_files,
+    default_index_dir,
+)
 from kb.params import params
 from kb.search import SearchResult, search
 from kb.spec import SourceSpec
@@ -18,8 +25,9 @@ if TYPE_CHECKING:
     from kb.semantic import SemanticRanker
 
 Notify = Callable[[str], None]
-# (path, size, mtime_ns) of every file an index was built from.
-SourceState = tuple[tuple[str, int, int], ...]
+# (path, size, mtime_ns, ctime_ns) of every file an index was built from.
+SourceState = tuple[tuple[str, int, int, int], ...]
+_T = TypeVar("_T")
 
 
 def _quiet(message: str) -> None:
@@ -60,6 +68,7 @@ class KnowledgeBase:
         self.progress: Callable[[int, int, int], None] | None = None  # see kb.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
         self._remote_failing: set[str] = set()  # remote URLs already warned about
+        self._may_rebuild = True
 
     @property
     def reader(self) -> IndexReader:
@@ -76,6 +85,7 @@ class KnowledgeBase:
             IndexFileError: no usable index and ``rebuild`` is off.
             BuildError, ManifestError: the rebuild failed.
         """
+        self._may_rebuild = rebuild
         reader, reason = self._load(remote=rebuild)  # --no-rebuild: no request either
         if reason is not None or reader is None:
             if not rebuild:
@@ -83,7 +93,7 @@ class KnowledgeBase:
                     raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
                 self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
             else:
-                reader = self._rebuild(reason or "the index needs a rebuild")
+                reader = self._rebuild(reason or "the index needs a rebuild", fallback=reader)
         self._use(reader)
         return reader
 
@@ -183,7 +193,7 @@ class KnowledgeBase:
         return True
 
     def _source_state(self) -> SourceState:
-        """Size and mtime of every file the index was built from (cheap: stat only)."""
+        """Size, mtime and ctime of every file the index was built from (stat only)."""
         fingerprint = self._reader.fingerprint if self._reader is not None else {}
         paths = [item["path"] for item in fingerprint.get("files", [])]
         paths += [folder["path"] for folder in fingerprint.get("folders", [])]
@@ -192,9 +202,9 @@ class KnowledgeBase:
         for path in paths:
             try:
                 stat = os.stat(path)
-                state.append((path, stat.st_size, stat.st_mtime_ns))
+                state.append((path, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
             except OSError:
-                state.append((path, -1, -1))
+                state.append((path, -1, -1, -1))
         return tuple(state)
 
     def ranker(self) -> SemanticRanker | None:
@@ -202,9 +212,33 @@ class KnowledgeBase:
         return self._ranker_for(self.reader)
 
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
-        """Rank the entries for ``question`` (see ``kb.search.search``)."""
+        """Rank the entries for ``question`` (see ``kb.search.search``).
+
+        Raises:
+            IndexFileError: the index is damaged and may not be rebuilt (``rebuild=False``).
+        """
+        return self._checked(
+            lambda reader: search(
+                reader, question, k=k, explain=explain, semantic=self._ranker_for(reader)
+            )
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every stored entry, in index order (checksums verified)."""
+        return self._checked(lambda reader: reader.entries())
+
+    def _checked(self, read: Callable[[IndexReader], _T]) -> _T:
+        """``read(reader)``; if it meets a damaged chunk, rebuild once and read again."""
         reader = self.reader
-        return search(reader, question, k=k, explain=explain, semantic=self._ranker_for(reader))
+        try:
+            return read(reader)
+        except DamagedIndex as exc:
+            if not self._may_rebuild:
+                raise IndexFileError(f"{exc}; run `faq-kb build`") from None
+            with self._lock:
+                if self._reader is reader:
+                    self._use(self._rebuild(f"the index is damaged ({exc})", damaged=True))
+        return read(self.reader)
 
     def _load(
         self, *, check_only: bool = False, remote: bool = True
@@ -257,8 +291,31 @@ class KnowledgeBase:
                 self._remote_failing.add(url)
                 self.notify(f"warning: {warning}")
 
-    def _rebuild(self, reason: str) -> IndexReader:
-        return self._commit(self._build(reason))
+    def _rebuild(
+        self, reason: str, fallback: IndexReader | None = None, *, damaged: bool = False
+    ) -> IndexReader:
+        """Rebuild the index, unless another process is rebuilding it: then use theirs.
+
+        Waits (bounded: ``kb.lock.wait_seconds``) for another process's rebuild of this
+        folder; if it takes longer, answers from ``fallback`` (the stale index) if any.
+        """
+        from kb.lock import build_lock, wait_seconds
+        from kb.sources import resolve_sources
+
+        resolve_sources(self.spec, self.index_dir)  # a bad manifest fails before any note
+
+        def waiting() -> None:
+            self.notify("note: another process is rebuilding the index; waiting for it…")
+
+        with build_lock(self.index_dir, wait_seconds(), waiting) as state:
+            if state == "timeout" and fallback is not None:
+                self.notify("note: the other rebuild is taking long; using the old index")
+                return fallback
+            if state in ("free", "waited") and not damaged:
+                reader, still = self._load(remote=False)
+                if reader is not None and still is None:
+                    return reader  # another process has just rebuilt it
+            return self._commit(self._build(reason))
 
     def _build(self, reason: str) -> bytes:
         """The new index's bytes (nothing written yet)."""

@@ -7,7 +7,8 @@ import sys
 import textwrap
 from typing import Any, TextIO
 
-from kb.search import Hit, SearchResult
+from kb.printable import clean, printable
+from kb.search import Hit, SearchResult, TermMatch
 
 _MIN_WIDTH, _MAX_WIDTH = 40, 100
 
@@ -92,8 +93,25 @@ def _is_item(before: str, after: str) -> bool:
     return after.lstrip().startswith("• ") and before.strip() != ""
 
 
+def _printable_result(result: SearchResult) -> SearchResult:
+    """A copy of ``result`` whose every text is safe to print (see ``kb.printable``)."""
+    hits = []
+    for hit in result.hits:
+        copy = Hit(hit.number, clean(hit.entry), hit.score, hit.coverage, hit.title_coverage)
+        copy.matches = [TermMatch(printable(m.term), m.field, m.contribution) for m in hit.matches]
+        copy.similarity = hit.similarity
+        hits.append(copy)
+    tokens = [printable(token) for token in result.tokens]
+    return SearchResult(printable(result.query), tokens, hits, result.band)
+
+
 def format_result(result: SearchResult, stream: TextIO, *, explain: bool = False) -> str:
-    """The human-readable answer: best entry in full, then the close alternatives."""
+    """The human-readable answer: best entry in full, then the close alternatives.
+
+    Escape sequences, controls and bidi overrides in the question or the FAQ's text are
+    shown escaped, never sent to the terminal.
+    """
+    result = _printable_result(result)
     style = _Style(stream)
     width = terminal_width(stream)
     out: list[str] = []

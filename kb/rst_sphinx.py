@@ -17,8 +17,9 @@ from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives, roles
-from docutils.parsers.rst.directives import tables
+from docutils.parsers.rst.directives import admonitions, body, tables
 from docutils.parsers.rst.states import Inliner
+from docutils.statemachine import StringList
 
 # Roles whose text Sphinx renders as code (``:func:`len``` shows ``len()``).
 CODE_ROLES = frozenset(
@@ -340,6 +341,81 @@ class _Code(Directive):
         return [nodes.literal_block(code, code, classes=["code", self.name])] if code else []
 
 
+class _SphinxCode(body.CodeBlock):
+    """``code-block``/``sourcecode``/``code`` with Sphinx's options; the caption is shown."""
+
+    option_spec: ClassVar[dict[str, Any]] = {
+        **body.CodeBlock.option_spec,
+        "caption": directives.unchanged,
+        "dedent": directives.unchanged,
+        "emphasize-lines": directives.unchanged,
+        "force": directives.flag,
+        "lineno-start": directives.unchanged,
+        "linenos": directives.flag,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        if not self.content:  # no code: nothing to show (Sphinx warns, never fails)
+            return []
+        dedent = self.options.pop("dedent", False)
+        if dedent is not False:
+            lines = list(self.content)
+            width = (
+                int(dedent)
+                if str(dedent).strip().isdigit()
+                else min((len(x) - len(x.lstrip()) for x in lines if x.strip()), default=0)
+            )
+            self.content = StringList(
+                [x[width:] if not x[:width].strip() else x.lstrip() for x in lines],
+                self.content.source(0) or "",
+            )
+        caption = str(self.options.pop("caption", "") or "").strip()
+        for name in ("emphasize-lines", "force", "lineno-start", "linenos"):
+            self.options.pop(name, None)
+        shown: list[nodes.Node] = []
+        if caption:
+            inline, messages = self.state.inline_text(caption, self.lineno)
+            shown += [nodes.paragraph(caption, "", *inline, classes=["caption"]), *messages]
+        code: Any = super().run
+        return shown + list(code())
+
+
+def _with_options(base: type[Directive], **extra: Callable[[str | None], Any]) -> type[Directive]:
+    """``base`` accepting the options Sphinx adds to it (their values are not shown)."""
+    return type(base.__name__, (base,), {"option_spec": {**(base.option_spec or {}), **extra}})
+
+
+_ADMONITIONS = (
+    "attention",
+    "caution",
+    "danger",
+    "error",
+    "hint",
+    "important",
+    "note",
+    "tip",
+    "warning",
+)
+
+
+def _register_sphinx_options() -> None:
+    for name in ("code-block", "sourcecode", "code"):
+        directives.register_directive(name, _SphinxCode)
+    directives.register_directive(
+        "rubric", _with_options(body.Rubric, **{"heading-level": directives.unchanged})
+    )
+    directives.register_directive(
+        "math", _with_options(body.MathBlock, label=directives.unchanged, nowrap=directives.flag)
+    )
+    collapsible = {"collapsible": directives.unchanged}
+    for name in _ADMONITIONS:
+        base = getattr(admonitions, name.capitalize())
+        directives.register_directive(name, _with_options(base, **collapsible))
+    directives.register_directive(
+        "admonition", _with_options(admonitions.Admonition, **collapsible)
+    )
+
+
 HIDDEN_DIRECTIVES = [
     "index",
     "highlight",
@@ -390,10 +466,14 @@ def register() -> None:
         directives.register_directive(name, _Labelled)
     directives.register_directive("only", _Body)
     directives.register_directive("csv-table", _CsvTable)
+    _register_sphinx_options()
 
 
-_ROLE_USE_RE = re.compile(r"(?<![\w`]):([A-Za-z][\w.+-]*(?::[A-Za-z][\w.+-]*)*):`")
-_DIRECTIVE_USE_RE = re.compile(r"^\s*\.\.\s+([A-Za-z][\w.+:-]*)::", re.MULTILINE)
+# Linear on any input: a name's parts are bounded (a role is tried from every ':', so an
+# unbounded name made a long ':a.:a.…' line quadratic), and a directive is looked for on
+# its own line only ('^\s*' crossed newlines, so blank lines were rescanned from each one).
+_ROLE_USE_RE = re.compile(r"(?<![\w`]):([A-Za-z][\w.+-]{0,63}(?::[A-Za-z][\w.+-]{0,63}){0,3}):`")
+_DIRECTIVE_USE_RE = re.compile(r"^[ \t]*\.\.[ \t]+([A-Za-z][\w.+:-]{0,127})::", re.MULTILINE)
 
 
 def register_unknown(text: str) -> list[str]:

@@ -33,9 +33,17 @@ class Source:
         return self.origin
 
 
+class Sources(list[Source]):
+    """The sources of a spec, and warnings about files skipped on the way."""
+
+    def __init__(self, sources: list[Source], warnings: list[str] | None = None) -> None:
+        super().__init__(sources)
+        self.warnings = list(warnings or [])
+
+
 def resolve_sources(
     spec: SourceSpec, index_dir: str | None = None, *, fetch: bool = False
-) -> list[Source]:
+) -> Sources:
     """Return the sources a spec names, checking names, paths and URLs.
 
     Remote sources (an http(s) ``path``) are cached under ``index_dir`` (default: the
@@ -44,8 +52,15 @@ def resolve_sources(
     Raises:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
         SourceError: a remote source cannot be fetched and has no cached copy.
+        BuildError: a source path is missing, a folder, not a regular file or a symlink
+            loop (every such source listed).
     """
-    sources = _from_paths(spec.paths) if spec.paths else _from_manifest(Path(spec.manifest_path))
+    warnings: list[str] = []
+    sources = (
+        _from_paths(spec.paths, warnings)
+        if spec.paths
+        else _from_manifest(Path(spec.manifest_path))
+    )
     if any(s.origin for s in sources):
         from kb.index import default_index_dir
         from kb.remote import localize
@@ -64,11 +79,47 @@ def resolve_sources(
         seen.add(source.name)
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
+    _check_paths(sources, spec.sources_root)
     if len(sources) > 1:
         from kb.site_labels import with_site_labels
 
         sources = with_site_labels(sources)
-    return sources
+    return Sources(sources, warnings)
+
+
+def _check_paths(sources: list[Source], root: str | None) -> None:
+    """Every source (and aliases file) must be a regular file, under ``root`` if given."""
+    import os
+
+    from kb.errors import BuildError, SourceError
+    from kb.files import regular_problem
+
+    confine = Path(os.path.realpath(os.path.expanduser(root))) if root else None
+    problems = []
+    for source in sources:
+        for path, what in ((source.path, "source"), (source.aliases, "aliases file")):
+            if path is None:
+                continue
+            problem = regular_problem(path)
+            if confine is not None and not Path(os.path.realpath(path)).is_relative_to(confine):
+                problem = f"outside the sources root {confine} (--sources-root, FAQ_SOURCES_ROOT)"
+            if problem:
+                problems.append(SourceError(str(path), None, f"{what} {source.name}: {problem}"))
+    if problems:
+        raise BuildError(problems)
+
+
+def _resolve(path: Path, where: str) -> Path:
+    """``path`` made absolute with symlinks resolved.
+
+    Raises:
+        ManifestError: a symlink loop or an unreadable folder on the way.
+    """
+    try:
+        return path.expanduser().resolve()
+    except (OSError, RuntimeError) as exc:
+        reason = "a symlink loop" if "loop" in str(exc).lower() else str(exc)
+        raise ManifestError(f"{where}: cannot resolve {path}: {reason}") from None
 
 
 def _alias_file(path: Path) -> Path | None:
@@ -79,14 +130,18 @@ def _alias_file(path: Path) -> Path | None:
 def _from_manifest(manifest: Path) -> list[Source]:
     import tomllib  # only when (re)building: the query path never parses TOML
 
+    from kb.files import MAX_CONFIG_BYTES, read_regular
+
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular(manifest, MAX_CONFIG_BYTES).decode("utf-8"))
     except FileNotFoundError:
         raise ManifestError(f"{manifest}: manifest not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ManifestError(f"{manifest}: cannot read manifest: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{manifest}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(f"{manifest}: not valid TOML: nested too deeply") from None
     entries = data.get("source")
     if not isinstance(entries, list):
         raise ManifestError(f"{manifest}: expected [[source]] tables with name, path and url")
@@ -106,7 +161,7 @@ def _from_manifest(manifest: Path) -> list[Source]:
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ManifestError(f"{where}: 'url' must be the published http(s) page of the file")
         remote = rel if is_url(rel) else None
-        path = Path(rel) if remote else (manifest.parent / rel).resolve()
+        path = Path(rel) if remote else _resolve(manifest.parent / rel, where)
         age = item.get("max_age")
         if age is not None and (not isinstance(age, int | float) or age < 0):
             raise ManifestError(f"{where}: 'max_age' must be a number of seconds")
@@ -123,7 +178,7 @@ def _from_manifest(manifest: Path) -> list[Source]:
         if aliases is False:  # no alternate wordings, not even a sidecar beside the source
             alias_path = None
         elif aliases:
-            alias_path: Path | None = (manifest.parent / aliases).resolve()
+            alias_path: Path | None = _resolve(manifest.parent / aliases, where)
             if alias_path is None or not alias_path.is_file():
                 raise ManifestError(f"{where}: aliases file {alias_path} not found")
         else:
@@ -133,7 +188,9 @@ def _from_manifest(manifest: Path) -> list[Source]:
     return sources
 
 
-def _from_paths(args: tuple[str, ...]) -> list[Source]:
+def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
+    from kb.files import regular_problem
+
     sources: list[Source] = []
     for arg in args:
         raw, url = split_source_arg(arg)
@@ -143,9 +200,15 @@ def _from_paths(args: tuple[str, ...]) -> list[Source]:
             stem = Path(raw.split("?")[0].rstrip("/")).stem or "faq"
             sources.append(Source(_unique(stem, sources), Path(raw), url or raw, origin=raw))
             continue
-        path = Path(raw).expanduser().resolve()
+        path = _resolve(Path(raw), f"--source {raw}")
         if path.is_dir():
-            files = sorted(path.glob("*.rst"))
+            files = []
+            for file in sorted(path.glob("*.rst")):
+                problem = regular_problem(file)
+                if problem:  # a FIFO would block, /dev/zero fill memory: never read
+                    warnings.append(f"{file}: skipped: {problem}")
+                else:
+                    files.append(file)
             if not files:
                 raise ManifestError(f"--source {raw}: the folder holds no .rst file")
             base = url if not url or url.endswith("/") else url + "/"

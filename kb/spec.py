@@ -15,24 +15,31 @@ SHIPPED_MANIFEST = os.path.join(
 class SourceSpec:
     """What the user asked for: a manifest file, or ad-hoc ``--source PATH[=URL]`` arguments."""
 
-    __slots__ = ("manifest", "only", "paths")
+    __slots__ = ("manifest", "only", "paths", "sources_root")
 
     def __init__(
         self,
         manifest: str | os.PathLike[str] | None = None,
         paths: tuple[str, ...] = (),
         only: tuple[str, ...] = (),
+        sources_root: str | os.PathLike[str] | None = None,
     ) -> None:
         self.manifest = os.fspath(manifest) if manifest is not None else None
         self.paths = tuple(paths)
         self.only = tuple(sorted(set(only)))  # keep sources named NAME or NAME.<anything>
+        # Every source file must lie under this folder (symlinks resolved); None: anywhere.
+        root = sources_root if sources_root is not None else os.environ.get("FAQ_SOURCES_ROOT")
+        self.sources_root = os.fspath(root) if root else None
 
     def __repr__(self) -> str:
-        return f"SourceSpec(manifest={self.manifest!r}, paths={self.paths!r}, only={self.only!r})"
+        return (
+            f"SourceSpec(manifest={self.manifest!r}, paths={self.paths!r}, only={self.only!r}, "
+            f"sources_root={self.sources_root!r})"
+        )
 
     def restricted(self, *names: str) -> SourceSpec:
         """The same sources, keeping only those named NAME or NAME.<part>."""
-        return SourceSpec(self.manifest, self.paths, names)
+        return SourceSpec(self.manifest, self.paths, names, self.sources_root)
 
     def keeps(self, name: str) -> bool:
         """Whether a source of this name is part of the spec."""
@@ -53,6 +60,8 @@ class SourceSpec:
     def key(self) -> str:
         """A stable description of the request, stored in the index to detect a switch."""
         only = f"\nonly:{','.join(self.only)}" if self.only else ""
+        if self.sources_root:  # an index built unconfined is never used confined, unchecked
+            only += f"\nroot:{os.path.realpath(os.path.expanduser(self.sources_root))}"
         if self.paths:
             return "source:" + "\n".join(_absolute_arg(p) for p in self.paths) + only
         return f"manifest:{self.manifest_path}{only}"

@@ -55,6 +55,7 @@ class Sizes:
     def stop(self) -> set[int]:
         self._stop.set()
         self._thread.join()
+        self.seen.add(len(self.kb.reader))  # the state now, which a busy sampler may not have seen
         return self.seen
 
 

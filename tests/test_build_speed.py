@@ -16,6 +16,7 @@ import os
 import re
 import sys
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from rank_bm25 import BM25Plus
 import kb.encode
 import kb.text
 from kb.build import build, encode_index, field_texts, fingerprint, load_entries, write_streaming
-from kb.index import _INT, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.index import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
 from kb.models import Entry
 from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.sources import resolve_sources
@@ -103,6 +104,12 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "source_warnings": [[] for _ in itertools.groupby(entries, _collection)],
     }
     body = [vocab, bytes(postings), b"".join(entry_lines)]
+    chunks = {
+        name: [zlib.crc32(blob[i : i + CHECK_CHUNK]) for i in range(0, len(blob), CHECK_CHUNK)]
+        for name, blob in zip(("postings", "entries"), body[1:], strict=True)
+    }
+    header["checksums"] = {"vocab": zlib.crc32(vocab), **chunks}
+    header["header_crc"] = "00000000"
     header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
     while True:
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
@@ -112,7 +119,10 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
             sections[name] = [at, len(blob)]
             at += len(blob)
         if sections == header["sections"]:
-            return head + b"".join(body)
+            sealed = head.replace(
+                b'"header_crc":"00000000"', b'"header_crc":"%08x"' % zlib.crc32(head)
+            )
+            return sealed + b"".join(body)
         header["sections"] = sections
 
 

@@ -287,7 +287,7 @@ def test_the_bots_refresher_swaps_in_an_upstream_change(
     site.pages["/faq.rst"] = Page(SEED.read_bytes())
     kb = _kb(tmp_path, site)
     kb.open()
-    refresher = Refresher(kb, interval=0)
+    refresher = Refresher(kb, interval=0, quiet_seconds=0)  # the quiet period: test_bot_*
     assert refresher.check() is False
     monkeypatch.setenv("FAQ_REMOTE_MAX_AGE", "0")
     site.pages["/faq.rst"] = Page(SEED.read_bytes() + NEW_ANSWER.encode())

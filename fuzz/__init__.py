@@ -1,0 +1,1 @@
+"""Fuzzing the ingest: generated and mutated reStructuredText (see docs/reliability.md)."""
