@@ -215,16 +215,16 @@ def fit_rank(records: list[dict[str, Any]], columns: Sequence[int], semantic: bo
     width = max(len(y) for _, y in groups)
     X = np.zeros((len(groups), width, len(columns)))
     valid = np.zeros((len(groups), width), dtype=bool)
-    right = np.zeros((len(groups), width), dtype=bool)
+    chosen = np.zeros((len(groups), width), dtype=bool)
     for g, (x, y) in enumerate(groups):
-        X[g, : len(y)], valid[g, : len(y)], right[g, : len(y)] = x, True, y
+        X[g, : len(y)], valid[g, : len(y)], chosen[g, : len(y)] = x, True, y
     w = np.ones(len(columns))
     step, l2 = 0.5, 1e-3
     for _ in range(1500):
         s = np.where(valid, X @ w, -np.inf)
         p = np.exp(s - s.max(axis=1, keepdims=True))
         p /= p.sum(axis=1, keepdims=True)
-        q = np.where(right, p, 0.0)
+        q = np.where(chosen, p, 0.0)
         q /= q.sum(axis=1, keepdims=True)
         grad = np.einsum("gc,gcf->f", p - q, X) / len(groups) + l2 * w
         w -= step * grad

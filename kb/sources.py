@@ -175,10 +175,11 @@ def _from_manifest(manifest: Path) -> list[Source]:
             raise ManifestError(
                 f"{where}: 'aliases' must be the path of an aliases TOML file (or false: none)"
             )
+        alias_path: Path | None
         if aliases is False:  # no alternate wordings, not even a sidecar beside the source
             alias_path = None
         elif aliases:
-            alias_path: Path | None = _resolve(manifest.parent / aliases, where)
+            alias_path = _resolve(manifest.parent / aliases, where)
             if alias_path is None or not alias_path.is_file():
                 raise ManifestError(f"{where}: aliases file {alias_path} not found")
         else:
