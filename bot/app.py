@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import socketserver
 import sys
 from collections.abc import Sequence
@@ -152,6 +153,17 @@ class Bot:
         self.app, self.kb, self.settings, self.refresher = app, kb, settings, refresher
 
 
+def _semantic_installed() -> bool:
+    """Whether the ``semantic`` extra and its model are here (nothing is loaded)."""
+    from kb.semantic import check_available
+
+    try:
+        check_available()
+    except FaqError:
+        return False
+    return True
+
+
 def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) -> Bot:
     """Read options and environment, open the FAQ, check the token, start the refresher.
 
@@ -174,7 +186,10 @@ def bootstrap(argv: Sequence[str] | None = None, *, socket: bool | None = None) 
         raise StartupError(str(error)) from None
     spec = SourceSpec(paths=tuple(args.source)) if args.source else SourceSpec(args.manifest)
     try:
-        semantic = semantic_requested(args)
+        if getattr(args, "semantic", None) is None and not os.environ.get("FAQ_SEMANTIC"):
+            semantic = _semantic_installed()  # on by default wherever the extra is installed
+        else:
+            semantic = semantic_requested(args)
     except FaqError as error:
         raise StartupError(
             f"semantic ranking is asked for (FAQ_SEMANTIC or --semantic) but cannot run: {error}"
