@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from kb.cli import _positive
 from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
 from kb.printable import json_text, printable
@@ -34,7 +35,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     )
     feedback.add_argument(
         "--min-votes",
-        type=_count,
+        type=_positive,
         default=1,
         metavar="N",
         help="with --suggest-aliases: only questions chosen at least N times (default 1)",
@@ -48,7 +49,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     )
     accept.add_argument("--db", metavar="PATH", help="the feedback database (env FAQ_FEEDBACK_DB)")
     accept.add_argument(
-        "--min-votes", type=_count, default=1, metavar="N", help="only questions chosen N+ times"
+        "--min-votes", type=_positive, default=1, metavar="N", help="only questions chosen N+ times"
     )
     accept.add_argument("--entry", metavar="ID", help="only this entry (as `faq-kb list` shows)")
     accept.add_argument("--dry-run", action="store_true", help="show what would be written")
@@ -92,16 +93,6 @@ def _print_reasons(args: argparse.Namespace) -> None:
         labels = {"wrong": "wrong answer", "outdated": "outdated", "unanswered": "not answered"}
         counts = ", ".join(f"{labels.get(r, r)} {n}" for r, n in sorted(reasons.items()))
         write(sys.stdout, f"\nWhat was wrong (👎): {counts}\n")
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def _proposals(args: argparse.Namespace, spec: SourceSpec, entry: str | None = None) -> Any:

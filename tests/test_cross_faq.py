@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from kb import hybrid
-from tests.conftest import ROOT, needs_corpora
+from tests.conftest import cross_faq_script, needs_corpora
 
 
 def _record(project: str, rng: random.Random, *, answerable: bool = True) -> dict[str, Any]:
@@ -87,12 +87,7 @@ def test_cross_validation_scores_each_faq_with_a_model_fitted_on_the_others(
 def test_lexical_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:
     """The default install, leave-one-FAQ-out over the fourteen real FAQs (floors below the
     figures in docs/quality.md, never lowered to let a change pass)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("cross_faq", ROOT / "eval" / "cross_faq.py")
-    assert spec is not None and spec.loader is not None
-    cross_faq = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cross_faq)
+    cross_faq = cross_faq_script()
     plain = cross_faq.collect(False, False, tmp_path)
     aliased = cross_faq.collect(True, False, tmp_path)
     assert len({r["project"] for r in plain}) == 14
