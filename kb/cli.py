@@ -177,7 +177,26 @@ def search_main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# What small talk gets instead of a search (the bot has its own, longer replies).
+SMALL_TALK = {
+    "greeting": 'Hello! Ask me a question about the FAQ, e.g. faq-search "too many open files".',
+    "help": 'Ask a question about the FAQ, e.g. faq-search "too many open files" (--help: options).',
+    "thanks": "You're welcome!",
+    "bye": "Bye!",
+}
+
+
 def _answer(kb: KnowledgeBase, question: str, args: argparse.Namespace) -> int:
+    from kb.smalltalk import small_talk
+
+    kind = small_talk(question)
+    if kind is not None:  # "hi", "thanks", "?": a short reply, not a search
+        if args.json:
+            write(sys.stdout, json_text({"query": question, "answered": False, "results": []}))
+            write(sys.stdout, "\n")
+        else:
+            write(sys.stdout, SMALL_TALK[kind] + "\n")
+        return EXIT_UNANSWERED
     result = kb.search(question, k=args.top, explain=args.explain)
     if args.json:
         write(sys.stdout, json_text(result_json(result, explain=args.explain)) + "\n")

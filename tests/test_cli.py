@@ -328,3 +328,16 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
     )
     assert "#too-many-open-file-descriptors" in done.stdout
     assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_small_talk_gets_a_short_reply_not_a_search(
+    capsys: pytest.CaptureFixture[str], index_dir: str
+) -> None:
+    assert search_main(["--index", index_dir, "hi"]) == 1
+    assert capsys.readouterr().out.startswith("Hello! Ask me a question about the FAQ")
+    assert search_main(["--index", index_dir, "--json", "thanks!"]) == 1
+    out = SearchOutput.model_validate_json(capsys.readouterr().out)
+    assert (out.answered, out.results) == (False, [])
+    # A greeting in front of a question is still the question.
+    assert search_main(["--index", index_dir, "hi, too many open files"]) == 0
+    assert "#too-many-open-file-descriptors" in capsys.readouterr().out
