@@ -180,7 +180,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
 # What small talk gets instead of a search (the bot has its own, longer replies).
 SMALL_TALK = {
     "greeting": 'Hello! Ask me a question about the FAQ, e.g. faq-search "too many open files".',
-    "help": 'Ask a question about the FAQ, e.g. faq-search "too many open files" (--help: options).',
+    "help": 'Ask a question about the FAQ, e.g. faq-search "too many open files" (--help).',
     "thanks": "You're welcome!",
     "bye": "Bye!",
 }
