@@ -319,7 +319,8 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "try:\n    runpy.run_module('kb', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
-        "         'torch', 'sentence_transformers', 'kb.semantic'}\n"
+        "         'torch', 'sentence_transformers', 'kb.semantic', 'onnxruntime',\n"
+        "         'tokenizers', 'kb.embedding'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )
