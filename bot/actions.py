@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
 
@@ -60,6 +61,17 @@ class Actions:
         self.escalation = escalation
         self.command = command
 
+    def _save(self, what: str, write: Callable[[FeedbackStore], None]) -> bool:
+        """``write(store)``; False (logged, with the traceback) if the database failed."""
+        if self.store is None:
+            return True
+        try:
+            write(self.store)
+        except sqlite3.Error:
+            logger.exception("cannot store %s in %s", what, self.store.path)
+            return False
+        return True
+
     def on_feedback(
         self,
         ack: Ack,
@@ -79,19 +91,17 @@ class Actions:
         user = body["user"]["id"]
         vote: Vote = "up" if action["action_id"] == FEEDBACK_UP else "down"
         entry_id = shown.ids[0]
-        if self.store is not None:
-            try:
-                self.store.record_vote(shown.answer_id, user, vote, entry_id)
-                if vote == "up":
-                    self.store.record_choice(
-                        shown.answer_id, user, shown.question, entry_id, "helpful"
-                    )
-                else:
-                    self.store.forget_choice(shown.answer_id, user, entry_id, "helpful")
-            except sqlite3.Error:
-                logger.exception("cannot store feedback in %s", self.store.path)
-                respond(text="Sorry, your feedback could not be saved.", replace_original=False)
-                return
+
+        def save(store: FeedbackStore) -> None:
+            store.record_vote(shown.answer_id, user, vote, entry_id)
+            if vote == "up":
+                store.record_choice(shown.answer_id, user, shown.question, entry_id, "helpful")
+            else:
+                store.forget_choice(shown.answer_id, user, entry_id, "helpful")
+
+        if not self._save("feedback", save):
+            respond(text="Sorry, your feedback could not be saved.", replace_original=False)
+            return
         self._redraw(body, respond, client, shown, Feedback(vote, user))
 
     def on_reason(
@@ -109,11 +119,10 @@ class Actions:
             return
         user = body["user"]["id"]
         reason = cast(Reason, action["action_id"].removeprefix("faq_reason_"))
-        if self.store is not None:
-            try:
-                self.store.record_reason(shown.answer_id, user, reason, shown.ids[0])
-            except sqlite3.Error:
-                logger.exception("cannot store feedback in %s", self.store.path)
+        self._save(
+            "feedback",
+            lambda store: store.record_reason(shown.answer_id, user, reason, shown.ids[0]),
+        )
         self._redraw(body, respond, client, shown, Feedback("down", user, reason))
 
     def on_pick(
@@ -131,13 +140,13 @@ class Actions:
         if shown is None or not shown.pick:
             return
         user = body["user"]["id"]
-        if self.store is not None:
-            try:
-                self.store.record_choice(
-                    shown.answer_id, user, shown.question, shown.pick, "picked"
-                )
-            except sqlite3.Error:
-                logger.exception("cannot store the choice in %s", self.store.path)
+        pick = shown.pick
+        self._save(
+            "the choice",
+            lambda store: store.record_choice(
+                shown.answer_id, user, shown.question, pick, "picked"
+            ),
+        )
         self._redraw(body, respond, client, shown.picked(), None)
 
     def on_share(
