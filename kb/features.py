@@ -78,25 +78,31 @@ def candidates(
     *,
     lexical: int = LEXICAL_CANDIDATES,
     semantic: int = SEMANTIC_CANDIDATES,
+    titles: int | None = None,
 ) -> list[Candidate]:
-    """BM25's ``lexical`` best and (with ``sims``) the ``semantic`` closest, with evidence."""
+    """BM25's ``lexical`` best and (with ``sims``) the ``semantic`` closest, with evidence.
+
+    Title coverage reads and tokenizes the entry's wordings: ``titles`` limits it to the
+    first candidates (the lexical ranking only reads its best one's), None to all.
+    """
     numbers = list(itertools.islice(scored.ranked(), lexical))
-    spread = ((0.0, 1.0), (0.0, 1.0))
+    spread: tuple[tuple[float, float], ...] = ((0.0, 1.0), (0.0, 1.0))  # mean, deviation
     if sims is not None:
         import numpy as np
 
         wording, answer = sims
         closest = np.argsort(-np.maximum(wording, answer), kind="stable")[:semantic]
         numbers += [int(n) for n in closest if int(n) not in numbers]
-        spread = tuple((float(s.mean()), float(s.std()) or 1.0) for s in (wording, answer))  # type: ignore[assignment]
+        spread = tuple((float(s.mean()), float(s.std()) or 1.0) for s in (wording, answer))
     best = max((scored.score(n) - scored.base for n in numbers), default=0.0)
-    found = []
+    found: list[Candidate] = []
     for number in numbers:
         c = Candidate(number)
         c.coverage = scored.coverage(number)
         excess = scored.score(number) - scored.base
         c.lexical = excess / best if best > 0 else 0.0
-        c.title = title_coverage(index, index.entry(number), tokens) if c.coverage else 0.0
+        if c.coverage and (titles is None or len(found) < titles):
+            c.title = title_coverage(index, index.entry(number), tokens)
         if sims is not None:
             c.similarity = float(sims[0][number])
             c.answer_similarity = float(sims[1][number])

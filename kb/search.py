@@ -300,7 +300,8 @@ def search(
     tokens = _query_tokens(question)
     scored = score_all(index, tokens)
     sims = semantic.similarities(question) if semantic is not None else None
-    found = candidates(index, scored, tokens, sims)
+    # Without meaning, BM25's order ranks: only its best one's title coverage is read.
+    found = candidates(index, scored, tokens, sims, titles=None if sims is not None else 1)
     model = hybrid.SEMANTIC_MODEL if sims is not None else hybrid.LEXICAL_MODEL
     rows = [c.row() for c in found]
     order, shares = model.order(rows)
