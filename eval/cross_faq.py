@@ -18,6 +18,7 @@ of answerable questions answered confidently, their precision, off-topic decline
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 import tomllib
@@ -89,9 +90,7 @@ def collect(
                     "answerable": bool(q.answers),
                     "rows": [c.row() for c in found],
                     # the first ones are BM25's order (the lexical-only candidates)
-                    "lexical": sum(1 for c in found if c.coverage > 0)
-                    if ranker is None
-                    else min(POOL, len(list(scored.ranked()))),
+                    "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
                     "right": [
                         bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found
                     ],

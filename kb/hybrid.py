@@ -360,7 +360,7 @@ def judge(model: Model, record: dict[str, Any], semantic: bool, figures: Figures
     rows, right = _rows(record, semantic)
     order, shares = model.order(rows)
     band = model.band(model.sureness(rows, order, shares)) if order else "none"
-    listed = [n for n in shown(order, shares, SHOWN)]
+    listed = shown(order, shares, SHOWN)
     figures.add(
         record["answerable"],
         bool(order) and bool(right[order[0]]),
