@@ -57,16 +57,16 @@ def _percentiles(samples_ns: list[int]) -> dict[str, float]:
 def _query_tokens(question: str) -> list[str]:
     """The tokens faq-kb searches for a question (its own query normaliser if it has one)."""
     try:
-        from kb.search import _query_tokens as query_tokens  # the product's own cut/normalise
+        from kb.search.query import _query_tokens as query_tokens  # the product's own cut/normalise
     except ImportError:
-        from kb.text import tokenize
+        from kb.analysis.tokens import tokenize
 
         return tokenize(question)
     return query_tokens(question)
 
 
 def _fields() -> tuple[list[str], dict[str, float], tuple[float, float, float]]:
-    from kb import params
+    from kb.index import params
 
     names = list(params.FIELD_WEIGHTS)
     return names, dict(params.FIELD_WEIGHTS), (params.K1, params.B, params.DELTA)
@@ -83,15 +83,15 @@ def _load_fields(path: str) -> list[list[str]]:
 def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
     """``faq-kb build`` as the CLI runs it, with its two phases timed from inside.
 
-    ``parse_s``: rst → entries → JSON lines and term numbers (``kb.build.gather``; in
+    ``parse_s``: rst → entries → JSON lines and term numbers (``kb.index.build.gather``; in
     worker processes when the corpus is large, which also tokenize); ``index_s``: those
-    term numbers → contributions → the index file (``kb.build.write_index``), the step
+    term numbers → contributions → the index file (``kb.index.build.write_index``), the step
     that corresponds to rank-bm25's model construction on tokens it is given.
     """
     import resource
 
-    from kb import build as kb_build
-    from kb.cli import kb_main
+    from kb.cli.main import kb_main
+    from kb.index import build as kb_build
 
     phases: dict[str, float] = {}
 
@@ -112,7 +112,7 @@ def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
 
         return wrapper
 
-    # Patched by name in kb.build, where build() looks them up; if the lead renames them
+    # Patched by name in kb.index.build, where build() looks them up; if the lead renames them
     # the build still runs, only without its breakdown.
     for name, label in (("gather", "parse_s"), ("write_index", "index_s")):
         if hasattr(kb_build, name):
@@ -133,9 +133,9 @@ def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
 
 
 def task_export(out: str, index_path: str, fields_path: str) -> dict[str, Any]:
-    """Write each entry's field texts (kb.build.field_texts), one JSON list a line."""
-    from kb.build import field_texts
-    from kb.index import IndexReader
+    """Write each entry's field texts (kb.index.build.field_texts), one JSON list a line."""
+    from kb.index.build import field_texts
+    from kb.index.reader import IndexReader
     from kb.models import Entry
 
     names, _, _ = _fields()
@@ -207,12 +207,12 @@ def task_faqkb(
 
 
 def _faqkb_top(reader: Any, tokens: list[str], k: int, *, fill: bool = True) -> list[list[float]]:
-    """faq-kb's own ranking of every entry (``kb.search.score_all``), best ``k`` first.
+    """faq-kb's own ranking of every entry (``kb.search.query.score_all``), best ``k`` first.
 
     Entries sharing no term with the question all score the base; rank-bm25 orders ties
     by index, and so does this.
     """
-    from kb.search import score_all
+    from kb.search.query import score_all
 
     scored = score_all(reader, tokens)
     if hasattr(scored, "ranked"):  # a Scored object: ranked() best first, score(doc)
@@ -243,7 +243,7 @@ def task_rank_bm25(
     import numpy as np
     from rank_bm25 import BM25Plus
 
-    from kb.text import tokenize
+    from kb.analysis.tokens import tokenize
 
     names, weights, (k1, b, delta) = _fields()
     queries = _read_queries(queries_path)
@@ -395,7 +395,7 @@ def task_bm25s(
     import bm25s
     import numpy as np
 
-    from kb.text import tokenize
+    from kb.analysis.tokens import tokenize
 
     names, weights, (k1, b, delta) = _fields()
     queries = _read_queries(queries_path)

@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_bot import QUESTIONS, pct, start_bot  # noqa: E402
-from kb.database import open_database  # noqa: E402
-from kb.feedback import FeedbackStore  # noqa: E402
+from kb.learn.database import open_database  # noqa: E402
+from kb.learn.feedback import FeedbackStore  # noqa: E402
 from tests.pgcluster import Cluster  # noqa: E402
 from tests.slack_fakes import (  # noqa: E402
     BOT_USER_ID,

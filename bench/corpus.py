@@ -565,8 +565,8 @@ def _dedupe(docs: list[Doc]) -> None:
 
 def _real_entries(corpora: Path) -> list[dict[str, object]]:
     """The entries of the real FAQs, as faq-kb's ingest reads them."""
-    from kb.build import load_entries
-    from kb.sources import resolve_sources
+    from kb.index.build import load_entries
+    from kb.ingest.sources import resolve_sources
     from kb.spec import SourceSpec
 
     folders = sorted(str(p) for p in corpora.iterdir() if p.is_dir())
@@ -943,7 +943,7 @@ def make_queries(pool: Pool, count_from_corpus: int = 78) -> list[str]:
                 question = " ".join(json.loads(line)["question"].split())
                 if question and question not in queries:
                     queries.append(question)
-    from kb.text import tokenize
+    from kb.analysis.tokens import tokenize
 
     gen = Generator(pool)
     rng = random.Random("faq-kb bench queries")

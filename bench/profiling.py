@@ -69,7 +69,7 @@ def profile_query(size: int, limit: int) -> None:
 
 
 def profile_build(size: int, limit: int) -> None:
-    from kb.cli import kb_main
+    from kb.cli.main import kb_main
 
     corpus = OUT / f"corpus-{size}"
     write_corpus(size, corpus)
@@ -86,7 +86,7 @@ def profile_cold(size: int, limit: int) -> None:
     source, index = _prepare(size)
     script = (
         "import cProfile, pstats, sys\n"
-        "from kb.cli import search_main\n"
+        "from kb.cli.main import search_main\n"
         "p = cProfile.Profile(); p.enable()\n"
         f"try:\n    search_main(['--no-rebuild', '--source', {source!r}, '--index', "
         f"{str(index)!r}, 'too many open files'])\n"

@@ -43,7 +43,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
     from kb import KnowledgeBase
-    from kb.semantic import check_available
+    from kb.search.semantic import check_available
 
     check_available()
     search = os.path.join(os.path.dirname(sys.executable), "faq-search")

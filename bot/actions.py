@@ -22,7 +22,7 @@ from bot.buttons import FEEDBACK_UP, Feedback, who
 from bot.escalate import Escalation
 from bot.slack_text import escape, shorten
 from bot.state import Shown, decode
-from kb.feedback import FeedbackStore, Reason, Vote
+from kb.learn.feedback import FeedbackStore, Reason, Vote
 
 logger = logging.getLogger(__name__)
 

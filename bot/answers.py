@@ -21,12 +21,12 @@ from bot.library import Library
 from bot.question import searchable
 from bot.state import Shown
 from kb.errors import FaqError
-from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
-from kb.lookup import result_of
-from kb.overview import focused_alternatives
-from kb.search import SearchResult
-from kb.smalltalk import small_talk
+from kb.learn.feedback import FeedbackStore
+from kb.maintain.overview import focused_alternatives
+from kb.search.lookup import result_of
+from kb.search.query import SearchResult
+from kb.search.smalltalk import small_talk
 
 logger = logging.getLogger(__name__)
 # Hits asked of kb: the best, its alternatives, and spares for when several FAQs compete.

@@ -28,14 +28,14 @@ from bot.listeners import Listeners, ack_other_events, register
 from bot.ratelimit import CappedRateLimitRetryHandler, DeferredSends
 from bot.settings import Settings, SettingsError
 from bot.threads import ThreadLog
-from kb.cli import add_semantic_option, semantic_requested
+from kb.cli.main import add_semantic_option, semantic_requested
+from kb.cli.version import add_version_option
 from kb.config import apply as apply_config
-from kb.database import DatabaseConfigError, open_database
 from kb.errors import FaqError
-from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
+from kb.learn.database import DatabaseConfigError, open_database
+from kb.learn.feedback import FeedbackStore
 from kb.spec import SourceSpec
-from kb.version import add_version_option
 
 logger = logging.getLogger("faq-bot")
 
@@ -155,7 +155,7 @@ class Bot:
 
 def _semantic_installed() -> bool:
     """Whether the ``semantic`` extra and its model are here (nothing is loaded)."""
-    from kb.semantic import check_available
+    from kb.search.semantic import check_available
 
     try:
         check_available()

@@ -33,7 +33,7 @@ from bot.slack_text import (
 from bot.slack_text import context as _context
 from bot.slack_text import section as _section
 from bot.state import Shown
-from kb.search import Hit, SearchResult
+from kb.search.query import Hit, SearchResult
 
 # Well under the section limit: long messages also hit Slack's total-size check
 # (msg_blocks_too_long at ~13k) and nobody reads more than this in a chat reply.

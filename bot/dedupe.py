@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kb.database import Database, open_database
+from kb.learn.database import Database, open_database
 
 logger = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.slack_text import HEADER_LIMIT, Block, context, escape, link, section, shorten
-from kb.overview import Overview
+from kb.maintain.overview import Overview
 
 MAX_SOURCES_LISTED = 20
 

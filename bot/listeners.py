@@ -23,8 +23,8 @@ from bot.dedupe import EventLog, request_key
 from bot.home import home_view
 from bot.question import clean_question
 from bot.threads import ThreadLog
-from kb.overview import overview
-from kb.smalltalk import small_talk
+from kb.maintain.overview import overview
+from kb.search.smalltalk import small_talk
 
 # Message subtypes that are still a person writing (a file with text, a thread reply
 # also sent to the channel); every other subtype (edits, deletions, joins, bots) is not.

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from bot.escalate import Escalation, parse_escalation
-from kb.database import redact
-from kb.feedback import default_db_path
+from kb.learn.database import redact
+from kb.learn.feedback import default_db_path
 
 DEFAULT_API_URL = "https://slack.com/api/"
 DEFAULT_COMMAND = "/faq"

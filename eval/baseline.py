@@ -7,7 +7,7 @@ Each FAQ entry faq-kb's ingest finds (the same entries, so the same titles are j
 one document: its title and answer, lower-cased and split on whitespace, ranked by
 ``rank_bm25.BM25Okapi`` with its defaults. A plain search has no notion of confidence: it
 "answers" whenever its best entry scores above zero. Outcomes and scores come from
-``kb.evaluate.outcome`` and ``kb.evaluate.score``, as for faq-kb itself.
+``kb.maintain.evaluate.outcome`` and ``kb.maintain.evaluate.score``, as for faq-kb itself.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 
 from rank_bm25 import BM25Okapi
 
-from kb.build import load_entries
-from kb.evaluate import RANK_DEPTH, Outcome, format_report, load_questions, outcome, score
-from kb.evaluate import Report as EvalReport
-from kb.search import Hit, SearchResult
-from kb.sources import resolve_sources
+from kb.index.build import load_entries
+from kb.ingest.sources import resolve_sources
+from kb.maintain.evaluate import RANK_DEPTH, Outcome, format_report, load_questions, outcome, score
+from kb.maintain.evaluate import Report as EvalReport
+from kb.search.query import Hit, SearchResult
 from kb.spec import SourceSpec
 
 HERE = Path(__file__).resolve().parent

@@ -5,9 +5,9 @@
 
 ``collect`` asks every question of eval/questions.jsonl of its own FAQ, twice: with the
 FAQ's alternate wordings (eval/aliases/, where they exist) and without any (a
-maintainer's first day), and keeps each candidate's evidence (``kb.features``) and whether
+maintainer's first day), and keeps each candidate's evidence (``kb.search.features``) and whether
 it is right. ``report`` then, for each FAQ in turn, fits the ranking weights and the
-confidence model of ``kb.hybrid`` on the *other* FAQs' questions (with and without their
+confidence model of ``kb.search.hybrid`` on the *other* FAQs' questions (with and without their
 aliases) and
 scores the left-out FAQ, without and with its aliases; it prints per-FAQ and overall
 figures of what a user sees: Recall@1, whether the shown list holds the answer, the share
@@ -29,10 +29,10 @@ HERE = Path(__file__).resolve().parent
 CACHE = HERE / ".cache"
 sys.path.insert(0, str(HERE.parent))
 
-from kb.evaluate import is_right, load_questions  # noqa: E402
-from kb.features import candidates  # noqa: E402
 from kb.knowledge import KnowledgeBase  # noqa: E402
-from kb.search import _query_tokens, score_all  # noqa: E402
+from kb.maintain.evaluate import is_right, load_questions  # noqa: E402
+from kb.search.features import candidates  # noqa: E402
+from kb.search.query import _query_tokens, score_all  # noqa: E402
 from kb.spec import SourceSpec  # noqa: E402
 
 POOL = 40  # candidates kept per signal: more than the product ranks, so fitting can vary it
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             records = collect(with_aliases, args.semantic)
             _cache_path(with_aliases, args.semantic).write_text(json.dumps(records))
         return 0
-    from kb import hybrid
+    from kb.search import hybrid
 
     plain = load(False, args.semantic)
     if args.step == "fit":

@@ -14,9 +14,9 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
-from kb.evaluate import is_right, load_questions
 from kb.knowledge import KnowledgeBase
-from kb.search import search
+from kb.maintain.evaluate import is_right, load_questions
+from kb.search.query import search
 from kb.spec import SourceSpec
 
 HERE = Path(__file__).resolve().parent

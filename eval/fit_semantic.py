@@ -15,8 +15,8 @@ import itertools
 import sys
 from pathlib import Path
 
-import kb.semantic as semantic
-from kb.evaluate import evaluate, load_questions
+import kb.search.semantic as semantic
+from kb.maintain.evaluate import evaluate, load_questions
 from kb.spec import SourceSpec
 
 HERE = Path(__file__).resolve().parent

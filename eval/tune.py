@@ -12,12 +12,12 @@ import itertools
 import sys
 from pathlib import Path
 
-import kb.build as build_mod
-import kb.encode as encode_mod
-import kb.params as params_mod
-from kb.evaluate import load_questions, outcome, score
-from kb.index import IndexReader
-from kb.search import search
+import kb.index.build as build_mod
+import kb.index.encode as encode_mod
+import kb.index.params as params_mod
+from kb.index.reader import IndexReader
+from kb.maintain.evaluate import load_questions, outcome, score
+from kb.search.query import search
 from kb.spec import SourceSpec
 
 HERE = Path(__file__).resolve().parent
@@ -46,7 +46,7 @@ def main() -> None:
     results = []
     for title, aliases, context, k1, b in grid:
         weights = {"title": title, "aliases": aliases, "context": context, "answer": 1.0}
-        # kb.encode took its own references to the constants when it was imported.
+        # kb.index.encode took its own references to the constants when it was imported.
         for module in (encode_mod, params_mod):
             module.FIELD_WEIGHTS, module.K1, module.B = weights, k1, b
         r1, r3, mrr = run(questions, spec)

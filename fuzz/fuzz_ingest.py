@@ -33,9 +33,9 @@ _TMP = Path(tempfile.mkdtemp(prefix="faq-fuzz-"))
 def one_input(data: bytes) -> None:
     """Parse ``data`` as a source; raise if it crashes the ingest or is too slow."""
     from kb.errors import SourceError
-    from kb.ingest import parse_source
-    from kb.prepare import prepare_source
-    from kb.sources import Source
+    from kb.index.prepare import prepare_source
+    from kb.ingest.parse import parse_source
+    from kb.ingest.sources import Source
 
     path = _TMP / "fuzz.rst"
     path.write_bytes(data)
@@ -71,10 +71,10 @@ def run_atheris(argv: list[str]) -> None:
     with atheris.instrument_imports():
         import docutils.parsers.rst  # noqa: F401
 
-        import kb.guard
-        import kb.ingest
-        import kb.rst_render
-        import kb.rst_sphinx  # noqa: F401
+        import kb.ingest.blocks
+        import kb.ingest.guard
+        import kb.ingest.parse
+        import kb.ingest.sphinx  # noqa: F401
     out = Path(__file__).resolve().parent / "out"
     out.mkdir(exist_ok=True)
     replay = [a for a in argv[1:] if not a.startswith("-")]

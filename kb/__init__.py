@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from kb.errors import FaqError
     from kb.knowledge import KnowledgeBase
-    from kb.search import Hit, SearchResult
+    from kb.search.query import Hit, SearchResult
     from kb.spec import SourceSpec
 
 __all__ = ["FaqError", "Hit", "KnowledgeBase", "SearchResult", "SourceSpec"]
@@ -24,8 +24,8 @@ __all__ = ["FaqError", "Hit", "KnowledgeBase", "SearchResult", "SourceSpec"]
 _HOMES = {
     "FaqError": "kb.errors",
     "KnowledgeBase": "kb.knowledge",
-    "Hit": "kb.search",
-    "SearchResult": "kb.search",
+    "Hit": "kb.search.query",
+    "SearchResult": "kb.search.query",
     "SourceSpec": "kb.spec",
 }
 

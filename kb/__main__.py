@@ -2,7 +2,7 @@
 
 import sys
 
-from kb.cli import kb_entry, main
+from kb.cli.main import kb_entry, main
 
 if len(sys.argv) > 1 and sys.argv[1] in {
     "build",

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.errors import FaqError, IndexFileError
-from kb.index import (
+from kb.index.params import params
+from kb.index.reader import (
     INDEX_FILE,
     DamagedIndex,
     IndexReader,
@@ -17,12 +18,11 @@ from kb.index import (
     changed_files,
     default_index_dir,
 )
-from kb.params import params
-from kb.search import SearchResult, search
+from kb.search.query import SearchResult, search
 from kb.spec import SourceSpec
 
 if TYPE_CHECKING:
-    from kb.semantic import SemanticRanker
+    from kb.search.semantic import SemanticRanker
 
 Notify = Callable[[str], None]
 # (path, size, mtime_ns, ctime_ns) of every file an index was built from.
@@ -42,7 +42,7 @@ class KnowledgeBase:
     meanwhile keep using the old one. If a rebuild fails, the old index stays in use.
 
     With ``semantic`` the answers are ranked with the sentence-embedding model too (see
-    ``kb.semantic``); the index's vectors are made ready with the index itself.
+    ``kb.search.semantic``); the index's vectors are made ready with the index itself.
     """
 
     def __init__(
@@ -65,7 +65,7 @@ class KnowledgeBase:
         self._pending: tuple[SourceState, float] | None = None  # first seen, at (monotonic)
         self._held: tuple[SourceState, bytes, int] | None = None  # shrunk build, looks since
         self.semantic = semantic
-        self.progress: Callable[[int, int, int], None] | None = None  # see kb.progress
+        self.progress: Callable[[int, int, int], None] | None = None  # see kb.cli.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
         self._remote_failing: set[str] = set()  # remote URLs already warned about
         self._may_rebuild = True
@@ -107,7 +107,7 @@ class KnowledgeBase:
             return None
         current = self._ranker
         if current is None or current[0] is not reader:
-            from kb.semantic import SemanticRanker
+            from kb.search.semantic import SemanticRanker
 
             current = self._ranker = (reader, SemanticRanker.for_index(reader, self.notify))
         return current[1]
@@ -212,7 +212,7 @@ class KnowledgeBase:
         return self._ranker_for(self.reader)
 
     def search(self, question: str, *, k: int = 3, explain: bool = False) -> SearchResult:
-        """Rank the entries for ``question`` (see ``kb.search.search``).
+        """Rank the entries for ``question`` (see ``kb.search.query.search``).
 
         Raises:
             IndexFileError: the index is damaged and may not be rebuilt (``rebuild=False``).
@@ -276,7 +276,7 @@ class KnowledgeBase:
         due = [r for r in records if _remote_due(r)]
         if not due:
             return
-        from kb.remote import update
+        from kb.ingest.remote import update
 
         for record in due:
             url = record["url"]
@@ -296,11 +296,11 @@ class KnowledgeBase:
     ) -> IndexReader:
         """Rebuild the index, unless another process is rebuilding it: then use theirs.
 
-        Waits (bounded: ``kb.lock.wait_seconds``) for another process's rebuild of this
+        Waits (bounded: ``kb.index.lock.wait_seconds``) for another process's rebuild of this
         folder; if it takes longer, answers from ``fallback`` (the stale index) if any.
         """
-        from kb.lock import build_lock, wait_seconds
-        from kb.sources import resolve_sources
+        from kb.index.lock import build_lock, wait_seconds
+        from kb.ingest.sources import resolve_sources
 
         resolve_sources(self.spec, self.index_dir)  # a bad manifest fails before any note
 
@@ -319,8 +319,8 @@ class KnowledgeBase:
 
     def _build(self, reason: str) -> bytes:
         """The new index's bytes (nothing written yet)."""
-        from kb.build import build_bytes
-        from kb.sources import resolve_sources
+        from kb.index.build import build_bytes
+        from kb.ingest.sources import resolve_sources
 
         # A bad manifest or --source (or an unreachable remote never fetched) fails first.
         for source in resolve_sources(self.spec, self.index_dir):
@@ -336,7 +336,7 @@ class KnowledgeBase:
 
     def _commit(self, data: bytes) -> IndexReader:
         """Write ``data`` as the index (atomically) and open it."""
-        from kb.index import write_atomically
+        from kb.index.reader import write_atomically
 
         try:
             write_atomically(self.path, data)
@@ -355,7 +355,7 @@ def _remote_due(record: dict[str, Any]) -> bool:
     try:
         age = float(raw) if raw else float(3600.0 if configured is None else configured)
     except ValueError:
-        age = 3600.0  # kb.remote.DEFAULT_MAX_AGE
+        age = 3600.0  # kb.ingest.remote.DEFAULT_MAX_AGE
     try:
         return time.time() - os.stat(record["meta"]).st_mtime >= age
     except OSError:

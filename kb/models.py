@@ -66,7 +66,7 @@ class Explanation(_Record):
 
     coverage: float = Field(description="share of the question's term weight the entry holds")
     title_coverage: float = Field(description="share of the entry's title the question holds")
-    share: float = Field(0.0, description="share of the ranking's choice (kb.hybrid) it holds")
+    share: float = Field(0.0, description="share of the ranking choice (kb.search.hybrid) it holds")
     terms: list[TermWeight]
     similarity: float | None = Field(
         None, description="closeness in meaning to the question (with semantic ranking only)"

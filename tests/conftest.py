@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from kb.build import build
-from kb.ingest import ParsedSource, parse_source
+from kb.index.build import build
+from kb.ingest.parse import ParsedSource, parse_source
+from kb.ingest.sources import Source
 from kb.knowledge import KnowledgeBase
-from kb.sources import Source
 from kb.spec import SourceSpec
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -22,8 +22,8 @@ from bot.dedupe import EventLog
 from bot.freshness import Refresher
 from bot.settings import Settings
 from bot.threads import ThreadLog
-from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
+from kb.learn.feedback import FeedbackStore
 from kb.spec import SourceSpec
 from tests.slack_fakes import (
     BOT_TOKEN,

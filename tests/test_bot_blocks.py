@@ -37,14 +37,14 @@ def entry(n: int = 0, **fields: Any) -> dict[str, Any]:
 
 
 class FakeHit:
-    """What the builders read of a ``kb.search.Hit``: its entry."""
+    """What the builders read of a ``kb.search.query.Hit``: its entry."""
 
     def __init__(self, entry: dict[str, Any]) -> None:
         self.entry = entry
 
 
 class FakeResult:
-    """What the builders read of a ``kb.search.SearchResult`` (its constructor is kb's)."""
+    """What the builders read of a ``kb.search.query.SearchResult`` (its constructor is kb's)."""
 
     def __init__(self, query: str, hits: list[FakeHit], band: str) -> None:
         self.query, self.hits, self.band = query, hits, band

@@ -11,7 +11,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 
 from kb.knowledge import KnowledgeBase
-from kb.overview import focused_alternatives
+from kb.maintain.overview import focused_alternatives
 from kb.spec import SourceSpec
 from tests.conftest import SEED
 from tests.slack_fakes import BOT_USER_ID, mention

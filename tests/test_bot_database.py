@@ -9,8 +9,8 @@ import pytest
 
 from bot.app import main
 from bot.dedupe import EventLog
-from kb.database import DatabaseConfigError, open_database, redact
-from kb.feedback import FeedbackStore
+from kb.learn.database import DatabaseConfigError, open_database, redact
+from kb.learn.feedback import FeedbackStore
 from tests.slack_fakes import BOT_TOKEN, SIGNING_SECRET, FakeSlack
 
 pytest_plugins = ["tests.conftest_bot"]
@@ -108,7 +108,7 @@ def test_a_read_only_database_with_its_schema_still_starts(
     """A worker restarted while the file is read-only (or full) serves, degraded."""
     from typing import Any
 
-    from kb.database import SqliteDatabase
+    from kb.learn.database import SqliteDatabase
 
     path = tmp_path / "f.sqlite3"
     db = open_database(path)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.gate import MAX_BODY_BYTES, SlackGate
-from kb.database import SqliteDatabase
+from kb.learn.database import SqliteDatabase
 from tests.slack_fakes import (
     BOT_USER_ID,
     SIGNING_SECRET,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.answers import Answers
-from kb.cli import kb_main
-from kb.feedback import FeedbackStore
+from kb.cli.main import kb_main
 from kb.knowledge import KnowledgeBase
+from kb.learn.feedback import FeedbackStore
 
 pytest_plugins = ["tests.conftest_bot"]
 
@@ -127,7 +127,7 @@ def test_cli_without_a_database_says_where_it_looked(
 
 
 def test_exported_eval_file_loads_in_faq_kb_eval(store: FeedbackStore, tmp_path: Path) -> None:
-    from kb.evaluate import load_questions
+    from kb.maintain.evaluate import load_questions
 
     target = tmp_path / "todo.jsonl"
     assert kb_main(["feedback", "--db", store.path, "--export-eval", str(target)]) == 0

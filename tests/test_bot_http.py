@@ -301,7 +301,7 @@ def test_rate_limited_post_is_retried(bot: RunningBot) -> None:
 
 
 def test_bot_and_cli_rank_the_same(bot: RunningBot, capsys: pytest.CaptureFixture[str]) -> None:
-    from kb.cli import search_main
+    from kb.cli.main import search_main
 
     questions = ["too many open files", "external modules pip", "data locality workers"]
     for n, question in enumerate(questions):

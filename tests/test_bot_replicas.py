@@ -22,9 +22,9 @@ import pytest
 from bot.app import create_app, http_server
 from bot.dedupe import EventLog
 from bot.settings import Settings
-from kb.database import PostgresDatabase, open_database
-from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
+from kb.learn.database import PostgresDatabase, open_database
+from kb.learn.feedback import FeedbackStore
 from tests.pgcluster import Cluster, Unavailable
 from tests.slack_fakes import (
     BOT_TOKEN,
@@ -260,7 +260,7 @@ def test_faq_kb_feedback_reads_postgres(
 ) -> None:
     import json
 
-    from kb.cli import kb_main
+    from kb.cli.main import kb_main
 
     store = FeedbackStore(open_database(pg_url))
     store.record_answer("a1", "ulimit", surface="dm", band="answer", entry_id="faq/x")

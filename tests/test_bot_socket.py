@@ -12,8 +12,8 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from bot.app import create_app
 from bot.dedupe import EventLog
 from bot.settings import Settings
-from kb.feedback import FeedbackStore
 from kb.knowledge import KnowledgeBase
+from kb.learn.feedback import FeedbackStore
 from tests.slack_fakes import (
     APP_TOKEN,
     BOT_TOKEN,

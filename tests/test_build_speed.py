@@ -1,6 +1,6 @@
 """The fast build (issue 5) writes exactly what the rank-bm25 build wrote, byte for byte.
 
-``_reference_index`` is the previous ``kb.build.encode_index``: rank-bm25 models per field
+``_reference_index`` is the previous ``kb.index.build.encode_index``: rank-bm25 models per field
 and a per-posting Python loop. ``_reference_tokenize`` is the tokenizer before its per-run
 cache. Equality tests only; the timings are bench/'s business.
 """
@@ -23,16 +23,23 @@ from typing import Any
 import pytest
 from rank_bm25 import BM25Plus
 
-import kb.encode
-import kb.text
-from kb.build import build, encode_index, field_texts, fingerprint, load_entries, write_streaming
-from kb.index import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+import kb.analysis.tokens
+import kb.index.encode
+from kb.analysis.stopwords import ENGLISH_STOPWORDS
+from kb.analysis.tokens import QUESTION_FILLERS, tokenize
+from kb.index.build import (
+    build,
+    encode_index,
+    field_texts,
+    fingerprint,
+    load_entries,
+    write_streaming,
+)
+from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
+from kb.index.reader import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.ingest.sources import resolve_sources
 from kb.models import Entry
-from kb.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
-from kb.sources import resolve_sources
 from kb.spec import SourceSpec
-from kb.stopwords import ENGLISH_STOPWORDS
-from kb.text import QUESTION_FILLERS, tokenize
 from tests.conftest import CORPORA, SEED, needs_corpora
 
 
@@ -197,9 +204,9 @@ def test_postings_counted_in_small_passes_are_byte_identical(
 ) -> None:
     entries, fingerprint_ = _entries(SourceSpec())
     expected = _reference_index(entries, fingerprint_)
-    monkeypatch.setattr(kb.encode, "PACK_TFS", pack)
+    monkeypatch.setattr(kb.index.encode, "PACK_TFS", pack)
     for tokens in (1, 7, 500):
-        monkeypatch.setattr(kb.encode, "PASS_TOKENS", tokens)
+        monkeypatch.setattr(kb.index.encode, "PASS_TOKENS", tokens)
         assert encode_index(entries, fingerprint_) == expected
 
 
@@ -231,24 +238,24 @@ _CONTRACTION_TAILS = frozenset({"s", "t", "d", "ll", "ve", "re", "m", "don", "do
 
 
 def _reference_tokenize(text: str) -> list[str]:
-    """``kb.text.tokenize`` before the per-run cache, spelled out."""
+    """``kb.analysis.tokens.tokenize`` before the per-run cache, spelled out."""
     text = unicodedata.normalize("NFKC", text)
     tokens: list[str] = [
         op
         for op in _OLD_OPERATOR_RE.findall(text)
-        if op not in kb.text._NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
+        if op not in kb.analysis.tokens._NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
     ]
-    for quoted in kb.text._QUOTED_RE.findall(text):
+    for quoted in kb.analysis.tokens._QUOTED_RE.findall(text):
         word = quoted.lower()
         if word in ENGLISH_STOPWORDS:
             tokens.append(word)
-    for match in kb.text._RUN_RE.finditer(text):
+    for match in kb.analysis.tokens._RUN_RE.finditer(text):
         run = match.group().replace("’", "'")
         parts = re.split(r"[.\-:]", run)
         if len(parts) > 1:
             tokens.append(run.lower())
         for part in parts:
-            words = kb.text._words(part)
+            words = kb.analysis.tokens._words(part)
             if len(words) > 1 and "_" in part:
                 tokens.append(part.lower())
             for word in words:
@@ -258,7 +265,7 @@ def _reference_tokenize(text: str) -> list[str]:
                     or word in QUESTION_FILLERS
                 ):
                     continue
-                tokens.append(kb.text._STEMMER.stemWord(word.removesuffix("'s")))
+                tokens.append(kb.analysis.tokens._STEMMER.stemWord(word.removesuffix("'s")))
     return tokens
 
 
@@ -286,15 +293,15 @@ def test_the_cached_tokenizer_equals_the_uncached_one_on_varied_text() -> None:
     texts += [SEED.read_text()]
     if CORPORA is not None:
         texts += [p.read_text() for p in sorted(CORPORA.glob("*/*.rst"))]
-    kb.text._run_tokens.cache_clear()
+    kb.analysis.tokens._run_tokens.cache_clear()
     first = [tokenize(text) for text in texts]  # mostly misses
     second = [tokenize(text) for text in texts]  # mostly hits
     assert first == second == [_reference_tokenize(text) for text in texts]
-    assert kb.text._run_tokens.cache_info().hits > 0
+    assert kb.analysis.tokens._run_tokens.cache_info().hits > 0
 
 
 def test_the_run_cache_is_bounded_and_its_tokens_cannot_be_changed() -> None:
-    assert kb.text._run_tokens.cache_info().maxsize is not None
+    assert kb.analysis.tokens._run_tokens.cache_info().maxsize is not None
     tokens = tokenize("client.upload_file")
     tokens.append("mutated")  # the caller's list is its own
     assert tokenize("client.upload_file") == [

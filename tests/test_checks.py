@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from kb.checks import check_sources
-from kb.cli import kb_main
-from kb.ingest import parse_source
-from kb.sources import Source, resolve_sources
+from kb.cli.main import kb_main
+from kb.ingest.parse import parse_source
+from kb.ingest.sources import Source, resolve_sources
+from kb.maintain.checks import check_sources
 from kb.spec import SourceSpec
 from tests.conftest import CORPORA, DATA, needs_corpora
 from tests.http_fixture import Page, Site, site

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.cli import kb_main, search_main
+from kb.cli.main import kb_main, search_main
 from kb.models import SearchOutput
 from tests.conftest import GOLDEN, SEED, needs_corpora
 
@@ -319,8 +319,8 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "try:\n    runpy.run_module('kb', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
-        "         'torch', 'sentence_transformers', 'kb.semantic', 'onnxruntime',\n"
-        "         'tokenizers', 'kb.embedding'}\n"
+        "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
+        "         'tokenizers', 'kb.search.embedding'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )

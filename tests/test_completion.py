@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.cli import kb_parser
-from kb.completion import describe
+from kb.cli.completion import describe
+from kb.cli.main import kb_parser
 
 
 def completion(shell: str) -> str:

@@ -1,4 +1,4 @@
-"""The leave-one-FAQ-out fitting (kb.hybrid, eval/cross_faq.py): it fits, and it holds."""
+"""The leave-one-FAQ-out fitting (kb.search.hybrid, eval/cross_faq.py): it fits, and it holds."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from kb import hybrid
+from kb.search import hybrid
 from tests.conftest import cross_faq_script, needs_corpora
 
 

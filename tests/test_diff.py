@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.cli import kb_main
+from kb.cli.main import kb_main
 from tests.conftest import SEED_URL
 from tests.git_fixture import edit_seed, git, repo
 from tests.test_cli import assert_golden
@@ -102,7 +102,7 @@ def test_the_bots_questions_are_asked_and_ambiguity_is_flagged(
     """--feedback-db: every logged question; a near-duplicate entry makes one ambiguous.
 
     (Without aliases: with them the original keeps a clear lead over the duplicate.)"""
-    from kb.feedback import FeedbackStore
+    from kb.learn.feedback import FeedbackStore
     from tests.git_fixture import git
 
     git(repo, "rm", "-q", "faq/distributed/faq.aliases.toml")
@@ -133,8 +133,8 @@ def test_the_bots_questions_are_asked_and_ambiguity_is_flagged(
 
 def test_a_long_question_table_is_cut_for_a_pr_comment() -> None:
     """Past MAX_ROWS questions the Markdown says how many more the JSON has."""
-    from kb.diff import DiffReport, EntryRef, QuestionChange
-    from kb.diff_markdown import MAX_ROWS, format_markdown
+    from kb.maintain.diff import DiffReport, EntryRef, QuestionChange
+    from kb.render.diff_markdown import MAX_ROWS, format_markdown
 
     entry = EntryRef(id="f/a", title="A | B", url="https://example.com/f.html#a")
     changes = [

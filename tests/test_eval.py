@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.cli import kb_main
-from kb.evaluate import Question, is_right, load_questions
+from kb.cli.main import kb_main
+from kb.maintain.evaluate import Question, is_right, load_questions
 from tests.conftest import ROOT, needs_corpora
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"

@@ -20,9 +20,9 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 from fuzz.strategies import corpus_files, generated_rst, mutated  # noqa: E402
 from kb.errors import SourceError  # noqa: E402
-from kb.ingest import parse_source  # noqa: E402
-from kb.prepare import prepare_source  # noqa: E402
-from kb.sources import Source  # noqa: E402
+from kb.index.prepare import prepare_source  # noqa: E402
+from kb.ingest.parse import parse_source  # noqa: E402
+from kb.ingest.sources import Source  # noqa: E402
 
 CORPUS = corpus_files()
 BOUNDED = settings(

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from kb.errors import SourceError
-from kb.ingest import INCLUDED_TEXT, parse_source
-from kb.rst_sphinx import register_unknown
-from kb.sources import Source
+from kb.ingest.parse import INCLUDED_TEXT, parse_source
+from kb.ingest.sources import Source
+from kb.ingest.sphinx import register_unknown
 from tests.conftest import CORPORA, needs_corpora
 
 HEAD = "FAQ\n===\n\nQ?\n--\n\nA.\n\n"
@@ -348,8 +348,8 @@ def _flip(path: Path, at: int, value: int | None = None) -> None:
 
 
 def test_a_flipped_byte_anywhere_in_the_index_means_a_rebuild(tmp_path: Path) -> None:
-    from kb.build import build
-    from kb.index import IndexReader
+    from kb.index.build import build
+    from kb.index.reader import IndexReader
     from kb.knowledge import KnowledgeBase
     from kb.spec import SourceSpec
 
@@ -388,7 +388,7 @@ def test_a_damaged_index_is_reported_or_rebuilt_by_every_command(tmp_path: Path)
     assert _cli("build", *args).returncode == 0
     path = index / "index.faqkb"
     pristine = path.read_bytes()
-    from kb.index import IndexReader
+    from kb.index.reader import IndexReader
 
     at, length = IndexReader.open(str(path)).header["sections"]["entries"]
     for spot in (at + 10, at + length // 2):
@@ -430,11 +430,11 @@ def test_concurrent_cold_searches_build_the_index_once(tmp_path: Path) -> None:
 
 
 _PARALLEL_BUILD = """
-import sys, kb.build
+import sys, kb.index.build
 from kb.spec import SourceSpec
-kb.build.PARALLEL_MIN_BYTES, kb.build.PARALLEL_MIN_FILES = 0, 2
-kb.build.os.cpu_count = lambda: 2
-kb.build.build(SourceSpec(paths=(sys.argv[1],)), sys.argv[2])
+kb.index.build.PARALLEL_MIN_BYTES, kb.index.build.PARALLEL_MIN_FILES = 0, 2
+kb.index.build.os.cpu_count = lambda: 2
+kb.index.build.build(SourceSpec(paths=(sys.argv[1],)), sys.argv[2])
 """
 
 

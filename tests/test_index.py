@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Plus
 
-from kb.build import build, field_texts, load_entries
+from kb.analysis.tokens import tokenize
 from kb.errors import BuildError, IndexFileError
-from kb.index import INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.index.build import build, field_texts, load_entries
+from kb.index.params import DELTA, FIELD_WEIGHTS, K1, B
+from kb.index.reader import INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.ingest.sources import resolve_sources
 from kb.knowledge import KnowledgeBase
 from kb.models import Entry
-from kb.params import DELTA, FIELD_WEIGHTS, K1, B
-from kb.search import field_scores, score_all
-from kb.sources import resolve_sources
+from kb.search.query import field_scores, score_all
 from kb.spec import SourceSpec
-from kb.text import tokenize
 from tests.conftest import CORPORA, SEED, needs_corpora
 
 QUESTIONS = [
@@ -95,7 +95,7 @@ def test_stored_scores_equal_rank_bm25_on_real_corpora(
 def test_numpy_path_gives_the_same_scores_and_order(
     make_kb: Callable[..., KnowledgeBase], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kb.search
+    import kb.search.query
 
     assert CORPORA is not None
     kb_ = make_kb(str(CORPORA / "cpython"))
@@ -105,8 +105,8 @@ def test_numpy_path_gives_the_same_scores_and_order(
         plain = score_all(kb_.reader, tokens)
         assert type(plain).__name__ == "_DictScored"
         with monkeypatch.context() as patch:
-            patch.setattr(kb.search, "NUMPY_MIN_POSTINGS", 0)
-            patch.setattr(kb.search, "NUMPY_MIN_POSTINGS_PRELOADED", 0)
+            patch.setattr(kb.search.query, "NUMPY_MIN_POSTINGS", 0)
+            patch.setattr(kb.search.query, "NUMPY_MIN_POSTINGS_PRELOADED", 0)
             fast = score_all(kb_.reader, tokens)
             # as the bot holds it: in memory; the second pass uses the cached term arrays
             warm = [score_all(in_memory, tokens) for _ in range(2)]
@@ -264,12 +264,12 @@ def test_a_broken_source_fails_the_rebuild_and_keeps_the_old_index(
 def test_an_unwritable_index_folder_still_answers(
     seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kb.index
+    import kb.index.reader
 
     def refuse(path: str, data: bytes) -> None:
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(kb.index, "write_atomically", refuse)
+    monkeypatch.setattr(kb.index.reader, "write_atomically", refuse)
     notes: list[str] = []
     kb_ = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "ro", notify=notes.append)
     assert kb_.search("too many open files").answered
@@ -282,7 +282,7 @@ def test_an_unwritable_index_folder_still_answers(
 def test_a_rebuild_parses_only_the_sources_that_changed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kb.ingest
+    import kb.ingest.parse
 
     folder = tmp_path / "faqs"
     folder.mkdir()
@@ -294,9 +294,9 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
     first = build(spec, str(tmp_path / "idx"))
     assert (first.entries, first.reused) == (3, 0)
     parsed: list[str] = []
-    real = kb.ingest.parse_source
+    real = kb.ingest.parse.parse_source
     monkeypatch.setattr(
-        kb.ingest,
+        kb.ingest.parse,
         "parse_source",
         lambda source, **kw: parsed.append(source.name) or real(source, **kw),
     )
@@ -314,12 +314,12 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
 def test_a_rebuild_reusing_real_faqs_is_byte_identical(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel: bool
 ) -> None:
-    import kb.build
+    import kb.index.build
 
     assert CORPORA is not None
     if parallel:  # unchanged sources' lines are then tokenized in the workers too
-        monkeypatch.setattr(kb.build, "PARALLEL_MIN_BYTES", 0)
-        monkeypatch.setattr(kb.build, "PARALLEL_MIN_FILES", 2)
+        monkeypatch.setattr(kb.index.build, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(kb.index.build, "PARALLEL_MIN_FILES", 2)
         monkeypatch.setattr(os, "cpu_count", lambda: 2)
     folder = tmp_path / "cpython"
     shutil.copytree(CORPORA / "cpython", folder)
@@ -338,13 +338,13 @@ def test_a_rebuild_reusing_real_faqs_is_byte_identical(
 def test_a_parallel_parse_gives_the_same_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kb.build
+    import kb.index.build
 
     assert CORPORA is not None
     spec = SourceSpec(paths=(f"{CORPORA / 'cpython'}=https://docs.python.org/3/faq/",))
     build(spec, str(tmp_path / "one"))
-    monkeypatch.setattr(kb.build, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(kb.build, "PARALLEL_MIN_FILES", 2)
+    monkeypatch.setattr(kb.index.build, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(kb.index.build, "PARALLEL_MIN_FILES", 2)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     build(spec, str(tmp_path / "two"))
     assert (tmp_path / "one" / INDEX_FILE).read_bytes() == (

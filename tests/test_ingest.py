@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kb.errors import SourceError
-from kb.ingest import parse_source
-from kb.sources import Source
+from kb.ingest.parse import parse_source
+from kb.ingest.sources import Source
 from tests.conftest import SEED_URL, needs_corpora
 
 # Questions per file: sections with an answer of their own (plus Sphinx's definition-list

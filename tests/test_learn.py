@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from kb.cli import kb_main
-from kb.feedback import FeedbackStore
+from kb.cli.main import kb_main
 from kb.knowledge import KnowledgeBase
-from kb.learn import add_aliases
+from kb.learn.aliases import add_aliases
+from kb.learn.feedback import FeedbackStore
 from kb.spec import SourceSpec
 from tests.conftest import SEED_URL as FAQ_URL
 from tests.slack_fakes import BOT_USER_ID, mention
@@ -75,7 +75,7 @@ def test_chosen_suggestion_becomes_an_alias_that_answers(
 def test_proposals_skip_what_is_answered_and_count_votes(
     tmp_path: Path, shipped_kb: KnowledgeBase
 ) -> None:
-    from kb.learn import propose_aliases
+    from kb.learn.aliases import propose_aliases
 
     store = FeedbackStore(tmp_path / "fb.sqlite3")
     store.record_choice(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb.normalize import normalize_question
+from kb.analysis.normalize import normalize_question
 
 
 def test_issue_title_tags_are_dropped() -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kb.progress import Progress
+from kb.cli.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from kb import remote
-from kb.cli import kb_main, search_main
+from kb.cli.main import kb_main, search_main
 from kb.errors import SourceError
+from kb.ingest import remote
 from kb.knowledge import KnowledgeBase
 from kb.spec import SourceSpec
 from tests.conftest import SEED, SEED_URL
@@ -253,7 +253,7 @@ def test_a_source_argument_may_be_a_url(tmp_path: Path, site: Site) -> None:
 def test_the_query_path_does_not_import_urllib_when_nothing_is_due(
     tmp_path: Path, site: Site
 ) -> None:
-    """A fresh remote copy costs faq-search nothing: no urllib, no kb.remote."""
+    """A fresh remote copy costs faq-search nothing: no urllib, no kb.ingest.remote."""
     site.pages["/faq.rst"] = Page(SEED.read_bytes())
     manifest = _manifest(tmp_path, site)
     env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
@@ -268,7 +268,7 @@ def test_the_query_path_does_not_import_urllib_when_nothing_is_due(
         f"sys.argv = ['faq-search', 'too many open files', '--manifest', {str(manifest)!r}]\n"
         "try:\n    runpy.run_module('kb', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
-        "print(sorted({'kb.remote', 'urllib.request', 'http.client'} & set(sys.modules)),"
+        "print(sorted({'kb.ingest.remote', 'urllib.request', 'http.client'} & set(sys.modules)),"
         " file=sys.stderr)\n"
     )
     done = subprocess.run(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from kb.scaffold import page_title
+from kb.cli.scaffold import page_title
 from tests.conftest import ROOT, SEED
 
 

@@ -20,12 +20,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-import kb.semantic as semantic
-from kb.cli import kb_main, search_main
-from kb.index import IndexReader
+import kb.search.semantic as semantic
+from kb.cli.main import kb_main, search_main
+from kb.index.reader import IndexReader
 from kb.knowledge import KnowledgeBase
 from kb.models import SearchOutput
-from kb.search import search
+from kb.search.query import search
 from kb.spec import SourceSpec
 from tests.conftest import ROOT, needs_corpora
 
@@ -49,7 +49,7 @@ def seed_index(tmp_path: Path) -> IndexReader:
 
 
 def test_hybrid_ranking_lets_either_signal_put_the_right_entry_first() -> None:
-    from kb import hybrid
+    from kb.search import hybrid
 
     model = hybrid.SEMANTIC_MODEL
     # coverage, lexical, title, similarity, answer similarity, and how far they stand out
@@ -64,7 +64,7 @@ def test_hybrid_ranking_lets_either_signal_put_the_right_entry_first() -> None:
 
 
 def test_bands_and_shown_alternatives_follow_the_confidence() -> None:
-    from kb import hybrid
+    from kb.search import hybrid
 
     model = hybrid.SEMANTIC_MODEL
     sure = [[0.95, 1.0, 1.0, 0.9, 0.8, 4.0, 4.0], [0.1, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0]]
@@ -226,7 +226,7 @@ def test_hybrid_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> No
     figures in docs/quality.md, never lowered to let a change pass)."""
     import importlib.util
 
-    from kb import hybrid
+    from kb.search import hybrid
 
     spec = importlib.util.spec_from_file_location("cross_faq", ROOT / "eval" / "cross_faq.py")
     assert spec is not None and spec.loader is not None

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kb.ingest import parse_source
-from kb.site_labels import scan_labels
-from kb.sources import resolve_sources
+from kb.ingest.parse import parse_source
+from kb.ingest.site_labels import scan_labels
+from kb.ingest.sources import resolve_sources
 from kb.spec import SourceSpec
 
 

@@ -1,10 +1,10 @@
-"""kb.smalltalk: whole-message greetings, thanks and requests for help; questions are not."""
+"""kb.search.smalltalk: whole-message greetings, thanks and requests for help; questions are not."""
 
 from __future__ import annotations
 
 import pytest
 
-from kb.smalltalk import small_talk
+from kb.search.smalltalk import small_talk
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.text import tokenize
+from kb.analysis.tokens import tokenize
 
 
 @pytest.mark.parametrize(

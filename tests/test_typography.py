@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from kb.analysis.typography import plain_typography
 from kb.knowledge import KnowledgeBase
-from kb.typography import plain_typography
 
 FAQ = """\
 FAQ

@@ -1,0 +1,419 @@
+"""Build the index: sources → prepared entries (docutils, in parallel) → one index file.
+
+The index file itself is written by ``kb.index.encode``; a source is parsed, serialised and
+tokenized by ``kb.index.prepare``.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import itertools
+import mmap
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, TypeVar, overload
+
+from kb.errors import BuildError, FaqError, SourceError
+from kb.index.encode import Corpus, write_index
+from kb.index.params import params
+from kb.index.prepare import Stored, field_texts, load_source, prepare_entries, prepare_item
+from kb.index.reader import INDEX_FILE, IndexReader, file_fingerprint, rst_names, write_streaming
+from kb.ingest.sources import Source
+from kb.models import Entry
+from kb.spec import SourceSpec, split_source_arg
+
+__all__ = [
+    "BuildReport",
+    "build",
+    "build_bytes",
+    "encode_index",
+    "field_texts",
+    "fingerprint",
+    "gather",
+    "load_entries",
+    "write_index",
+]
+
+_T = TypeVar("_T")
+BuildProgress = Callable[[int, int, int], None]  # (sources done, sources, entries so far)
+
+
+@dataclass
+class BuildReport:
+    """What a build did: counts, warnings and time, for ``faq-kb build`` to print."""
+
+    entries: int = 0
+    sources: int = 0
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    path: str | None = None
+    reused: int = 0  # unchanged sources taken from the previous index, not parsed again
+
+
+# A build with this much rst (and several files) parses them in parallel, one process per
+# core: docutils is most of a large build's time. Smaller builds stay in one process, where
+# starting workers would cost more than it saves.
+PARALLEL_MIN_BYTES = 2_000_000
+PARALLEL_MIN_FILES = 4
+
+
+def load_entries(sources: list[Source]) -> tuple[list[Entry], list[str]]:
+    """Parse every source; return all entries (as models) and the warnings.
+
+    Raises:
+        BuildError: any source is unreadable or has rst errors; lists every problem of
+            every source, so one broken file never hides another.
+    """
+    entries: list[Entry] = []
+    warnings: list[str] = []
+    problems: list[SourceError] = []
+    for source_entries, source_warnings, source_problems in _map_sources(load_source, sources):
+        entries.extend(source_entries)
+        warnings.extend(source_warnings)
+        problems.extend(source_problems)
+    if problems:
+        raise BuildError(problems)
+    return entries, warnings
+
+
+def _map_sources(work: Callable[[Source], _T], sources: list[Source]) -> Iterator[_T]:
+    """``work`` of each source, in order, as they come; in parallel when the build is large."""
+    return _map_ordered(work, iter(sources), len(sources), sum(map(_size, sources)))
+
+
+def _size(source: Source) -> int:
+    try:
+        return source.path.stat().st_size
+    except OSError:  # a missing file is reported by the work on it
+        return 0
+
+
+def _map_ordered(
+    work: Callable[[Any], _T], items: Iterator[Any], count: int, size: int
+) -> Iterator[_T]:
+    """``work`` of each item, in order; in worker processes when there is enough to do.
+
+    Items are taken from ``items`` only a few ahead of the results, so that items read
+    lazily (an unchanged source's stored lines) are never all in memory at once.
+    """
+    workers = os.cpu_count() or 1
+    if workers < 2 or count < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+        yield from map(work, items)
+        return
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    # "spawn", not fork: the bot rebuilds from a thread of a multi-threaded process.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
+        pending: deque[Future[_T]] = deque()
+        for item in items:
+            pending.append(pool.submit(work, item))
+            if len(pending) >= 4 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def die_with_parent(parent: int) -> None:
+    """Worker initializer: end this worker when the building process dies, even by SIGKILL.
+
+    Linux: the kernel sends SIGKILL on the parent's death (``PR_SET_PDEATHSIG``).
+    Elsewhere, and as a backstop: a thread that exits once the parent is gone.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+            import signal
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # died before the signal was armed
+        os._exit(1)
+    import threading
+
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+@dataclass
+class Reuse:
+    """The entries of a previous index whose sources have not changed since.
+
+    Read through a file handle opened when the build starts (the old index may be
+    replaced meanwhile), one source at a time, never mapped whole into memory.
+    """
+
+    handle: BinaryIO | None = None
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
+    warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
+    damaged: bool = False  # the previous index failed its checksums: nothing reused
+
+    def stored(self, name: str) -> Stored:
+        """The stored JSON lines of one unchanged source's entries (and its warnings)."""
+        assert self.handle is not None
+        start, end = self.spans[name]
+        self.handle.seek(start)
+        return Stored(name, self.handle.read(end - start), tuple(self.warnings.get(name, ())))
+
+    def close(self) -> None:
+        """Let go of the old index."""
+        if self.handle is not None:
+            self.handle.close()
+
+
+def gather(
+    sources: list[Source],
+    reuse: Reuse,
+    spool: BinaryIO,
+    progress: BuildProgress | None = None,
+) -> tuple[Corpus, list[str]]:
+    """Prepare every source (unchanged ones from ``reuse``, not parsed again), in order.
+
+    Returns the corpus to index, its entry lines written to ``spool``, and the warnings.
+    ``progress(done, total, entries)`` is called as the build starts and after each source.
+
+    Raises:
+        BuildError: any source is unreadable or has rst errors (every problem listed).
+    """
+    corpus = Corpus(spool)
+    warnings: list[str] = []
+    problems: list[SourceError] = []
+    work = (reuse.stored(s.name) if s.name in reuse.spans else s for s in sources)
+    size = sum(_size(s) for s in sources if s.name not in reuse.spans)
+    size += sum(end - start for start, end in reuse.spans.values())
+    if progress:
+        progress(0, len(sources), 0)
+    for done, prepared in enumerate(_map_ordered(prepare_item, work, len(sources), size), 1):
+        warnings.extend(prepared.warnings)
+        problems.extend(prepared.problems)
+        if not problems:
+            corpus.add(prepared)
+        if progress:
+            progress(done, len(sources), len(corpus))
+    if problems:
+        raise BuildError(problems)
+    return corpus, warnings
+
+
+def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
+    """What the index was built from, to tell later whether it is still fresh."""
+    files = [file_fingerprint(s.path) for s in sources]
+    files += [file_fingerprint(s.aliases) for s in sources if s.aliases]
+    absent = [
+        str(s.path.with_suffix(".aliases.toml")) for s in sources if not s.aliases and not s.origin
+    ]
+    folders = []
+    if spec.paths:
+        for arg in spec.paths:
+            folder = Path(split_source_arg(arg)[0]).expanduser().resolve()
+            if folder.is_dir():
+                folders.append({"path": str(folder), "names": rst_names(str(folder))})
+    else:
+        files.append(file_fingerprint(spec.manifest_path))
+    digests = {f["path"]: f["sha256"] for f in files}
+    # What an unchanged source is recognised by when rebuilding (see ``_reusable``).
+    records = [
+        {
+            "name": s.name,
+            "url": s.url,
+            "path": str(s.path),
+            "sha256": digests[str(s.path)],
+            "aliases": digests.get(str(s.aliases)) if s.aliases else None,
+            "inventory": s.inventory,
+            "xrefs": [list(x) for x in s.xrefs],  # titles of other pages it shows
+        }
+        for s in sources
+    ]
+    # A remote copy is due for a conditional request when its metadata file is older than
+    # its max age: the query path checks that with one stat, importing nothing.
+    remote = [
+        {"url": s.origin, "meta": str(s.path.with_suffix(".json")), "max_age": s.max_age}
+        for s in sources
+        if s.origin
+    ]
+    return {
+        "spec": spec.key,
+        "files": files,
+        "remote": remote,
+        "absent": absent,
+        "folders": folders,
+        "sources": records,
+        "docutils": docutils_version(),
+    }
+
+
+def docutils_version() -> str:
+    """The parser's version: entries parsed by another docutils are parsed again."""
+    import docutils
+
+    return str(docutils.__version__)
+
+
+def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
+    """The entries of the index in ``index_dir`` whose sources have not changed since.
+
+    Only from an index of this schema and these ranking constants, parsed by the same
+    docutils; a source counts as unchanged when its name, URL, path, content and aliases
+    are all the same.
+    """
+    if index_dir is None:
+        return Reuse()
+    path = os.path.join(index_dir, INDEX_FILE)
+    from kb.ingest.files import open_regular
+
+    try:
+        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
+    except OSError:
+        return Reuse()
+    try:
+        # The header from the very file the lines will be read from.
+        old = IndexReader(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), path)
+    except (FaqError, OSError, ValueError):
+        handle.close()
+        return Reuse()
+    try:
+        old.check_all()  # stored lines are never reused unchecked
+    except FaqError:
+        handle.close()
+        return Reuse(damaged=True)
+    previous = old.fingerprint
+    records, counts = previous.get("sources", []), old.header.get("source_counts", [])
+    warnings = old.header.get("source_warnings")
+    if (
+        old.header.get("params") != params()
+        or previous.get("docutils") != docutils_version()
+        or len(records) != len(counts)
+        or not isinstance(warnings, list)
+        or len(warnings) != len(records)
+    ):
+        handle.close()
+        return Reuse()
+    reuse = Reuse(handle)
+    at = 0
+    # The header counts each source's entries, in order: their numbers follow.
+    for record, count, kept in zip(records, counts, warnings, strict=True):
+        if record in fingerprint_["sources"]:
+            reuse.spans[record["name"]] = old.entry_span(at, at + count)
+            reuse.warnings[record["name"]] = [str(w) for w in kept]
+        at += count
+    return reuse
+
+
+@overload
+def encode_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes: ...
+
+
+@overload
+def encode_index(entries: list[Entry], fingerprint_: dict[str, Any], out: BinaryIO) -> None: ...
+
+
+def encode_index(
+    entries: list[Entry], fingerprint_: dict[str, Any], out: BinaryIO | None = None
+) -> bytes | None:
+    """The index file of parsed entries (one source), returned or written to ``out``."""
+    corpus = Corpus(io.BytesIO())
+    for name, group in itertools.groupby(entries, key=lambda e: e.collection):
+        corpus.add(prepare_entries(name, group))
+    if out is not None:
+        write_index(corpus, fingerprint_, out)
+        return None
+    buffer = io.BytesIO()
+    write_index(corpus, fingerprint_, buffer)
+    return buffer.getvalue()
+
+
+def build_bytes(
+    spec: SourceSpec, previous_dir: str | None = None, *, progress: BuildProgress | None = None
+) -> tuple[bytes, BuildReport]:
+    """Build the index of ``spec`` in memory: the file's bytes and what the build did.
+
+    Sources unchanged since the index in ``previous_dir`` was built are not parsed again.
+
+    Raises:
+        ManifestError: the sources cannot be resolved.
+        BuildError: a source is broken (every problem listed).
+    """
+    buffer = io.BytesIO()
+    report = _build(spec, previous_dir, lambda write: write(buffer), io.BytesIO, progress)
+    return buffer.getvalue(), report
+
+
+def build(
+    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+) -> BuildReport:
+    """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
+
+    The file is streamed, never held whole in memory; the entries' JSON lines wait in an
+    unnamed temporary file in ``index_dir`` until the postings are written.
+
+    Raises:
+        ManifestError, BuildError: as ``build_bytes``.
+        OSError: the index folder cannot be written.
+    """
+    path = os.path.join(index_dir, INDEX_FILE)
+    os.makedirs(index_dir, exist_ok=True)
+    report = _build(
+        spec,
+        index_dir,
+        lambda write: write_streaming(path, write),
+        functools.partial(_spool, index_dir),
+        progress,
+    )
+    report.path = path
+    return report
+
+
+def _spool(folder: str) -> BinaryIO:
+    """An unnamed temporary file in ``folder``: gone when closed, or if the build dies."""
+    return tempfile.TemporaryFile("w+b", dir=folder)
+
+
+def _build(
+    spec: SourceSpec,
+    previous_dir: str | None,
+    save: Callable[[Callable[[BinaryIO], None]], None],
+    spool: Callable[[], BinaryIO],
+    progress: BuildProgress | None = None,
+) -> BuildReport:
+    from kb.ingest.sources import resolve_sources
+
+    started = time.perf_counter()
+    sources = resolve_sources(spec, previous_dir)
+    fingerprint_ = fingerprint(spec, sources)
+    reuse = _reusable(previous_dir, fingerprint_)
+    try:
+        with spool() as lines:
+            corpus, warnings = gather(sources, reuse, lines, progress)
+            entries = len(corpus)
+            save(lambda out: write_index(corpus, fingerprint_, out))
+    finally:
+        reuse.close()
+    fetch_warnings = [s.fetch_warning for s in sources if s.fetch_warning]
+    if reuse.damaged:
+        warnings.insert(0, "the previous index was damaged (checksum); every source parsed again")
+    report = BuildReport(
+        entries,
+        len(sources),
+        fetch_warnings + sources.warnings + warnings,
+        time.perf_counter() - started,
+    )
+    report.reused = len(reuse.spans)
+    return report

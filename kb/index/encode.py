@@ -1,0 +1,352 @@
+"""Write the index file: prepared sources → BM25Plus contributions (numpy) → one file.
+
+BM25Plus as rank-bm25 computes it (tests/test_build_speed.py keeps rank-bm25 as the
+reference), counted with numpy over term numbers instead of per-document dicts and a
+per-posting loop.
+"""
+
+from __future__ import annotations
+
+import array
+import io
+import json
+import math
+import shutil
+import zlib
+from typing import Any, BinaryIO
+
+from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
+from kb.index.prepare import FIELDS, Prepared
+from kb.index.reader import (
+    _INT,
+    CHECK_CHUNK,
+    FORMAT,
+    HEADER_CRC_ZERO,
+    SCHEMA_VERSION,
+    Chunker,
+    seal_header,
+)
+
+# The items of an ``array.array(_INT)`` as numpy sees them: native 4-byte ints.
+_NP_INT = "=i4"
+
+
+class Corpus:
+    """Prepared sources gathered for one index, in order.
+
+    Holds only what the postings need, as int arrays (each source's term numbers mapped to
+    one numbering), and the entry ids; the entries' JSON lines go straight to ``spool``, to
+    be copied into the index file last.
+    """
+
+    def __init__(self, spool: BinaryIO) -> None:
+        self.spool = spool
+        self.numbering: dict[str, int] = {}
+        self.terms = [array.array(_INT) for _ in FIELDS]
+        self.lengths = [array.array(_INT) for _ in FIELDS]
+        self.sizes: list[int] = []
+        self.ids: list[str] = []
+        self.parents: list[str] = []
+        self.source_counts: list[int] = []  # entries of each source, in order
+        self.source_warnings: list[list[str]] = []  # each source's warnings, in order
+        self.tokenize_seconds = 0.0
+        self.numbering_seconds = 0.0
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def add(self, prepared: Prepared) -> None:
+        """Append one source's entries."""
+        import numpy as np  # build time only: the query path never imports numpy
+
+        numbering = self.numbering
+        mapping = np.fromiter(
+            (numbering.setdefault(term, len(numbering)) for term in prepared.vocab),
+            dtype=_NP_INT,
+            count=len(prepared.vocab),
+        )
+        for number in range(len(FIELDS)):
+            local = np.frombuffer(prepared.terms[number], dtype=_NP_INT)
+            self.terms[number].frombytes(mapping[local].tobytes())
+            self.lengths[number].extend(prepared.lengths[number])
+        self.spool.write(prepared.lines)
+        self.sizes.extend(prepared.sizes)
+        self.ids.extend(prepared.ids)
+        self.parents.extend(prepared.parents)
+        self.source_counts.append(len(prepared))
+        self.source_warnings.append(list(prepared.warnings))
+        self.tokenize_seconds += prepared.tokenize_seconds
+        self.numbering_seconds += prepared.numbering_seconds
+
+
+def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> None:
+    """The index of ``corpus`` into ``out``: header line, vocab, postings, entries."""
+    import numpy as np
+
+    n_docs = len(corpus)
+    by_number = list(corpus.numbering)
+    corpus.numbering = {}
+    # Each term's rank in sorted order: postings are laid out term by term, sorted.
+    rank = np.empty(len(by_number), dtype=np.int64)
+    rank[sorted(range(len(by_number)), key=by_number.__getitem__)] = np.arange(len(rank))
+    by_rank = sorted(by_number)
+    del by_number
+
+    terms: dict[str, list[float]] = {}
+    fields = []
+    postings_size = 0
+    # Per field: its postings' docs (int32) and contributions (float64), term by term, and
+    # each term's rank and number of postings. Big arrays are updated in place.
+    blocks: list[tuple[Any, Any, list[int], list[int]]] = []
+    for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
+        fields.append({"name": name, "weight": weight, "delta": DELTA})
+        term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
+        doc_lens = np.frombuffer(corpus.lengths[field_no], dtype=_NP_INT)
+        corpus.terms[field_no] = corpus.lengths[field_no] = array.array(_INT)
+        total = int(doc_lens.sum(dtype=np.int64))
+        if n_docs == 0 or total == 0:
+            continue  # rank-bm25 cannot score a field with no token at all (avgdl 0)
+        # One (term rank, doc) key per token; their distinct values are the postings, in
+        # file order (term by term, sorted; docs ascending), and their counts the tfs.
+        keys, tfs = _postings_keys(rank, term_nums, doc_lens)
+        del term_nums
+        term_of = keys // n_docs
+        starts = _firsts(term_of)
+        ranks = term_of[starts].tolist()
+        counts = np.diff(np.append(starts, len(keys))).tolist()
+        del starts
+        term_of *= n_docs
+        keys -= term_of  # now the docs
+        del term_of
+        docs = keys.astype("<i4")
+        del keys
+        # rank-bm25's idf and its own expression, term by term, minus the idf*delta every
+        # document gets for the term (added back once per query term at search):
+        #   idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
+        # in place, in the same order (IEEE + and * are commutative, so exactly the same).
+        idfs = [math.log((n_docs + 1) / df) for df in counts]
+        avgdl = total / n_docs
+        norms = K1 * (1 - B + B * doc_lens.astype(np.float64) / avgdl)
+        del doc_lens
+        extras = tfs.astype(np.float64)
+        del tfs
+        denominators = norms[docs]
+        del norms
+        denominators += extras
+        extras *= K1 + 1
+        extras /= denominators
+        del denominators
+        extras += DELTA
+        idf = np.repeat(np.array(idfs, dtype=np.float64), counts)
+        extras *= idf
+        idf *= DELTA
+        extras -= idf
+        del idf
+        at = postings_size
+        for term_rank, count, term_idf in zip(ranks, counts, idfs, strict=True):
+            terms.setdefault(by_rank[term_rank], [0.0]).extend([field_no, term_idf, at, count])
+            at += 12 * count
+        postings_size = at
+        blocks.append((docs, extras.astype("<f8", copy=False), ranks, counts))
+        del docs, extras
+    # A term's overall document frequency counts the entries having it in any field.
+    if blocks:
+        document_freq = _document_freqs(blocks, len(by_rank), n_docs)
+        for term_rank, term in enumerate(by_rank):
+            terms[term][0] = math.log((n_docs + 1) / document_freq[term_rank])
+    vocab = json.dumps(
+        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    del terms
+    offsets = [0]
+    for size in corpus.sizes:
+        offsets.append(offsets[-1] + size)
+    numbers = {id_: n for n, id_ in enumerate(corpus.ids)}
+    parents = [numbers.get(p, -1) if p else -1 for p in corpus.parents]
+    del numbers
+    spool = corpus.spool
+    header: dict[str, Any] = {
+        "checksums": {
+            "vocab": zlib.crc32(vocab),
+            "postings": _postings_crcs(blocks),
+            "entries": _spool_crcs(spool),
+        },
+        "header_crc": HEADER_CRC_ZERO.decode(),
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "byteorder": "little",
+        "params": params(),
+        "fingerprint": fingerprint,
+        "entry_count": n_docs,
+        "parents": parents,
+        "entry_offsets": offsets,
+        "source_counts": corpus.source_counts,
+        # An unchanged source is not parsed again: its warnings are kept to report again.
+        "source_warnings": corpus.source_warnings,
+    }
+    # Section offsets depend on the header's own length: lay out, then fix the point.
+    sizes = {"vocab": len(vocab), "postings": postings_size, "entries": offsets[-1]}
+    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
+    while True:
+        head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
+        at = len(head)
+        sections = {}
+        for section, size in sizes.items():
+            sections[section] = [at, size]
+            at += size
+        if sections == header["sections"]:
+            break
+        header["sections"] = sections
+    del header, offsets, parents
+    out.write(seal_header(head))
+    out.write(vocab)
+    del vocab
+    while blocks:
+        docs, extras, _, counts = blocks.pop(0)
+        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
+        start = 0
+        for count in counts:
+            end = start + count
+            out.write(docs_view[4 * start : 4 * end])
+            out.write(extras_view[8 * start : 8 * end])
+            start = end
+        del docs_view, extras_view, docs, extras
+    spool.seek(0)
+    if isinstance(spool, io.BytesIO):
+        out.write(spool.getbuffer())
+    else:
+        shutil.copyfileobj(spool, out, 1 << 20)
+
+
+def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[int]:
+    """The postings' chunk checksums, fed in the order ``write_index`` writes them."""
+    import numpy as np
+
+    chunker = Chunker()
+    for docs, extras, _, counts in blocks:
+        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
+        start = 0
+        for count in counts:
+            end = start + count
+            chunker.feed(docs_view[4 * start : 4 * end])
+            chunker.feed(extras_view[8 * start : 8 * end])
+            start = end
+    return chunker.done()
+
+
+def _spool_crcs(spool: BinaryIO) -> list[int]:
+    """The entries' chunk checksums: the spooled JSON lines, read once more."""
+    chunker = Chunker()
+    spool.seek(0)
+    while piece := spool.read(CHECK_CHUNK):
+        chunker.feed(piece)
+    spool.seek(0, io.SEEK_END)
+    return chunker.done()
+
+
+# Tokens taken per pass when counting a field's postings: the (term, doc) key of every
+# token of a large field at once would be the build's largest allocation (8 bytes a
+# token, several times over); a pass's keys are made distinct before the next pass.
+PASS_TOKENS = 1 << 20
+# Whether the passes' tfs may ride in their keys' spare low bits while sorting.
+PACK_TFS = True
+
+
+def _postings_keys(rank: Any, term_nums: Any, doc_lens: Any) -> tuple[Any, Any]:
+    """A field's distinct (term rank, doc) keys, ``rank * n_docs + doc``, sorted, and tfs."""
+    import numpy as np
+
+    n_docs = len(doc_lens)
+    ends = np.cumsum(doc_lens, dtype=np.int64)  # where each doc's tokens end
+    parts: list[tuple[Any, Any]] = []
+    doc = 0
+    while doc < n_docs:
+        first = int(ends[doc - 1]) if doc else 0
+        stop = max(doc + 1, int(np.searchsorted(ends, first + PASS_TOKENS, side="right")))
+        keys = rank[term_nums[first : int(ends[stop - 1])]]
+        if len(keys):
+            keys *= n_docs
+            keys += np.repeat(np.arange(doc, stop, dtype=np.int64), doc_lens[doc:stop])
+            parts.append(_unique_counts(keys))
+        doc = stop
+    if len(parts) == 1:
+        return parts[0]
+    keys = np.concatenate([k for k, _ in parts])
+    tfs = np.concatenate([t for _, t in parts])
+    del parts
+    # Each pass is sorted; all of them together are sorted once (timsort: merging the
+    # passes' runs), with each tf packed into the low bits of its key when they fit (no
+    # argsort's index array then).
+    shift = 63 - int(keys.max()).bit_length()
+    if PACK_TFS and shift > 0 and int(tfs.max()).bit_length() <= shift:
+        keys <<= shift
+        keys |= tfs
+        del tfs
+        keys.sort(kind="stable")
+        tfs = keys & ((1 << shift) - 1)
+        keys >>= shift
+        return keys, tfs
+    order = np.argsort(keys, kind="stable")
+    return keys[order], tfs[order]
+
+
+def _document_freqs(
+    blocks: list[tuple[Any, Any, list[int], list[int]]], n_terms: int, n_docs: int
+) -> list[int]:
+    """How many entries have each term (by rank) in any field, from the fields' postings.
+
+    Counted a range of terms at a time: the (term, doc) pairs of every field at once would
+    be as large as all the postings again.
+    """
+    import numpy as np
+
+    # Per field: its terms' ranks, and where each term's postings start and end.
+    spans = []
+    for docs, _, field_ranks, counts in blocks:
+        ends = np.cumsum(counts, dtype=np.int64)
+        spans.append((docs, np.array(field_ranks, dtype=np.int64), ends - counts, ends))
+    freqs = np.zeros(n_terms, dtype=np.int64)
+    step = max(1, n_terms * PASS_TOKENS // max(1, sum(len(b[0]) for b in blocks)))
+    for low in range(0, n_terms, step):
+        pieces = []
+        for docs, ranks, starts, ends in spans:
+            first, stop = np.searchsorted(ranks, [low, low + step])
+            if first == stop:
+                continue
+            piece = np.repeat(ranks[first:stop], ends[first:stop] - starts[first:stop])
+            piece *= n_docs
+            piece += docs[starts[first] : ends[stop - 1]]
+            pieces.append(piece)
+        if pieces:
+            pairs = np.concatenate(pieces)
+            pairs.sort(kind="stable")  # timsort: merges the fields' sorted runs
+            distinct = pairs[_firsts(pairs)] // n_docs - low
+            counted = np.bincount(distinct)
+            freqs[low : low + len(counted)] += counted
+    result: list[int] = freqs.tolist()
+    return result
+
+
+def _firsts(values: Any) -> Any:
+    """Where each run of equal values starts in a non-empty sorted array."""
+    import numpy as np
+
+    first = np.empty(len(values), dtype=bool)
+    first[0] = True
+    np.not_equal(values[1:], values[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+def _unique_counts(keys: Any) -> tuple[Any, Any]:
+    """The distinct values of a non-empty int64 array, sorted, and how often each occurs.
+
+    ``np.unique(keys, return_counts=True)``, several times faster here: a stable sort in
+    place (timsort: the keys come in long sorted runs) instead of numpy's hashing.
+    """
+    import numpy as np
+
+    keys.sort(kind="stable")
+    at = _firsts(keys)
+    return keys[at], np.diff(np.append(at, len(keys)))

@@ -1,0 +1,387 @@
+"""The index file: its format, a cheap reader for the query path, and its freshness check.
+
+One file, written atomically: a JSON header line, then a JSON vocabulary, binary postings
+and the entries as JSON lines. Postings hold each term's per-document BM25 contribution,
+computed at build time, so answering a question needs neither numpy nor rank-bm25: only
+``json``, ``array`` and the few postings the question's terms name. Data only, never pickle.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import mmap
+import os
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from kb.errors import IndexFileError
+
+FORMAT = "faq-kb-index"
+# Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
+# an index with another version is rebuilt, never misread.
+SCHEMA_VERSION = 11  # 9: smart quotes; 10: checksums; both
+INDEX_FILE = "index.faqkb"
+_INT = "i" if array.array("i").itemsize == 4 else "l"
+# Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
+# checked the first time a question reads from it; the header and vocabulary on open.
+CHECK_CHUNK = 1 << 16
+HEADER_CRC_KEY = b'"header_crc":"'
+HEADER_CRC_ZERO = b"00000000"
+
+
+class Chunker:
+    """CRC-32 of every ``CHECK_CHUNK`` bytes of a stream fed piece by piece."""
+
+    def __init__(self) -> None:
+        import zlib
+
+        self._crc32 = zlib.crc32
+        self.crcs: list[int] = []
+        self._crc = 0
+        self._filled = 0
+
+    def feed(self, data: bytes | memoryview) -> None:
+        """Add the next bytes of the stream."""
+        view = memoryview(data).cast("B")
+        while len(view):
+            take = min(len(view), CHECK_CHUNK - self._filled)
+            self._crc = self._crc32(view[:take], self._crc)
+            self._filled += take
+            view = view[take:]
+            if self._filled == CHECK_CHUNK:
+                self.crcs.append(self._crc)
+                self._crc = self._filled = 0
+
+    def done(self) -> list[int]:
+        """The chunks' CRCs (the last chunk may be short)."""
+        if self._filled:
+            self.crcs.append(self._crc)
+            self._crc = self._filled = 0
+        return self.crcs
+
+
+class DamagedIndex(IndexFileError):
+    """A checksum of the index does not match: the file was damaged after it was written."""
+
+
+def default_index_dir(spec_key: str) -> str:
+    """The per-user cache folder for one set of sources (``$FAQ_INDEX`` overrides it)."""
+    env = os.environ.get("FAQ_INDEX")
+    if env:
+        return os.path.expanduser(env)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "faq-kb", _sha256(spec_key.encode())[:16])
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # only when a file's stat changed or at build time
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def _read(path: str) -> bytes:
+    from kb.ingest.files import read_regular  # never blocks on a FIFO nor reads a device
+
+    return read_regular(path)
+
+
+def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Size, times, inode and content hash of a file: what a rebuild decision compares."""
+    path = os.fspath(path)
+    stat = os.stat(path)
+    return {
+        "path": path,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "ctime_ns": stat.st_ctime_ns,
+        "inode": stat.st_ino,
+        "sha256": _sha256(_read(path)),
+    }
+
+
+def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
+    """Whether a file's stat is the one fingerprinted: nothing can have changed it.
+
+    Size and mtime alone miss a same-size edit whose mtime was restored (``cp -p``,
+    ``rsync -t``); the change time (which no one can set back) and the inode catch it.
+    """
+    return (
+        stat.st_size == item["size"]
+        and stat.st_mtime_ns == item["mtime_ns"]
+        and stat.st_ctime_ns == item.get("ctime_ns")
+        and stat.st_ino == item.get("inode")
+    )
+
+
+def rst_names(folder: str) -> list[str]:
+    """The ``*.rst`` file names in a folder, sorted (a new or removed one means rebuild)."""
+    return sorted(name for name in os.listdir(folder) if name.endswith(".rst"))
+
+
+def changed_files(fingerprint: dict[str, Any]) -> list[str]:
+    """Return the files (or folders) that changed since ``fingerprint`` was taken.
+
+    A file whose size, mtime, ctime and inode match is taken as unchanged without reading
+    it; one whose stat moved but whose content hash matches is unchanged too (a ``touch``,
+    a checkout).
+    """
+    changed = []
+    for item in fingerprint.get("files", []):
+        path = item["path"]
+        try:
+            stat = os.stat(path)
+        except OSError:
+            changed.append(path)
+            continue
+        if _same_stat(stat, item):
+            continue
+        try:
+            digest = _sha256(_read(path))
+        except OSError:
+            digest = ""
+        if digest != item["sha256"]:
+            changed.append(path)
+    changed.extend(p for p in fingerprint.get("absent", []) if os.path.exists(p))
+    for folder in fingerprint.get("folders", []):
+        try:
+            names = rst_names(folder["path"])
+        except OSError:
+            names = []
+        if names != folder["names"]:
+            changed.append(folder["path"])
+    return changed
+
+
+class Field:
+    """One BM25 field of the index and its weight in the combined score."""
+
+    __slots__ = ("delta", "name", "weight")
+
+    def __init__(self, name: str, weight: float, delta: float) -> None:
+        self.name, self.weight, self.delta = name, weight, delta
+
+
+class IndexReader:
+    """A loaded index: vocabulary in memory, postings and entries read on demand.
+
+    With ``preload`` the whole file is read into memory at once (the bot: no file I/O per
+    question); otherwise it is memory-mapped, so a question touches only what it needs.
+    """
+
+    def __init__(self, buf: bytes | mmap.mmap, path: str) -> None:
+        self.path = path
+        self._buf = buf
+        self.header = _parse_header(self._buf, path)
+        try:
+            sections = self.header["sections"]
+            checksums = self.header["checksums"]
+            raw_vocab = self._section(sections["vocab"])
+            if _crc32(raw_vocab) != checksums["vocab"]:
+                raise DamagedIndex(f"{path}: the index is damaged (vocabulary checksum)")
+            vocab = json.loads(raw_vocab)
+            self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in vocab["fields"]]
+            self.terms: dict[str, list[float]] = vocab["terms"]
+            self.parents: list[int] = self.header["parents"]
+            self._entry_offsets: list[int] = self.header["entry_offsets"]
+            self.unknown_weight: float = vocab["unknown_weight"]
+            end = max(int(a) + int(n) for a, n in sections.values())
+            if end != len(buf):
+                raise ValueError(f"{len(buf)} bytes where the header promises {end}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise IndexFileError(f"{path}: the index is damaged ({exc!r}); rebuild it") from None
+        self._postings_at = int(sections["postings"][0])
+        self._entries_at = int(sections["entries"][0])
+        self._checked: dict[str, set[int]] = {"postings": set(), "entries": set()}
+        self._entry_cache: dict[int, dict[str, Any]] = {}
+        # In memory (the bot): per-term arrays worth keeping between questions.
+        self.preloaded = isinstance(buf, bytes)
+        self.cache: dict[Any, Any] = {}
+        self._swap = sys.byteorder != self.header.get("byteorder", "little")
+
+    @classmethod
+    def open(cls, path: str, *, preload: bool = False) -> IndexReader:
+        """Open the index file at ``path``.
+
+        Raises:
+            IndexFileError: it is missing, unreadable, corrupt or of another schema.
+        """
+        from kb.ingest.files import open_regular
+
+        try:
+            with os.fdopen(open_regular(path), "rb") as handle:
+                if preload:
+                    buf: bytes | mmap.mmap = handle.read()
+                else:
+                    buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        except FileNotFoundError:
+            raise IndexFileError(f"{path}: no index here yet; run `faq-kb build`") from None
+        except (OSError, ValueError) as exc:
+            raise IndexFileError(f"{path}: cannot read the index: {exc}") from None
+        return cls(buf, path)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """What the index was built from (see ``kb.index.build.fingerprint``)."""
+        return dict(self.header.get("fingerprint") or {})
+
+    def __len__(self) -> int:
+        return len(self._entry_offsets) - 1
+
+    def _section(self, span: list[int]) -> bytes:
+        start, length = int(span[0]), int(span[1])
+        return self._buf[start : start + length]
+
+    def check(self, section: str, start: int, end: int) -> None:
+        """Verify the checksums of the chunks holding bytes ``start:end`` of a section.
+
+        Raises:
+            DamagedIndex: one does not match.
+        """
+        done = self._checked[section]
+        first, last = start // CHECK_CHUNK, max(start, end - 1) // CHECK_CHUNK
+        if first in done and last in done and last - first < 2:
+            return
+        at, length = (int(x) for x in self.header["sections"][section])
+        crcs = self.header["checksums"][section]
+        for chunk in range(first, last + 1):
+            if chunk in done:
+                continue
+            low = chunk * CHECK_CHUNK
+            data = self._buf[at + low : at + min(low + CHECK_CHUNK, length)]
+            if chunk >= len(crcs) or _crc32(data) != crcs[chunk]:
+                raise DamagedIndex(
+                    f"{self.path}: the index is damaged ({section} checksum); rebuild it"
+                )
+            done.add(chunk)
+
+    def check_all(self) -> None:
+        """Verify every checksum of the file (a build does, before reusing stored lines)."""
+        for section in ("postings", "entries"):
+            self.check(section, 0, int(self.header["sections"][section][1]))
+
+    def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
+        """Document numbers and their score contributions for one (term, field)."""
+        self.check("postings", int(offset), int(offset) + 12 * count)
+        start = self._postings_at + int(offset)
+        docs = array.array(_INT)
+        docs.frombytes(self._buf[start : start + 4 * count])
+        extras = array.array("d")
+        extras.frombytes(self._buf[start + 4 * count : start + 12 * count])
+        if self._swap:
+            docs.byteswap()
+            extras.byteswap()
+        return docs, extras
+
+    def postings_array(self, offset: int, count: int) -> tuple[Any, Any]:
+        """The same as ``postings`` as numpy arrays viewing the file (no copy)."""
+        import numpy as np
+
+        self.check("postings", int(offset), int(offset) + 12 * count)
+        start = self._postings_at + int(offset)
+        docs = np.frombuffer(self._buf, dtype="<i4", count=count, offset=start)
+        extras = np.frombuffer(self._buf, dtype="<f8", count=count, offset=start + 4 * count)
+        return docs, extras
+
+    def entry(self, number: int) -> dict[str, Any]:
+        """The stored entry (as a dict shaped like ``kb.models.Entry``) with that number."""
+        cached = self._entry_cache.get(number)
+        if cached is None:
+            cached = json.loads(self.raw_entry(number))
+            self._entry_cache[number] = cached
+        return cached
+
+    def entry_span(self, first: int, stop: int) -> tuple[int, int]:
+        """Where entries ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
+        return (
+            self._entries_at + self._entry_offsets[first],
+            self._entries_at + self._entry_offsets[stop],
+        )
+
+    def raw_entry(self, number: int) -> bytes:
+        """The stored JSON line of entry ``number``, as written (ending in a newline)."""
+        start, end = self.entry_span(number, number + 1)
+        self.check("entries", start - self._entries_at, end - self._entries_at)
+        return self._buf[start:end]
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry, in index order."""
+        return [self.entry(n) for n in range(len(self))]
+
+    def pages(self) -> list[str]:
+        """The published pages of the sources, in manifest order (from the header)."""
+        urls = (str(s["url"]).split("#")[0] for s in self.fingerprint.get("sources", []))
+        return list(dict.fromkeys(url for url in urls if url))
+
+
+def _crc32(data: bytes | mmap.mmap) -> int:
+    import zlib
+
+    return zlib.crc32(data)
+
+
+def seal_header(head: bytes) -> bytes:
+    """Put the header line's own CRC-32 into its ``header_crc`` (written as zeros)."""
+    at = head.index(HEADER_CRC_KEY + HEADER_CRC_ZERO) + len(HEADER_CRC_KEY)
+    return head[:at] + b"%08x" % _crc32(head) + head[at + len(HEADER_CRC_ZERO) :]
+
+
+def _parse_header(buf: bytes | mmap.mmap, path: str) -> dict[str, Any]:
+    end = buf.find(b"\n")
+    line = buf[: end if end >= 0 else len(buf)]
+    try:
+        header = json.loads(line)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise IndexFileError(f"{path}: not a faq-kb index (corrupt or foreign file)")
+    if header.get("schema_version") != SCHEMA_VERSION:
+        raise StaleSchema(path, header.get("schema_version"))
+    at = line.find(HEADER_CRC_KEY) + len(HEADER_CRC_KEY)
+    sealed = line[at : at + 8]
+    zeroed = line[:at] + HEADER_CRC_ZERO + line[at + 8 :] + b"\n"
+    if at < len(HEADER_CRC_KEY) or sealed != b"%08x" % _crc32(zeroed):
+        raise DamagedIndex(f"{path}: the index is damaged (header checksum); rebuild it")
+    return header
+
+
+class StaleSchema(IndexFileError):
+    """The index was written by another version of faq-kb."""
+
+    def __init__(self, path: str, version: object) -> None:
+        super().__init__(
+            f"{path}: index schema {version}, this faq-kb reads {SCHEMA_VERSION}; rebuild it"
+        )
+
+
+def write_streaming(path: str, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file through ``write(handle)`` so that readers see the old file or the new.
+
+    Readers see the old file or the new, never half: a temp file in the same folder,
+    fsync'd, then renamed over ``path``; the temp file is removed if anything fails.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    folder, name = os.path.split(path)
+    os.makedirs(folder or ".", exist_ok=True)
+    tmp = os.path.join(folder, f".{name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb", buffering=1 << 20) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomically(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new, never half.
+
+    Raises:
+        OSError: the folder cannot be created or written.
+    """
+    write_streaming(path, lambda handle: handle.write(data))

@@ -1,0 +1,4 @@
+"""Ingest.
+
+ReStructuredText sources (local or remote, with aliases) parsed by docutils into entries.
+"""

@@ -1,0 +1,516 @@
+"""Parse reStructuredText FAQ sources with docutils into entries, one per question."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import docutils
+import docutils.core
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+
+from kb.analysis.typography import plain_typography
+from kb.errors import SourceError
+from kb.ingest import sphinx as rst_sphinx
+from kb.ingest.blocks import RenderContext, blocks_to_text, render_blocks
+from kb.ingest.files import NotReadable, max_source_bytes, read_regular
+from kb.ingest.guard import Checked, check_text
+from kb.ingest.sources import Source
+from kb.models import Block, Entry, SourceRef
+
+if TYPE_CHECKING:
+    from kb.ingest.inventory import Inventory
+
+# docutils' security advice plus what FAQ pages need: no file is ever inserted and no raw
+# markup passed through; section titles stay sections (``doctitle_xform``) and unnumbered
+# (``sectnum_xform``); ids are made the way Sphinx makes them (``auto_id_prefix``).
+# Every message is kept in the tree (report_level 1) so that it can be reported with its
+# line and then removed; nothing halts the parse.
+SETTINGS: dict[str, Any] = {
+    "_disable_config": True,
+    "doctitle_xform": False,
+    "sectnum_xform": False,
+    "docinfo_xform": False,
+    "file_insertion_enabled": False,
+    "raw_enabled": False,
+    "report_level": 1,
+    "halt_level": 5,
+    "input_encoding": "utf-8",
+    "auto_id_prefix": "id",
+    "syntax_highlight": "none",
+    "language_code": "en",
+    # Typography as Sphinx renders it: "quotes" curly, -- an en dash, --- an em dash, ... …
+    "smart_quotes": True,
+}
+_WARNING, _ERROR = 2, 3
+_STANDARD_INCLUDES = Path(docutils.__file__).parent / "parsers" / "rst" / "include"
+
+
+@dataclass
+class Problem:
+    """A docutils message about a source: warnings are reported, errors fail the build."""
+
+    path: str
+    line: int | None
+    level: int
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.level >= _ERROR
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        kind = "error" if self.is_error else "warning"
+        return f"{where}: {kind}: {self.message}"
+
+
+@dataclass
+class ParsedSource:
+    """The entries of one source and every problem found in it."""
+
+    source: Source
+    entries: list[Entry] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    document: nodes.document | None = None  # the doctree, for ``faq-kb check``
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+
+INCLUDED_TEXT = "This answer is included from another file; read it on the published page."
+
+
+class _Include(Directive):
+    """``include``: docutils' own standard sets (``<isonum.txt>``) only; never a source file."""
+
+    required_arguments = 1
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = rst_sphinx._AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        target = self.arguments[0].strip()
+        name = target[1:-1] if target.startswith("<") and target.endswith(">") else None
+        standard = _STANDARD_INCLUDES / name if name else None
+        if standard and standard.parent == _STANDARD_INCLUDES and standard.is_file():
+            lines = standard.read_text(encoding="utf-8").splitlines()
+            self.state_machine.insert_input(lines, str(standard))
+            return []
+        message = self.reporter.warning(
+            f'"include" of {target} skipped: faq-kb never reads files named by a source.',
+            line=self.lineno,
+        )
+        # A question whose answer is only an include still is one: it points to the page.
+        note = nodes.paragraph(INCLUDED_TEXT, INCLUDED_TEXT, classes=["included"])
+        return [note, message]
+
+
+class _Raw(Directive):
+    """``raw``: kept out of answers (its output format is not text); never reads a file."""
+
+    optional_arguments = 99
+    final_argument_whitespace = True
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = rst_sphinx._AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        return [nodes.raw("", "\n".join(self.content), format=" ".join(self.arguments))]
+
+
+rst_sphinx.register()
+directives.register_directive("include", _Include)
+directives.register_directive("raw", _Raw)
+
+
+def display_path(path: Path) -> str:
+    """Show a path relative to the working directory when it lies under it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def read_source(source: Source) -> str:
+    """Read a source file as UTF-8 text.
+
+    Raises:
+        SourceError: the file is missing, unreadable, binary or not UTF-8.
+    """
+    shown = source.shown or display_path(source.path)
+    limit = max_source_bytes()
+    try:
+        data = read_regular(source.path, limit, " (FAQ_MAX_SOURCE_BYTES sets the limit)")
+    except FileNotFoundError:
+        raise SourceError(shown, None, "source file not found") from None
+    except IsADirectoryError:
+        raise SourceError(shown, None, "is a folder, not an rst file") from None
+    except NotReadable as exc:
+        raise SourceError(shown, None, str(exc)) from None
+    except OSError as exc:
+        raise SourceError(shown, None, f"cannot read source: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SourceError(shown, line, f"not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise SourceError(shown, line, "binary data (NUL byte), not an rst file")
+    return text.removeprefix("\ufeff")
+
+
+def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
+    """Parse one source into entries and problems (``strict``: unknown nodes raise).
+
+    Raises:
+        SourceError: the file cannot be read as UTF-8 text (parse problems are returned).
+    """
+    original = read_source(source)
+    shown = source.shown or display_path(source.path)
+    checked = check_text(original, shown)
+    text = checked.text
+    parsed = ParsedSource(source)
+    for name in rst_sphinx.register_unknown(text):
+        parsed.problems.append(
+            Problem(
+                shown,
+                _first_line(original, f".. {name}::"),
+                _WARNING,
+                f'unknown directive "{name}": its content is shown as text',
+            )
+        )
+    settings = dict(SETTINGS, warning_stream=io.StringIO())
+    try:
+        document = _publish(text, source, settings, shown)
+        problems = _take_messages(document, shown)
+        for problem in problems:
+            problem.line = checked.original_line(_locate(problem, text))
+        parsed.problems.extend(problems)
+        inventory = None
+        if source.inventory:
+            from kb.ingest.inventory import InventoryError, load_inventory
+
+            try:
+                inventory = load_inventory(source.inventory, source.url)
+            except InventoryError as exc:
+                parsed.problems.append(Problem(shown, None, _WARNING, f"inventory not used: {exc}"))
+        parsed.entries = list(
+            _entries(document, source, text.splitlines(), strict, checked, inventory)
+        )
+        parsed.document = document
+    except RecursionError:  # a backstop: check_text refuses what nests this deep
+        raise SourceError(shown, None, "nested too deeply to parse; flatten it") from None
+    return parsed
+
+
+def _publish(text: str, source: Source, settings: dict[str, Any], shown: str) -> nodes.document:
+    """docutils' doctree of ``text``; its own crashes on odd markup become a SourceError.
+
+    (Fuzzing found one: ``|00|`` defined as ``|0|`` next to a ``0_`` reference is a
+    KeyError in docutils 0.23's Substitutions transform.)
+    """
+    try:
+        return docutils.core.publish_doctree(
+            text, source_path=str(source.path), settings_overrides=settings
+        )
+    except RecursionError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a docutils bug, never a traceback for a user
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise SourceError(
+            shown, None, f"docutils cannot parse this file ({detail}); simplify its markup"
+        ) from None
+
+
+_QUOTED = re.compile(r'"([^"\n]{1,200})"')
+_LINE_IN_MESSAGE = re.compile(r"\bline (\d+)\b", re.IGNORECASE)
+
+
+def _locate(problem: Problem, text: str) -> int:
+    """The line a message is about: where docutils gives none (or a wrong one, as in a
+    ``csv-table`` cell), the line of the reference it quotes, else the line it mentions,
+    else 1. Every message carries a line."""
+    line = problem.line
+    quoted = _QUOTED.search(problem.message)
+    pattern = _reference_pattern(problem.message, quoted.group(1)) if quoted else None
+    if pattern is not None:
+        lines = text.split("\n")
+        if line and 0 < line <= len(lines) and pattern.search(lines[line - 1]):
+            return int(line)
+        found = pattern.search(text)
+        if found:
+            return text.count("\n", 0, found.start()) + 1
+    if line:
+        return int(line)
+    mentioned = _LINE_IN_MESSAGE.search(problem.message)
+    return int(mentioned.group(1)) if mentioned else 1
+
+
+def _reference_pattern(message: str, name: str) -> re.Pattern[str] | None:
+    """How a reference to ``name`` is written, for the messages that quote one."""
+    words = r"\s+".join(re.escape(w) for w in name.split())
+    if not words:
+        return None
+    if "substitution" in message:
+        return re.compile(rf"\|{words}\|", re.IGNORECASE)
+    if message.startswith(("Unknown target name", "Duplicate target name")):
+        return re.compile(
+            rf"(?<![\w`]){words}__?(?!\w)|`{words}(?:\s*<[^<>]*>)?`__?", re.IGNORECASE
+        )
+    return None
+
+
+def _first_line(text: str, needle: str) -> int | None:
+    index = text.find(needle)
+    return text[:index].count("\n") + 1 if index >= 0 else None
+
+
+def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
+    """Collect docutils' messages (INFO dropped) and remove them from the tree."""
+    problems = []
+    # Messages from transforms (an unknown link target …) are kept aside, not in the tree.
+    in_tree = list(document.findall(nodes.system_message))
+    aside = [m for m in document.transform_messages if m not in in_tree]
+    for message in in_tree + aside:
+        level = int(message["level"])
+        if level >= _WARNING:
+            text = message[0].astext() if len(message) else message.astext()
+            problems.append(Problem(shown, message.get("line"), level, " ".join(text.split())))
+        if message.parent is not None:
+            message.parent.remove(message)
+    for section in list(document.findall(nodes.section)):
+        if "system-messages" in section["classes"] and section.parent is not None:
+            section.parent.remove(section)
+    for problematic in list(document.findall(nodes.problematic)):
+        # The raw source text of markup docutils could not read: shown as text, not an error.
+        if problematic.parent is not None:
+            problematic.parent.replace(problematic, nodes.Text(problematic.astext()))
+    problems.sort(key=lambda p: (p.line or 0, -p.level))
+    return problems
+
+
+@dataclass
+class _Walk:
+    source: Source
+    lines: list[str]
+    labels: dict[str, str]
+    shown: str
+    strict: bool
+    checked: Checked
+    ids: set[str] = field(default_factory=set)
+    titles: dict[str, str] = field(default_factory=dict)  # label -> section title
+    inventory: Inventory | None = None  # the project's other pages
+    site: dict[str, tuple[str, str]] = field(default_factory=dict)  # other sources' labels
+
+
+def _entries(
+    document: nodes.document,
+    source: Source,
+    lines: list[str],
+    strict: bool,
+    checked: Checked,
+    inventory: Inventory | None = None,
+) -> list[Entry]:
+    labels: dict[str, str] = {}
+    titles: dict[str, str] = {}
+    for section in document.findall(nodes.section):
+        for name in section["names"]:
+            labels.setdefault(str(name), str(section["ids"][0]))
+            titles.setdefault(str(name), _title(section))
+    walk = _Walk(source, lines, labels, _source_display(source), strict, checked, titles=titles)
+    walk.inventory = inventory
+    walk.site = {label: (title, url) for label, title, url in source.xrefs}
+    top = [child for child in document.children if isinstance(child, nodes.section)]
+    entries: list[Entry] = []
+    for section in top:
+        entries.extend(_section(walk, section, [], None, is_page_title=len(top) == 1))
+    return entries
+
+
+def _source_display(source: Source) -> str:
+    if source.shown:
+        return source.shown
+    manifest_dir = source.path.parent
+    for parent in source.path.parents:
+        if (parent / "sources.toml").is_file():
+            manifest_dir = parent
+            break
+    else:
+        return display_path(source.path)
+    return f"{manifest_dir.name}/{source.path.relative_to(manifest_dir).as_posix()}"
+
+
+def _title(section: nodes.Element) -> str:
+    return " ".join(section[0].astext().split())
+
+
+def _is_question(title: str) -> bool:
+    return title.rstrip().endswith("?")
+
+
+def _own_content(section: nodes.Element) -> list[nodes.Node]:
+    return [c for c in section.children[1:] if not isinstance(c, nodes.section)]
+
+
+def _has_content(children: list[nodes.Node]) -> bool:
+    invisible = (
+        nodes.comment,
+        nodes.target,
+        nodes.substitution_definition,
+        nodes.raw,
+        nodes.pending,
+        nodes.system_message,
+    )
+    for child in children:
+        if isinstance(child, invisible):
+            continue
+        if isinstance(child, nodes.topic) and "contents" in child["classes"]:
+            continue
+        if isinstance(child, nodes.container) and not _has_content(list(child.children)):
+            continue
+        return True
+    return False
+
+
+def _section(
+    walk: _Walk,
+    section: nodes.section,
+    crumbs: list[str],
+    parent: str | None,
+    *,
+    is_page_title: bool = False,
+) -> list[Entry]:
+    title = _title(section)
+    own = _own_content(section)
+    subs = [c for c in section.children if isinstance(c, nodes.section)]
+    has_own = _has_content(own)
+    question = _is_question(title)
+    if parent is None:
+        qa_lists = _definition_qas(section, own)
+        if qa_lists:
+            return _definition_entries(walk, section, qa_lists, [*crumbs, title])
+        is_category = not has_own or (
+            subs and not question and (is_page_title or any(_is_question(_title(s)) for s in subs))
+        )
+        if is_category:
+            entries: list[Entry] = []
+            for sub in subs:
+                entries.extend(_section(walk, sub, [*crumbs, title], None))
+            return entries
+    if not has_own and not subs:
+        return []
+    entry = _make_entry(walk, section, title, crumbs, parent, section.children[1:])
+    entries = [entry]
+    for sub in subs:
+        entries.extend(_section(walk, sub, [*crumbs, title], entry.id))
+    return entries
+
+
+def _make_entry(
+    walk: _Walk,
+    node: nodes.Element,
+    title: str,
+    crumbs: list[str],
+    parent: str | None,
+    body: list[nodes.Node],
+    *,
+    anchor: str | None = None,
+    title_node: nodes.Element | None = None,
+    suffix: str = "",
+) -> Entry:
+    anchor = anchor or str(node["ids"][0])
+    page = walk.source.url.split("#")[0]
+    ctx = RenderContext(
+        page_url=page,
+        labels=walk.labels,
+        strict=walk.strict,
+        titles=walk.titles,
+        inventory=walk.inventory,
+        site=walk.site,
+    )
+    blocks: list[Block] = render_blocks(body, ctx)
+    heading = title_node if title_node is not None else node[0]
+    assert isinstance(heading, nodes.Element)
+    line = _title_line(heading, walk.lines)
+    entry_id = _unique_id(walk, f"{walk.source.name}/{anchor}{suffix}")
+    return Entry(
+        id=entry_id,
+        collection=walk.source.name,
+        title=title,
+        source_title=walk.lines[line - 1].strip() if 0 < line <= len(walk.lines) else title,
+        breadcrumb=crumbs,
+        url=f"{page}#{anchor}",
+        anchor=anchor,
+        answer=blocks_to_text(blocks),
+        blocks=blocks,
+        links=ctx.links,
+        source=SourceRef(path=walk.shown, line=walk.checked.original_line(line) or line),
+        parent=parent,
+    )
+
+
+def _title_line(title: nodes.Element, lines: list[str]) -> int:
+    """The 1-based line of a title's text (docutils points at the underline)."""
+    line = title.line or 0
+    text = plain_typography(" ".join(title.astext().split()))[:20]  # smart quotes undone
+    for candidate in (line - 1, line, line - 2):
+        if 0 < candidate <= len(lines) and text[:8] in _plain(lines[candidate - 1]):
+            return candidate
+    return max(line - 1, 1)
+
+
+def _plain(raw: str) -> str:
+    return re.sub(r"[`*\\]|:\w+:", "", plain_typography(raw))
+
+
+def _unique_id(walk: _Walk, wanted: str) -> str:
+    candidate, n = wanted, 2
+    while candidate in walk.ids:
+        candidate, n = f"{wanted}-{n}", n + 1
+    walk.ids.add(candidate)
+    return candidate
+
+
+def _definition_qas(section: nodes.Element, own: list[nodes.Node]) -> list[nodes.definition_list]:
+    """Definition lists that hold one Q&A per item (the Sphinx FAQ's "How do I..." part)."""
+    lists = [c for c in own if isinstance(c, nodes.definition_list)]
+    if not lists:
+        return []
+    title = _title(section)
+    terms = [item[0].astext().strip() for dl in lists for item in dl.children]  # type: ignore[index]
+    asks = sum(t.startswith(("...", "…")) or _is_question(t) for t in terms)
+    if title.endswith(("...", "…")) or asks * 2 > len(terms):
+        return lists
+    return []
+
+
+def _definition_entries(
+    walk: _Walk, section: nodes.Element, lists: list[nodes.definition_list], crumbs: list[str]
+) -> list[Entry]:
+    stem = _title(section).rstrip(".…").strip()  # "How do I..." (smart quotes: "…")
+    entries = []
+    for dl in lists:
+        for item in dl.children:
+            assert isinstance(item, nodes.Element)
+            term = " ".join(item[0].astext().split())
+            title = f"{stem} {term.lstrip('. …')}" if stem else term
+            body = [c for c in item.children if isinstance(c, nodes.definition)]
+            slug = nodes.make_id(term)
+            entries.append(
+                _make_entry(
+                    walk,
+                    section,
+                    title,
+                    crumbs,
+                    None,
+                    [child for d in body for child in d.children],
+                    title_node=item[0],  # type: ignore[arg-type]
+                    suffix=f"/{slug}",
+                )
+            )
+    return entries

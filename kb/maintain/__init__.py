@@ -1,0 +1,1 @@
+"""Maintainers' tools over a knowledge base: checks, link checks, diffs, overviews, evaluation."""

@@ -1,0 +1,4 @@
+"""Search.
+
+A question against a loaded index, ranked on lexical and meaning evidence, with confidence.
+"""

@@ -1,0 +1,393 @@
+"""Answer a question from a loaded index: ranked entries and whether the best one answers it."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from kb.analysis.normalize import normalize_question
+from kb.analysis.tokens import tokenize
+from kb.index.reader import IndexReader
+
+if TYPE_CHECKING:
+    from kb.search.semantic import SemanticRanker
+
+# A question longer than this is cut: nobody's question needs more, and a pasted megabyte
+# must not cost seconds. Tracebacks are cut to their last lines by the normaliser first.
+MAX_QUESTION_CHARS = 4000
+MAX_QUERY_TOKENS = 128
+# How much a term found in a field counts towards coverage: the question's own words (and
+# its maintainer-written aliases) fully, words only in the answer or breadcrumb partly.
+MATCH_SHARE = {"title": 1.0, "aliases": 0.75}
+OTHER_FIELD_SHARE = 0.5
+
+
+# Plain classes, not dataclasses: ``dataclasses`` imports ``inspect``, a cost every cold
+# ``faq-search`` would pay.
+class TermMatch:
+    """One query term's part in a result's score, for ``--explain``."""
+
+    __slots__ = ("contribution", "field", "term")
+
+    def __init__(self, term: str, field: str, contribution: float) -> None:
+        self.term, self.field, self.contribution = term, field, contribution
+
+
+class Hit:
+    """One ranked entry: its stored record, score and the share of the question it covers."""
+
+    __slots__ = (
+        "coverage",
+        "entry",
+        "matches",
+        "number",
+        "score",
+        "share",
+        "similarity",
+        "title_coverage",
+    )
+
+    def __init__(
+        self,
+        number: int,
+        entry: dict[str, Any],
+        score: float,
+        coverage: float,
+        title_coverage: float,
+    ) -> None:
+        self.number, self.entry, self.score = number, entry, score
+        self.coverage = coverage  # share of the question's weight the entry holds
+        self.title_coverage = title_coverage  # share of the entry's question the user asked
+        self.matches: list[TermMatch] = []
+        self.similarity: float | None = None  # closeness in meaning, with semantic ranking
+        self.share = 0.0  # the share of the ranking's choice this entry holds
+
+
+class SearchResult:
+    """The ranked answers to one question, and whether the best one answers it."""
+
+    __slots__ = ("answered", "band", "confidence", "hits", "query", "tokens")
+
+    def __init__(self, query: str, tokens: list[str], hits: list[Hit], band: str) -> None:
+        self.query, self.tokens, self.hits, self.band = query, tokens, hits, band
+        self.answered = band == "answer"  # band: "answer", "suggest" or "none"
+        self.confidence = 0.0  # how likely the best hit is right (kb.hybrid's model)
+
+
+def _query_tokens(question: str) -> list[str]:
+    # Tracebacks are cut to their exception lines before the length limit applies.
+    return tokenize(normalize_question(question[: MAX_QUESTION_CHARS * 4])[:MAX_QUESTION_CHARS])[
+        :MAX_QUERY_TOKENS
+    ]
+
+
+# Above this many postings for one question, numpy's bincount beats a Python loop by far
+# (a 100k-entry index); below it, importing numpy would cost a cold ``faq-search`` more
+# than it saves. A preloaded index (the bot, a warm process) switches much earlier.
+NUMPY_MIN_POSTINGS = 20_000
+NUMPY_MIN_POSTINGS_PRELOADED = 2_000
+_FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
+
+
+class Scored:
+    """Every candidate's score for one question, and how much of the question it holds."""
+
+    def __init__(self, base: float, total: float) -> None:
+        self.base = base  # what every entry scores (BM25Plus's delta term)
+        self.total = total  # the question's whole weight
+
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
+        """Candidates holding at least ``min_coverage`` of the question, best first.
+
+        Ties come in index order, as sorting rank-bm25's scores by (-score, index) gives.
+        """
+        raise NotImplementedError
+
+    def score(self, doc: int) -> float:
+        """The entry's full score: the field-weighted sum of rank-bm25 BM25Plus scores."""
+        raise NotImplementedError
+
+    def coverage(self, doc: int) -> float:
+        """The share of the question's weight the entry holds."""
+        raise NotImplementedError
+
+
+class _DictScored(Scored):
+    def __init__(
+        self, base: float, total: float, extra: dict[int, float], covered: dict[int, float]
+    ) -> None:
+        super().__init__(base, total)
+        self.extra, self.covered = extra, covered
+
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
+        extra = self.extra
+        pool = [d for d in extra if self.coverage(d) >= min_coverage] if min_coverage else extra
+        first = heapq.nsmallest(_FIRST_BATCH, pool, key=lambda d: (-extra[d], d))
+        yield from first
+        if len(first) == _FIRST_BATCH:
+            yield from sorted(pool, key=lambda d: (-extra[d], d))[_FIRST_BATCH:]
+
+    def score(self, doc: int) -> float:
+        return self.base + self.extra.get(doc, 0.0)
+
+    def coverage(self, doc: int) -> float:
+        return self.covered.get(doc, 0.0) / self.total if self.total else 0.0
+
+
+class _ArrayScored(Scored):
+    def __init__(self, base: float, total: float, extra: Any, covered: Any) -> None:
+        super().__init__(base, total)
+        self.extra, self.covered = extra, covered
+
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
+        import numpy as np
+
+        extra = self.extra
+        mask = extra > 0.0
+        if min_coverage and self.total:
+            mask &= self.covered / self.total >= min_coverage
+        candidates = np.flatnonzero(mask)
+        if len(candidates) > _FIRST_BATCH:
+            # Everything scoring at least the batch's last score, ties included: exact.
+            cut = np.partition(extra[candidates], len(candidates) - _FIRST_BATCH)
+            floor = cut[len(candidates) - _FIRST_BATCH]
+            first = candidates[extra[candidates] >= floor]
+        else:
+            first = candidates
+        order = first[np.lexsort((first, -extra[first]))]
+        yield from (int(d) for d in order)
+        if len(first) < len(candidates):
+            rest = np.setdiff1d(candidates, first, assume_unique=True)
+            yield from (int(d) for d in rest[np.lexsort((rest, -extra[rest]))])
+
+    def score(self, doc: int) -> float:
+        return self.base + float(self.extra[doc])
+
+    def coverage(self, doc: int) -> float:
+        return float(self.covered[doc]) / self.total if self.total else 0.0
+
+
+_Span = tuple[float, float, int, int]  # field weight, coverage share, postings offset, count
+
+
+def score_all(index: IndexReader, tokens: list[str]) -> Scored:
+    """Score every entry that shares a term with ``tokens``.
+
+    An entry's score equals the field-weighted sum of rank-bm25 ``BM25Plus.get_scores``
+    (to the last bit: the same terms added in the same order, whichever path runs).
+    """
+    base = 0.0
+    total = 0.0
+    fields = index.fields
+    plan: list[tuple[str, float, list[_Span]]] = []
+    postings = 0
+    for term in tokens:
+        info = index.terms.get(term)
+        if info is None:
+            total += index.unknown_weight
+            continue
+        weight = info[0]
+        total += weight
+        spans = []
+        for at in range(1, len(info), 4):
+            fld = fields[int(info[at])]
+            base += fld.weight * info[at + 1] * fld.delta
+            share = MATCH_SHARE.get(fld.name, OTHER_FIELD_SHARE)
+            spans.append((fld.weight, share, int(info[at + 2]), int(info[at + 3])))
+            postings += int(info[at + 3])
+        plan.append((term, weight, spans))
+    threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
+    if postings >= threshold:
+        return _score_numpy(index, base, total, plan)
+    extra: dict[int, float] = {}
+    covered: dict[int, float] = {}
+    for _term, weight, spans in plan:
+        seen: dict[int, float] = {}
+        for w, share, offset, count in spans:
+            docs, extras = index.postings(offset, count)
+            for doc, x in zip(docs, extras, strict=True):
+                extra[doc] = extra.get(doc, 0.0) + w * x
+                if share > seen.get(doc, 0.0):
+                    seen[doc] = share
+        for doc, share in seen.items():
+            covered[doc] = covered.get(doc, 0.0) + weight * share
+    return _DictScored(base, total, extra, covered)
+
+
+def _score_numpy(
+    index: IndexReader, base: float, total: float, plan: list[tuple[str, float, list[_Span]]]
+) -> Scored:
+    import numpy as np
+
+    docs_parts, value_parts, cover_docs, cover_values = [], [], [], []
+    for term, weight, spans in plan:
+        for w, _share, offset, count in spans:
+            docs, extras = index.postings_array(offset, count)
+            docs_parts.append(docs)
+            value_parts.append(w * extras)
+        term_docs, shares = _term_shares(index, term, spans)
+        cover_docs.append(term_docs)
+        cover_values.append(weight * shares)
+    n = len(index)
+    # bincount adds each bin's weights in input order: term by term, field by field, the
+    # same additions in the same order as the Python loop, so the sums are identical.
+    extra = np.bincount(np.concatenate(docs_parts), np.concatenate(value_parts), minlength=n)
+    covered = np.bincount(np.concatenate(cover_docs), np.concatenate(cover_values), minlength=n)
+    return _ArrayScored(base, total, extra, covered)
+
+
+def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any, Any]:
+    """Each entry holding ``term`` once, with the best coverage share among its fields."""
+    import numpy as np
+
+    cached = index.cache.get(term)
+    if cached is None:
+        docs = np.concatenate([index.postings_array(off, cnt)[0] for _, _, off, cnt in spans])
+        shares = np.concatenate([np.full(cnt, share) for _, share, _, cnt in spans])
+        order = np.lexsort((-shares, docs))
+        docs, shares = docs[order], shares[order]
+        first = np.ones(len(docs), dtype=bool)
+        first[1:] = docs[1:] != docs[:-1]
+        cached = (docs[first], shares[first])
+        if index.preloaded:
+            index.cache[term] = cached
+    return cached
+
+
+def field_scores(index: IndexReader, field_name: str, tokens: list[str]) -> list[float]:
+    """Every entry's BM25Plus score in one field, as rank-bm25's ``get_scores`` gives it."""
+    field_no = next(i for i, f in enumerate(index.fields) if f.name == field_name)
+    fld = index.fields[field_no]
+    scores = [0.0] * len(index)
+    for term in tokens:
+        info = index.terms.get(term)
+        if info is None:
+            continue
+        for at in range(1, len(info), 4):
+            if int(info[at]) != field_no:
+                continue
+            idf = info[at + 1]
+            docs, extras = index.postings(int(info[at + 2]), int(info[at + 3]))
+            scores = [s + idf * fld.delta for s in scores]
+            for doc, x in zip(docs, extras, strict=True):
+                scores[doc] += x
+    return scores
+
+
+def search(
+    index: IndexReader,
+    question: str,
+    *,
+    k: int = 3,
+    explain: bool = False,
+    alternative_floor: float | None = None,
+    shown_parts: bool = False,
+    semantic: SemanticRanker | None = None,
+) -> SearchResult:
+    """Rank the entries for ``question``; the best first, then up to ``k - 1`` alternatives.
+
+    Candidates (BM25's best, and with ``semantic`` the closest in meaning) are ranked and
+    banded by ``kb.search.hybrid``'s fitted models. A question is not listed after one of its own
+    sub-parts. Unless ``shown_parts`` is set (the eval ranks with it), the best answer's
+    own sub-parts are not listed after it either: its answer already shows them.
+    Alternatives holding too small a share of the choice are left out (noise), unless
+    ``alternative_floor`` is 0 (the eval lists all ``k``).
+    """
+    from kb.search import hybrid
+    from kb.search.features import candidates
+
+    tokens = _query_tokens(question)
+    scored = score_all(index, tokens)
+    sims = semantic.similarities(question) if semantic is not None else None
+    # Without meaning, BM25's order ranks: only its best one's title coverage is read.
+    found = candidates(index, scored, tokens, sims, titles=None if sims is not None else 1)
+    model = hybrid.SEMANTIC_MODEL if sims is not None else hybrid.LEXICAL_MODEL
+    rows = [c.row() for c in found]
+    order, shares = model.order(rows)
+    sureness = model.sureness(rows, order, shares)
+    band = model.band(sureness) if order else "none"
+    listed = order if alternative_floor == 0.0 else hybrid.shown(order, shares, len(order))
+    hits: list[Hit] = []
+    taken: set[int] = set()
+    for position in listed:
+        if len(hits) >= k:
+            break
+        c = found[position]
+        doc = c.number
+        if doc in taken or _related(index, doc, taken):
+            continue
+        if hits and not shown_parts and _descends(index, doc, hits[0].number):
+            continue
+        taken.add(doc)
+        entry = index.entry(doc)
+        hit = Hit(doc, entry, scored.score(doc), c.coverage, title_coverage(index, entry, tokens))
+        hit.share = shares[position]
+        if sims is not None:
+            hit.similarity = max(c.similarity, c.answer_similarity)
+        if explain:
+            hit.matches = _explain(index, doc, tokens)
+        hits.append(hit)
+    result = SearchResult(question, tokens, hits, band)
+    result.confidence = sureness
+    return result
+
+
+def title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str]) -> float:
+    """The largest share of the entry's title (or one alias) whose words the question has."""
+    asked = set(tokens)
+    best = 0.0
+    for weights in _wording_weights(index, entry):
+        total = sum(weights.values())
+        if total:
+            best = max(best, sum(w for t, w in weights.items() if t in asked) / total)
+    return best
+
+
+def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str, float]]:
+    """Term weights of the entry's title and of each alias (kept by a preloaded index)."""
+    key = ("wording", entry["id"])
+    cached: list[dict[str, float]] | None = index.cache.get(key)
+    if cached is None:
+        cached = [
+            {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
+            for wording in [entry["title"], *entry.get("aliases", ())]
+        ]
+        if index.preloaded:
+            index.cache[key] = cached
+    return cached
+
+
+def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
+    node = index.parents[doc]
+    while node >= 0:
+        if node == ancestor:
+            return True
+        node = index.parents[node]
+    return False
+
+
+def _related(index: IndexReader, doc: int, taken: set[int]) -> bool:
+    """Whether ``doc`` is an ancestor of an entry already taken.
+
+    A sub-part may follow the question it belongs to (it links to the exact part), but a
+    question is not listed again after one of its sub-parts, which already links into it.
+    """
+    return any(_descends(index, other, doc) for other in taken)
+
+
+def _explain(index: IndexReader, doc: int, tokens: list[str]) -> list[TermMatch]:
+    matches = []
+    for term in dict.fromkeys(tokens):
+        info = index.terms.get(term)
+        if info is None:
+            continue
+        count = tokens.count(term)
+        for at in range(1, len(info), 4):
+            fld = index.fields[int(info[at])]
+            docs, extras = index.postings(int(info[at + 2]), int(info[at + 3]))
+            for d, x in zip(docs, extras, strict=True):
+                if d == doc:
+                    matches.append(TermMatch(term, fld.name, count * fld.weight * x))
+    matches.sort(key=lambda m: -m.contribution)
+    return matches
