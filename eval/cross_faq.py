@@ -12,7 +12,7 @@ aliases) and
 scores the left-out FAQ, without and with its aliases; it prints per-FAQ and overall
 figures of what a user sees: Recall@1, whether the shown list holds the answer, the share
 of answerable questions answered confidently, their precision, off-topic declined.
-``fit`` prints the constants fitted on every FAQ (the ones kb/hybrid.py ships).
+``fit`` prints the constants fitted on every FAQ (the ones kb/search/hybrid.py ships).
 """
 
 from __future__ import annotations
@@ -124,8 +124,8 @@ MODELS_MARK = "# Fitted on all fourteen FAQs of eval/questions.jsonl"
 
 
 def write_models(lexical: Any, semantic: Any) -> None:
-    """Replace the fitted constants at the end of kb/hybrid.py."""
-    path = HERE.parent / "kb" / "hybrid.py"
+    """Replace the fitted constants at the end of kb/search/hybrid.py."""
+    path = HERE.parent / "kb" / "search" / "hybrid.py"
     text = path.read_text(encoding="utf-8")
     head = text[: text.index(MODELS_MARK)]
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--semantic", action="store_true", help="with the meaning signal")
     parser.add_argument("--markdown", action="store_true", help="report as Markdown tables")
     parser.add_argument(
-        "--write", action="store_true", help="fit: store both models in kb/hybrid.py"
+        "--write", action="store_true", help="fit: store both models in kb/search/hybrid.py"
     )
     args = parser.parse_args(argv)
     if args.step == "collect":

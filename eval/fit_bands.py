@@ -6,7 +6,7 @@ For each tune question the best hit's two confidence features are recorded (how 
 the question's weight it holds, and how much of its own title the question holds). A
 threshold set is scored by how many questions it answers correctly, subject to answered
 precision >= 0.9 and off-topic declines >= 0.9 on the tune split. The chosen values are
-copied into kb/search.py by hand.
+copied into kb/search/query.py by hand.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
 Tries BM25 alone, the similarity order alone, and reciprocal rank fusion of the two
 (similarity weighing 0.3, 0.5 or 1.0), each with none, one or two of BM25's best kept
 first. The objective is eval/tune.py's: Recall@1 + MRR/2, then Recall@3. The held-out
-split is never read here. The chosen constants are copied into kb/semantic.py by hand.
+split is never read here. The chosen constants are copied into kb/search/semantic.py by hand.
 """
 
 from __future__ import annotations

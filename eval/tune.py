@@ -3,7 +3,7 @@
     .venv/bin/python eval/tune.py            # ~1-2 minutes
 
 The held-out split is never read here. Constants found are copied by hand into
-kb/params.py (field weights, k1, b) with a comment saying where they came from.
+kb/index/params.py (field weights, k1, b) with a comment saying where they came from.
 """
 
 from __future__ import annotations
