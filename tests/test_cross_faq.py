@@ -82,6 +82,13 @@ def test_cross_validation_scores_each_faq_with_a_model_fitted_on_the_others(
     assert "| overall | 90+30 | 1.000 |" in text
 
 
+def test_the_ceiling_reads_held_out_confidence() -> None:
+    """Where meaning decides and every answer is right, no threshold needs to give any up."""
+    records = _records()
+    text = cross_faq_script().ceiling(records, records, True)
+    assert "AUC" in text and "100.0% of answerable questions answered" in text
+
+
 @pytest.mark.slow
 @needs_corpora
 def test_lexical_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:
