@@ -980,6 +980,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         results[size] = run_size(size, engine, args)
     total = time.perf_counter() - started
+    # Other jobs share the machine: the load before and after says how busy it was.
+    machine["load average"] += " at the start; " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+    machine["load average"] += " at the end (1, 5, 15 min)"
     text = report(machine, shipped, results, engine_note, argv, total)
     print("\n" + text)
 
