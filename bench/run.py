@@ -87,10 +87,10 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 # launcher (python -S: a few MB), which times it and reads its peak from wait4; this
 # process, which holds corpora and results, never forks a measured command itself.
 # With "tree" it also follows the command's descendants (faq-kb's parse workers) every
-# 10 ms: each process's own peak (VmHWM, its last reading) and the largest sum of the
-# tree's RSS seen at one time. The sum of the peaks is the figure reported (an upper bound
-# of the tree's peak: as if every process peaked at once); wait4's ru_maxrss is only the
-# largest single process's.
+# 10 ms: the largest sum of the tree's RSS seen at one time (the tree's peak, what the
+# machine must hold at once: the figure the targets use), and each process's own peak
+# (VmHWM, its last reading), whose sum is an upper bound (as if every process peaked at
+# once; shown next to it). wait4's ru_maxrss is only the largest single process's.
 _LAUNCHER = """
 import os, sys, time
 out, tree, cmd = sys.argv[1], sys.argv[2] == "tree", sys.argv[3:]
@@ -108,14 +108,15 @@ while tree:
     done, code, usage = os.wait4(pid, os.WNOHANG)
     if done:
         break
+    grown = False
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) not in parent_of:
             try:
                 with open(f"/proc/{name}/stat") as handle:
                     parent_of[int(name)] = int(handle.read().rsplit(")", 1)[1].split()[1])
+                grown = True
             except (OSError, IndexError, ValueError):
-                pass
-    grown = True
+                parent_of[int(name)] = -1  # gone already
     while grown:
         grown = False
         for p, q in parent_of.items():
@@ -137,16 +138,18 @@ else:
 seconds = time.perf_counter() - started
 tree_kb = max(sum(hwm.values()), usage.ru_maxrss)
 with open(out, "w") as handle:
+    peaks = ",".join(map(str, sorted(hwm.values(), reverse=True))) or "-"
     handle.write(f"{seconds!r} {usage.ru_maxrss} {os.waitstatus_to_exitcode(code)} "
-                 f"{tree_kb} {together} {len(hwm) or 1}")
+                 f"{tree_kb} {together} {len(hwm) or 1} {peaks}")
 """
 
 
 class Child:
     """A finished child process: wall time, peak RSS (MB), exit status and its output.
 
-    ``tree``: also the peak RSS of its whole process tree (``tree_mb``: the sum of each
-    process's peak; ``together_mb``: the largest sum seen at one time, every 10 ms).
+    ``tree``: also the peak RSS of its whole process tree (``together_mb``: the largest
+    sum seen at one time, every 10 ms; ``tree_mb``: the sum of each process's own peak, an
+    upper bound; ``peaks_mb``: those peaks, largest first).
     """
 
     def __init__(self, cmd: list[str], *, tree: bool = False, cwd: Path = REPO) -> None:
@@ -162,7 +165,7 @@ class Child:
             )
             if proc.returncode != 0 or not os.path.exists(result):
                 raise RuntimeError(f"could not run {cmd}: {proc.stderr.decode(errors='replace')}")
-            seconds, maxrss_kb, status, tree_kb, together_kb, procs = (
+            seconds, maxrss_kb, status, tree_kb, together_kb, procs, peaks = (
                 Path(result).read_text().split()
             )
         self.seconds = float(seconds)
@@ -170,6 +173,7 @@ class Child:
         self.tree_mb = int(tree_kb) / 1024
         self.together_mb = int(together_kb) / 1024
         self.processes = int(procs)
+        self.peaks_mb = [int(kb) / 1024 for kb in peaks.split(",") if kb != "-"]
         self.returncode = int(status)
         self.stdout = proc.stdout.decode(errors="replace")
         self.stderr = proc.stderr.decode(errors="replace")
@@ -373,7 +377,9 @@ def measure_rebuild(
                 "tree_mb": _median([c.tree_mb for c in children]),
                 "max_tree_mb": max(c.tree_mb for c in children),
                 "together_mb": _median([c.together_mb for c in children]),
+                "max_together_mb": max(c.together_mb for c in children),
                 "processes": max(c.processes for c in children),
+                "peaks_mb": [[round(p) for p in c.peaks_mb] for c in children],
                 "all_s": [round(c.seconds, 3) for c in children],
             }
     if tantivy_ops:
@@ -411,6 +417,7 @@ def run_size(size: int, engine: bool, args: argparse.Namespace) -> dict[str, Any
         "tree_mb": child.tree_mb,
         "together_mb": child.together_mb,
         "processes": child.processes,
+        "peaks_mb": [round(p) for p in child.peaks_mb],
         "size_bytes": du(index_dir),
         "files": sorted(p.name for p in index_dir.iterdir()),
     }
@@ -569,7 +576,10 @@ def rebuild_table(results: dict[int, dict[str, Any]]) -> list[str]:
     def cell(m: dict[str, Any] | None) -> str:
         if not m:
             return "—"
-        return f"{_f(m['s'])} s (max {_f(m['max_s'])}), {_f(m['max_tree_mb'], 0)} MB"
+        return (
+            f"{_f(m['s'])} s (max {_f(m['max_s'])}), {_f(m['max_together_mb'], 0)} MB "
+            f"(≤ {_f(m['max_tree_mb'], 0)})"
+        )
 
     for size, r in sorted(results.items()):
         rb = r.get("rebuild")
@@ -643,7 +653,7 @@ def build_table(results: dict[int, dict[str, Any]]) -> list[str]:
                 _f(t and t["build_s"]),
                 f"{_f(index_s)} / {_f(rb['construct_s'])} = {_x(_div(index_s, rb['construct_s']))}",
                 f"{_f(b.get('tokenize_cpu_s'))} / {_f(rb['tokenize_s'])}",
-                f"{_f(b['tree_mb'], 0)} ({b['processes']} proc.)",
+                f"{_f(b['together_mb'], 0)} (≤ {_f(b['tree_mb'], 0)}, {b['processes']} proc.)",
                 f"{_f(rb['maxrss_mb'], 0)} (model {_f(rb['model_mb'], 0)})",
                 _f(t and t["tree_mb"], 0),
                 f"{_f(r['warm']['faqkb']['maxrss_mb'], 0)} (load "
@@ -702,7 +712,10 @@ def measured(
     for how in ("build", "search"):
         m = rb and rb.get(how)
         out[f"rebuild_s_{how}"] = (m and m["max_s"], "")
-        out[f"rebuild_mb_{how}"] = (m and m["max_tree_mb"], "")
+        out[f"rebuild_mb_{how}"] = (
+            m and m["max_together_mb"],
+            f"each process's own peak added up: ≤ {m['max_tree_mb']:.0f} MB" if m else "",
+        )
     w = results.get(100000, {}).get("warm")
     ours, theirs = (w or {}).get("faqkb"), (w or {}).get("tantivy")
     out["warm_p50"] = (
@@ -763,9 +776,13 @@ def before_after(results: dict[int, dict[str, Any]], shipped: dict[str, Any] | N
     def rebuild(unit: str) -> str:
         parts = []
         for how, label in (("build", "faq-kb build"), ("search", "faq-search")):
-            value = v[f"rebuild_{unit}_{how}"][0]
-            if value is not None:
-                parts.append(f"{label} {value:.2f} s" if unit == "s" else f"{label} {value:.0f} MB")
+            value, note = v[f"rebuild_{unit}_{how}"]
+            if value is None:
+                continue
+            if unit == "s":
+                parts.append(f"{label} {value:.2f} s")
+            else:
+                parts.append(f"{label} {value:.0f} MB ({note.rsplit(': ', 1)[-1]})")
         return ", ".join(parts) or "—"
 
     rows = [
@@ -881,8 +898,10 @@ def report(
         "",
         "One sentence appended to one line of the middle source file (then taken off "
         "again: each measured rebuild follows one such edit). Median (slowest) wall time "
-        "of the whole command, and the largest peak RSS of its process tree: every "
-        "process's own peak added up, parse workers included (sampled every 10 ms). "
+        "of the whole command, and the peak RSS of its whole process tree, parse workers "
+        "included: the largest sum of their RSS seen at one time (sampled every 10 ms; "
+        "the largest of the runs), and in brackets the upper bound, every process's own "
+        "peak added up. "
         "tantivy: a fresh process deleting the document by id, adding it with the edit, "
         "committing and waiting for merges; in brackets the update itself.",
         "",
@@ -923,7 +942,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--quick", action="store_true", help="1k and 10k only")
     parser.add_argument(
-        "--cold-runs", type=int, default=11, help="interleaved rounds of cold runs (default 11)"
+        "--cold-runs", type=int, default=15, help="interleaved rounds of cold runs (default 15)"
     )
     parser.add_argument(
         "--rounds", type=int, default=3, help="warm query rounds per engine (default 3)"
