@@ -51,7 +51,59 @@ SHIPPED_QUESTION = "too many open files"
 # size it is timed on an evenly spread subset of the questions.
 RANK_BM25_FULL_UP_TO = 20000
 BIN = Path(sys.executable).parent  # the venv's console scripts sit next to its python
-PASS_CMD = [sys.executable, "-c", "pass"]
+USER_VENV = OUT / "venv-installed"
+
+
+class Commands:
+    """Where the measured commands (faq-search, faq-kb, python) come from.
+
+    By default a venv of their own with faq-kb installed from this checkout as a user's
+    pip installs it (``user_install``), not this venv's editable install: setuptools'
+    editable finder is imported by ``site`` at every start-up of this venv's python
+    (pathlib, re, fnmatch: ~10 ms), which no installed user pays and which would pad the
+    ``python -c pass`` floor more than faq-search (which imports most of them anyway).
+    """
+
+    bin: Path = BIN
+
+    def __call__(self, name: str) -> str:
+        return str(self.bin / name)
+
+
+CMD = Commands()
+
+
+def user_install() -> Path:
+    """A fresh venv with faq-kb installed (not editable) from this checkout.
+
+    Its site-packages holds faq-kb only (pip compiles its .pyc at install time, as for a
+    user); a path line in a .pth file puts this venv's site-packages after it for the
+    dependencies (docutils, numpy, tantivy …) without running that folder's .pth files,
+    so without the editable finder.
+    """
+    shutil.rmtree(USER_VENV, ignore_errors=True)
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(USER_VENV)],
+        check=True,
+        env=CHILD_ENV,
+    )
+    py = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    ours = next(p for p in map(Path, sys.path) if p.name == "site-packages")
+    (USER_VENV / "lib" / py / "site-packages" / "_bench_deps.pth").write_text(f"{ours}\n")
+    proc = subprocess.run(
+        [
+            *(sys.executable, "-m", "pip", "--python", str(USER_VENV / "bin" / "python")),
+            *("install", "--quiet", "--no-deps", str(REPO)),
+        ],
+        capture_output=True,
+        text=True,
+        env=CHILD_ENV,
+        check=False,
+    )
+    if proc.returncode != 0 or not (USER_VENV / "bin" / "faq-search").exists():
+        raise RuntimeError(f"pip install of faq-kb into {USER_VENV} failed:\n{proc.stderr}")
+    return USER_VENV / "bin"
+
 
 # The targets of the issue (#13), and what it measured on the old index ("before").
 LIMITS = {
@@ -202,7 +254,7 @@ def tantivy_query_cmd(index_dir: Path, question: str) -> list[str]:
     """The one-query tantivy script: a fresh python that opens the index and asks once."""
     names, weights, _ = _internals.field_weights()
     return [
-        sys.executable,
+        CMD("python"),
         "-c",
         TANTIVY_QUERY,
         str(index_dir),
@@ -219,7 +271,7 @@ def measure_cold(faqkb_cmd: list[str], tantivy_index: Path | None, rounds: int) 
     follows another); a ratio is taken within each round and the median of the rounds'
     ratios is reported, so that a busy moment on the machine weighs on both sides of it.
     """
-    cmds = {"faqkb": faqkb_cmd, "pass": PASS_CMD}
+    cmds = {"faqkb": faqkb_cmd, "pass": [CMD("python"), "-c", "pass"]}
     if tantivy_index is not None:
         cmds["tantivy"] = tantivy_query_cmd(tantivy_index, SHIPPED_QUESTION)
     for cmd in cmds.values():  # warm the page cache, as a user's second run would find it
@@ -262,14 +314,14 @@ def measure_shipped(rounds: int, engine: bool) -> dict[str, Any]:
     """Cold ``faq-search "too many open files"`` on the shipped FAQ, as users run it."""
     with tempfile.TemporaryDirectory(prefix="faq-bench-") as tmp:
         index = Path(tmp) / "index"
-        built = Child([str(BIN / "faq-kb"), "build", "--index", str(index)])
+        built = Child([CMD("faq-kb"), "build", "--index", str(index)])
         if built.returncode != 0:
             raise RuntimeError(f"faq-kb build of the shipped FAQ failed:\n{built.stderr}")
         rows = Path(tmp) / "rows.jsonl"
         exported, _ = _worker("export", "", str(index), str(rows))
         tantivy = _tantivy_index(rows, Path(tmp) / "tantivy", engine)
         cold = measure_cold(
-            [str(BIN / "faq-search"), "--index", str(index), SHIPPED_QUESTION],
+            [CMD("faq-search"), "--index", str(index), SHIPPED_QUESTION],
             Path(tmp) / "tantivy" if tantivy else None,
             rounds,
         )
@@ -329,9 +381,9 @@ def measure_rebuild(
     at = edit_point(original)
     edited = original[:at] + EDIT + original[at:]
     commands = {
-        "build": [str(BIN / "faq-kb"), "build", "--source", source_arg, "--index", str(index_dir)],
+        "build": [CMD("faq-kb"), "build", "--source", source_arg, "--index", str(index_dir)],
         "search": [
-            str(BIN / "faq-search"),
+            CMD("faq-search"),
             "--source",
             source_arg,
             "--index",
@@ -462,7 +514,7 @@ def run_size(size: int, engine: bool, args: argparse.Namespace) -> dict[str, Any
 
     note("cold faq-search …")
     cmd = [
-        str(BIN / "faq-search"),
+        CMD("faq-search"),
         "--no-rebuild",
         "--source",
         source_arg,
@@ -963,6 +1015,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-docs", action="store_true", help="do not rewrite docs/performance.md after a full run"
     )
     parser.add_argument("--keep", action="store_true", help="keep rows/rankings in bench/out")
+    parser.add_argument(
+        "--editable",
+        action="store_true",
+        help="measure this venv's commands (its editable install) instead of a fresh "
+        "`pip install .` in bench/out/venv-installed",
+    )
     args = parser.parse_args(argv)
     argv = list(sys.argv[1:] if argv is None else argv)
     sizes = QUICK_SIZES if args.quick else tuple(int(s) for s in args.sizes.split(","))
@@ -993,6 +1051,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(queries)} questions from {QUERIES_FILE.relative_to(REPO)}", flush=True)
     load_pool()
 
+    if args.editable:
+        install_note = f"Commands measured: this venv's ({BIN.parent}, faq-kb editable)."
+    else:
+        print("installing faq-kb as a user would …", file=sys.stderr, flush=True)
+        CMD.bin = user_install()
+        install_note = (
+            "Commands measured: faq-kb installed from this checkout (`pip install .`, "
+            f"not editable) in {USER_VENV.relative_to(REPO)}."
+        )
+    engine_note += " " + install_note
+    print(install_note, flush=True)
     print("cold start on the shipped FAQ …", file=sys.stderr, flush=True)
     shipped = measure_shipped(args.cold_runs, engine)
     results: dict[int, dict[str, Any]] = {}
