@@ -11,7 +11,10 @@ prints the medians and the median of the rounds' ratios. The target is at most 2
 ``python -c pass`` is the floor: the interpreter's own start-up. (``import rank_bm25``,
 the earlier baseline, swings by half with the machine's load: numpy's start-up.) The
 commands run without PYTHONDONTWRITEBYTECODE, so that an editable install's modules are
-read from their .pyc as a user's are.
+read from their .pyc as a user's are. In a venv with faq-kb installed editable, setuptools'
+editable finder is imported at every start-up of its python (~15-25 ms): it pads ``python
+-c pass`` more than faq-search, so the ratio there comes out lower than a user's (bench.run
+measures a fresh ``pip install .`` for that reason).
 """
 
 from __future__ import annotations
