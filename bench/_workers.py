@@ -1,10 +1,13 @@
 """The measurements ``bench.run`` makes, each in a fresh process of its own.
 
 A fresh process per measurement keeps one engine's memory and caches out of another's
-figures; the parent reads each child's peak RSS from ``os.wait4``. Every task writes one
-JSON object to the path it is given::
+figures; the parent's launcher reads each child's peak RSS (and its process tree's). Every
+task writes one JSON object to the path it is given::
 
     python -m bench._workers TASK OUT.json ARGS...
+
+faq-kb is reached through its public entry points (``kb.KnowledgeBase``, the CLI's
+``kb_main``); what more a figure needs is imported from ``bench._internals`` only.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import _internals
+
 # Two scores "are equal" when they differ by at most this (the issue's bar).
 TOLERANCE = 1e-9
 TOP_K = 10
+# What the one-line edit appends to a line (faq-kb's corpus file, tantivy's document).
+EDIT = " Edited by the benchmark."
 
 
 def _rss_mb() -> float:
@@ -37,7 +44,8 @@ def _peak_mb() -> float:
     return 0.0
 
 
-def _percentiles(samples_ns: list[int]) -> dict[str, float]:
+def percentiles(samples_ns: list[int]) -> dict[str, float]:
+    """n, p50 (median), p99 (nearest rank), max and mean, in milliseconds."""
     ordered = sorted(samples_ns)
     n = len(ordered)
 
@@ -54,45 +62,40 @@ def _percentiles(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
-def _query_tokens(question: str) -> list[str]:
-    """The tokens faq-kb searches for a question (its own query normaliser if it has one)."""
-    try:
-        from kb.search.query import _query_tokens as query_tokens  # the product's own cut/normalise
-    except ImportError:
-        from kb.analysis.tokens import tokenize
+def _spec(source_arg: str) -> Any:
+    """The sources of a corpus folder (``PATH=URL``), or the shipped FAQ for ''."""
+    from kb import SourceSpec
 
-        return tokenize(question)
-    return query_tokens(question)
+    return SourceSpec(paths=(source_arg,)) if source_arg else SourceSpec()
 
 
-def _fields() -> tuple[list[str], dict[str, float], tuple[float, float, float]]:
-    from kb.index import params
-
-    names = list(params.FIELD_WEIGHTS)
-    return names, dict(params.FIELD_WEIGHTS), (params.K1, params.B, params.DELTA)
-
-
-def _load_fields(path: str) -> list[list[str]]:
+def _load_rows(path: str) -> list[dict[str, Any]]:
     with open(path, encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 
-# ---------------------------------------------------------------------------- tasks
+def _read_queries(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as handle:
+        return [ln.rstrip("\n") for ln in handle if ln.strip() and not ln.startswith("#")]
+
+
+# ---------------------------------------------------------------------------- faq-kb
 
 
 def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
     """``faq-kb build`` as the CLI runs it, with its two phases timed from inside.
 
-    ``parse_s``: rst → entries → JSON lines and term numbers (``kb.index.build.gather``; in
-    worker processes when the corpus is large, which also tokenize); ``index_s``: those
-    term numbers → contributions → the index file (``kb.index.build.write_index``), the step
-    that corresponds to rank-bm25's model construction on tokens it is given.
+    ``parse_s``: rst → entries → tokens and term numbers (in worker processes when the
+    corpus is large); ``index_s``: those → contributions → the index file, the step that
+    corresponds to rank-bm25's model construction on tokens it is given. The phases are
+    found by name (``bench._internals.BUILD_PHASES``); if they are renamed the build still
+    runs, only without its breakdown.
     """
-    import resource
+    import importlib
 
     from kb.cli.main import kb_main
-    from kb.index import build as kb_build
 
+    build_module = importlib.import_module(_internals.BUILD_MODULE)
     phases: dict[str, float] = {}
 
     def timed(name: str, func: Any) -> Any:
@@ -102,102 +105,79 @@ def task_build(out: str, source_arg: str, index_dir: str) -> dict[str, Any]:
                 result = func(*args, **kwargs)
             finally:
                 phases[name] = phases.get(name, 0.0) + time.perf_counter() - started
-                # Memory after the phase: still held (RSS) and the peak so far (VmHWM).
-                phases[name.replace("_s", "_rss_mb")] = _rss_mb()
-                phases[name.replace("_s", "_peak_mb")] = _peak_mb()
-            if name == "parse_s":  # (corpus, warnings)
-                phases["tokenize_cpu_s"] = result[0].tokenize_seconds
-                phases["numbering_cpu_s"] = result[0].numbering_seconds
+            corpus = result[0] if isinstance(result, tuple) and result else None
+            for attr in ("tokenize_seconds", "numbering_seconds"):
+                if hasattr(corpus, attr):
+                    phases[attr.replace("_seconds", "_cpu_s")] = getattr(corpus, attr)
             return result
 
         return wrapper
 
-    # Patched by name in kb.index.build, where build() looks them up; if the lead renames them
-    # the build still runs, only without its breakdown.
-    for name, label in (("gather", "parse_s"), ("write_index", "index_s")):
-        if hasattr(kb_build, name):
-            setattr(kb_build, name, timed(label, getattr(kb_build, name)))
+    for name, label in _internals.BUILD_PHASES:
+        if hasattr(build_module, name):
+            setattr(build_module, name, timed(label, getattr(build_module, name)))
     started = time.perf_counter()
     status = kb_main(["build", "--source", source_arg, "--index", index_dir])
-    seconds = time.perf_counter() - started
-    # The parse workers, if any: their largest peak (Linux reports kilobytes).
-    workers_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return {
         "status": status,
-        "seconds": seconds,
+        "seconds": time.perf_counter() - started,
         "main_peak_mb": _peak_mb(),
-        "workers": (os.cpu_count() or 1) if workers_peak else 0,
-        "worker_peak_mb": workers_peak,
         **phases,
     }
 
 
-def task_export(out: str, index_path: str, fields_path: str) -> dict[str, Any]:
-    """Write each entry's field texts (kb.index.build.field_texts), one JSON list a line."""
-    from kb.index.build import field_texts
-    from kb.index.reader import IndexReader
-    from kb.models import Entry
+def task_export(out: str, source_arg: str, index_dir: str, rows_path: str) -> dict[str, Any]:
+    """Each stored entry's BM25 field texts and its title, url and answer, a JSON line each."""
+    from kb import KnowledgeBase
 
-    names, _, _ = _fields()
-    reader = IndexReader.open(index_path)
+    names, _, _ = _internals.field_weights()
+    kb = KnowledgeBase(_spec(source_arg), index_dir)
+    kb.open(rebuild=False)
     count = 0
-    with open(fields_path, "w", encoding="utf-8") as handle:
-        for record in reader.entries():
-            texts = field_texts(Entry.model_validate(record))
-            handle.write(json.dumps([texts[n] for n in names], ensure_ascii=False) + "\n")
+    with open(rows_path, "w", encoding="utf-8") as handle:
+        for record in kb.entries():
+            texts = _internals.record_fields(record)
+            row = {
+                "fields": [texts[n] for n in names],
+                "stored": [record["title"], record["url"], record["answer"]],
+            }
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
     return {"entries": count}
 
 
 def task_faqkb(
-    out: str, source_arg: str, index_dir: str, queries_path: str, passes: str, rankings: str
+    out: str, source_arg: str, index_dir: str, queries_path: str, rankings: str
 ) -> dict[str, Any]:
-    """Warm queries in one process (the bot's case), then the rankings for the exactness check."""
-    from kb.knowledge import KnowledgeBase
-    from kb.spec import SourceSpec
+    """One round of warm queries (the bot's case): load, a warm-up pass, one timed pass.
+
+    Each question's CPU time (``time.process_time_ns``) and wall time are taken. With
+    ``rankings``, faq-kb's top 10 of every entry and its hits are written for the exactness
+    check against rank-bm25.
+    """
+    from kb import KnowledgeBase
 
     queries = _read_queries(queries_path)
     rss0 = _rss_mb()
     started = time.perf_counter()
-    kb = KnowledgeBase(SourceSpec(paths=(source_arg,)), index_dir, preload=True)
-    reader = kb.open(rebuild=False)
+    kb = KnowledgeBase(_spec(source_arg), index_dir, preload=True)
+    kb.open(rebuild=False)
     load_s = time.perf_counter() - started
     rss_loaded = _rss_mb()
-    for question in queries:  # warm-up: caches, stemmer memo, branch predictors
-        kb.search(question, k=TOP_K)
-    samples: list[int] = []
-    per_query: list[list[int]] = [[] for _ in queries]
-    clock = time.perf_counter_ns
-    for _ in range(int(passes)):
-        for n, question in enumerate(queries):
-            t0 = clock()
-            kb.search(question, k=TOP_K)
-            dt = clock() - t0
-            samples.append(dt)
-            per_query[n].append(dt)
-    slowest = sorted(range(len(queries)), key=lambda n: -min(per_query[n]))[:5]
-    # The ranking core alone: tokens, score_all and the best k (no bands, no coverage filter).
-    scoring: list[int] = []
-    for _ in range(int(passes)):
-        for question in queries:
-            t0 = clock()
-            _faqkb_top(reader, _query_tokens(question), TOP_K, fill=False)
-            scoring.append(clock() - t0)
+    cpu, wall = _time_queries(lambda q: len(kb.search(q, k=TOP_K).hits), queries)
     result: dict[str, Any] = {
         "load_s": load_s,
         "rss_loaded_mb": rss_loaded - rss0,
-        "search": _percentiles(samples),
-        "scoring": _percentiles(scoring),
-        "slowest": [[queries[n], min(per_query[n]) / 1e6] for n in slowest],
+        "cpu_ns": cpu,
+        "wall_ns": wall,
     }
     if rankings:
         ranks = []
         for question in queries:
-            tokens = _query_tokens(question)
             hits = kb.search(question, k=TOP_K).hits
             ranks.append(
                 {
-                    "top": _faqkb_top(reader, tokens, TOP_K),
+                    "top": _faqkb_top(kb.reader, _internals.query_tokens(question), TOP_K),
                     "hits": [[h.number, h.score] for h in hits],
                 }
             )
@@ -206,15 +186,13 @@ def task_faqkb(
     return result
 
 
-def _faqkb_top(reader: Any, tokens: list[str], k: int, *, fill: bool = True) -> list[list[float]]:
-    """faq-kb's own ranking of every entry (``kb.search.query.score_all``), best ``k`` first.
+def _faqkb_top(reader: Any, tokens: list[str], k: int) -> list[list[float]]:
+    """faq-kb's own ranking of every entry, best ``k`` first.
 
     Entries sharing no term with the question all score the base; rank-bm25 orders ties
     by index, and so does this.
     """
-    from kb.search.query import score_all
-
-    scored = score_all(reader, tokens)
+    scored = _internals.score_all(reader, tokens)
     if hasattr(scored, "ranked"):  # a Scored object: ranked() best first, score(doc)
         top = []
         for doc in scored.ranked():
@@ -225,8 +203,6 @@ def _faqkb_top(reader: Any, tokens: list[str], k: int, *, fill: bool = True) -> 
     else:  # the older tuple (base, extra per candidate, ...)
         base, extra = scored[0], scored[1]
         top = [[doc, base + extra[doc]] for doc in sorted(extra, key=lambda d: (-extra[d], d))[:k]]
-    if not fill:
-        return top
     taken = {doc for doc, _ in top}
     doc = 0
     while len(top) < min(k, len(reader)):
@@ -236,20 +212,21 @@ def _faqkb_top(reader: Any, tokens: list[str], k: int, *, fill: bool = True) -> 
     return top
 
 
+# ---------------------------------------------------------------------------- rank-bm25
+
+
 def task_rank_bm25(
-    out: str, fields_path: str, queries_path: str, max_queries: str, rankings: str
+    out: str, rows_path: str, queries_path: str, max_queries: str, rankings: str
 ) -> dict[str, Any]:
     """rank-bm25 itself: construct BM25Plus per field on faq-kb's tokens, time get_scores."""
     import numpy as np
     from rank_bm25 import BM25Plus
 
-    from kb.analysis.tokens import tokenize
-
-    names, weights, (k1, b, delta) = _fields()
+    names, weights, (k1, b, delta) = _internals.field_weights()
     queries = _read_queries(queries_path)
-    rows = _load_fields(fields_path)
+    rows = [row["fields"] for row in _load_rows(rows_path)]
     started = time.perf_counter()
-    tokens = {name: [tokenize(row[f]) for row in rows] for f, name in enumerate(names)}
+    tokens = {name: [_internals.tokenize(row[f]) for row in rows] for f, name in enumerate(names)}
     tokenize_s = time.perf_counter() - started
     del rows
     rss0 = _rss_mb()
@@ -265,7 +242,7 @@ def task_rank_bm25(
     del tokens
 
     def scores_of(question: str) -> Any:
-        query = _query_tokens(question)
+        query = _internals.query_tokens(question)
         total = np.zeros(n_docs)
         for name, model in models.items():
             total += weights[name] * model.get_scores(query)
@@ -278,7 +255,7 @@ def task_rank_bm25(
         chosen = [int(i * step) for i in range(limit)]
     scores_of(queries[chosen[0]])  # warm-up
     samples: list[int] = []
-    clock = time.perf_counter_ns
+    clock = time.process_time_ns
     exact: dict[str, Any] = {
         "checked": 0,
         "top_mismatches": 0,
@@ -297,7 +274,7 @@ def task_rank_bm25(
         "tokenize_s": tokenize_s,
         "construct_s": construct_s,
         "model_mb": model_mb,
-        "get_scores": _percentiles(samples),
+        "get_scores_cpu": percentiles(samples),
         "queries_timed": len(chosen),
         "fields": list(models),
         "exactness": exact if faqkb_ranks is not None else None,
@@ -335,36 +312,89 @@ def _compare(exact: dict[str, Any], question: str, scores: Any, faqkb: dict[str,
             break
 
 
-def task_tantivy(
-    out: str, fields_path: str, queries_path: str, index_dir: str, passes: str
-) -> dict[str, Any]:
-    """tantivy as the reference engine: same texts, same field weights, top 10."""
-    import re
+# ---------------------------------------------------------------------------- tantivy
+
+# The one-query peer of a cold faq-search: a fresh python that opens an existing tantivy
+# index, runs one query over the same fields with the same weights, and prints the best
+# hit's stored title and url. Run as ``python -c TANTIVY_QUERY INDEX_DIR QUESTION``.
+TANTIVY_QUERY = """
+import re, sys, tantivy
+index = tantivy.Index.open(sys.argv[1])
+fields = [f for f in sys.argv[3].split(",")]
+boosts = dict(zip(fields, map(float, sys.argv[4].split(","))))
+text = " ".join(re.findall(r"\\w+", sys.argv[2].lower()))
+searcher = index.searcher()
+hits = searcher.search(index.parse_query(text, fields, field_boosts=boosts), 3).hits
+if hits:
+    doc = searcher.doc(hits[0][1])
+    print(doc["title"][0], bytes(doc["url"][0]).decode())
+"""
+
+
+def tantivy_schema() -> Any:
+    """The searched fields indexed (en_stem), title, url and answer stored, an id to update by.
+
+    The searched fields keep tantivy's default index option (positions too). ``url`` is
+    stored only (a bytes field: no term is indexed for it). ``id`` is the entry's number,
+    indexed so that one document can be deleted and added again.
+    """
+    import tantivy
+
+    names, _, _ = _internals.field_weights()
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("id", indexed=True)
+    for name in names:
+        # en_stem: lower-case, split on non-alphanumerics, English Snowball stemmer.
+        builder.add_text_field(name, stored=name in ("title", "answer"), tokenizer_name="en_stem")
+    builder.add_bytes_field("url", stored=True)
+    return builder.build()
+
+
+def _tantivy_doc(number: int, row: dict[str, Any], answer_suffix: str = "") -> Any:
+    import tantivy
+
+    names, _, _ = _internals.field_weights()
+    doc = tantivy.Document()
+    doc.add_unsigned("id", number)
+    for name, text in zip(names, row["fields"], strict=True):
+        doc.add_text(name, text + answer_suffix if name == "answer" else text)
+    doc.add_bytes("url", row["stored"][1].encode())
+    return doc
+
+
+def task_tantivy_build(out: str, rows_path: str, index_dir: str) -> dict[str, Any]:
+    """tantivy's index of the same entries: add every document, commit, wait for merges."""
     import shutil
 
     import tantivy
 
-    names, weights, _ = _fields()
-    queries = _read_queries(queries_path)
-    rows = _load_fields(fields_path)
+    rows = _load_rows(rows_path)
     shutil.rmtree(index_dir, ignore_errors=True)
     os.makedirs(index_dir)
     started = time.perf_counter()
-    builder = tantivy.SchemaBuilder()
-    for name in names:
-        # en_stem: lower-case, split on non-alphanumerics, English Snowball stemmer.
-        builder.add_text_field(name, stored=False, tokenizer_name="en_stem")
-    schema = builder.build()
-    index = tantivy.Index(schema, path=index_dir)
+    index = tantivy.Index(tantivy_schema(), path=index_dir)
     writer = index.writer(heap_size=256 * 2**20)
-    for row in rows:
-        writer.add_document(tantivy.Document(**dict(zip(names, row, strict=True))))
+    for number, row in enumerate(rows):
+        writer.add_document(_tantivy_doc(number, row))
     writer.commit()
     writer.wait_merging_threads()
-    index.reload()
     build_s = time.perf_counter() - started
-    del rows
-    size = sum(p.stat().st_size for p in Path(index_dir).rglob("*") if p.is_file())
+    return {
+        "build_s": build_s,
+        "size_bytes": du(Path(index_dir)),
+        "version": getattr(tantivy, "__version__", "?"),
+    }
+
+
+def task_tantivy(out: str, index_dir: str, queries_path: str) -> dict[str, Any]:
+    """One round of tantivy's warm queries: open, a warm-up pass, one timed pass."""
+    import re
+
+    import tantivy
+
+    names, weights, _ = _internals.field_weights()
+    queries = _read_queries(queries_path)
+    index = tantivy.Index.open(index_dir)
     searcher = index.searcher()
     boosts = {n: w for n, w in weights.items() if w != 1.0}
     word = re.compile(r"\w+")
@@ -377,79 +407,56 @@ def task_tantivy(
         query = index.parse_query(text, names, field_boosts=boosts)
         return len(searcher.search(query, TOP_K).hits)
 
-    samples = _time_queries(run, queries, int(passes))
-    return {
-        "build_s": build_s,
-        "size_bytes": size,
-        "search": _percentiles(samples),
-        "version": getattr(tantivy, "__version__", "?"),
-    }
+    cpu, wall = _time_queries(run, queries)
+    return {"cpu_ns": cpu, "wall_ns": wall}
 
 
-def task_bm25s(
-    out: str, fields_path: str, queries_path: str, index_dir: str, passes: str
+def task_tantivy_update(
+    out: str, index_dir: str, rows_path: str, number: str, edited: str
 ) -> dict[str, Any]:
-    """bm25s as the reference engine (when tantivy is unavailable): one combined field."""
-    import shutil
+    """Replace one document: delete it by id, add it (answer edited or as it was), commit."""
+    import tantivy
 
-    import bm25s
-    import numpy as np
-
-    from kb.analysis.tokens import tokenize
-
-    names, weights, (k1, b, delta) = _fields()
-    queries = _read_queries(queries_path)
-    rows = _load_fields(fields_path)
+    n = int(number)
+    with open(rows_path, encoding="utf-8") as handle:
+        for i, line in enumerate(handle):
+            if i == n:
+                row = json.loads(line)
+                break
     started = time.perf_counter()
-    # bm25s has no fields: repeat each field's text by its (rounded) weight in faq-kb.
-    corpus = [
-        " ".join(
-            " ".join([text] * max(1, round(weights[n]))) for n, text in zip(names, row, strict=True)
-        )
-        for row in rows
-    ]
-    corpus_tokens = [tokenize(text) for text in corpus]
-    retriever = bm25s.BM25(method="bm25+", k1=k1, b=b, delta=delta)
-    retriever.index(corpus_tokens, show_progress=False)
-    build_s = time.perf_counter() - started
-    shutil.rmtree(index_dir, ignore_errors=True)
-    retriever.save(index_dir)
-    size = sum(p.stat().st_size for p in Path(index_dir).rglob("*") if p.is_file())
-
-    def run(question: str) -> int:
-        tokens = _query_tokens(question)
-        if not tokens:
-            return 0
-        scores = retriever.get_scores(tokens)
-        k = min(TOP_K, len(scores) - 1)
-        return len(np.argpartition(-scores, k)[:k])
-
-    samples = _time_queries(run, queries, int(passes))
-    return {
-        "build_s": build_s,
-        "size_bytes": size,
-        "search": _percentiles(samples),
-        "version": getattr(bm25s, "__version__", "?"),
-    }
+    index = tantivy.Index.open(index_dir)
+    writer = index.writer()
+    writer.delete_documents_by_term("id", n)
+    writer.add_document(_tantivy_doc(n, row, EDIT if edited == "1" else ""))
+    writer.commit()
+    writer.wait_merging_threads()
+    return {"update_s": time.perf_counter() - started}
 
 
-def _time_queries(run: Callable[[str], int], queries: list[str], passes: int) -> list[int]:
-    """One warm-up pass, then ``passes`` timed passes over the questions (nanoseconds)."""
+# ---------------------------------------------------------------------------- common
+
+
+def _time_queries(run: Callable[[str], int], queries: list[str]) -> tuple[list[int], list[int]]:
+    """A warm-up pass, then each question's CPU and wall nanoseconds in one timed pass."""
     for question in queries:
         run(question)
-    samples: list[int] = []
-    clock = time.perf_counter_ns
-    for _ in range(passes):
-        for question in queries:
-            t0 = clock()
-            run(question)
-            samples.append(clock() - t0)
-    return samples
+    cpu: list[int] = []
+    wall: list[int] = []
+    cpu_clock, wall_clock = time.process_time_ns, time.perf_counter_ns
+    for question in queries:
+        c0, w0 = cpu_clock(), wall_clock()
+        run(question)
+        w1, c1 = wall_clock(), cpu_clock()
+        cpu.append(c1 - c0)
+        wall.append(w1 - w0)
+    return cpu, wall
 
 
-def _read_queries(path: str) -> list[str]:
-    with open(path, encoding="utf-8") as handle:
-        return [ln.rstrip("\n") for ln in handle if ln.strip() and not ln.startswith("#")]
+def du(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 TASKS = {
@@ -457,8 +464,9 @@ TASKS = {
     "export": task_export,
     "faqkb": task_faqkb,
     "rank_bm25": task_rank_bm25,
+    "tantivy_build": task_tantivy_build,
     "tantivy": task_tantivy,
-    "bm25s": task_bm25s,
+    "tantivy_update": task_tantivy_update,
 }
 
 

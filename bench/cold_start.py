@@ -1,4 +1,4 @@
-"""Cold start of ``faq-search`` on the shipped FAQ vs ``python -c "import rank_bm25"``.
+"""Cold start of ``faq-search`` on the shipped FAQ vs ``python -c pass``.
 
 Stand-alone: run it with the python of any environment where faq-kb is installed::
 
@@ -6,7 +6,15 @@ Stand-alone: run it with the python of any environment where faq-kb is installed
 
 It builds the shipped FAQ's index once into a temporary folder, then runs both commands
 in turn, each a fresh process (interleaved, so that a busy moment hurts both alike), and
-prints the medians and their ratio. The target is a ratio of at most 1.0.
+prints the medians and the median of the rounds' ratios. The target is at most 2.0.
+
+``python -c pass`` is the floor: the interpreter's own start-up. (``import rank_bm25``,
+the earlier baseline, swings by half with the machine's load: numpy's start-up.) The
+commands run without PYTHONDONTWRITEBYTECODE, so that an editable install's modules are
+read from their .pyc as a user's are. In a venv with faq-kb installed editable, setuptools'
+editable finder is imported at every start-up of its python (~15-25 ms): it pads ``python
+-c pass`` more than faq-search, so the ratio there comes out lower than a user's (bench.run
+measures a fresh ``pip install .`` for that reason).
 """
 
 from __future__ import annotations
@@ -32,10 +40,15 @@ def _script(name: str) -> str:
     return found
 
 
+TARGET = 2.0
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _wall(cmd: list[str]) -> tuple[float, int]:
     started = time.perf_counter()
     proc = subprocess.run(
         cmd,
+        env=ENV,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -60,7 +73,7 @@ def main() -> int:
         if build.returncode != 0:
             sys.exit(f"error: faq-kb build failed:\n{build.stderr}")
         ours_cmd = [faq_search, "--index", index, args.question]
-        theirs_cmd = [sys.executable, "-c", "import rank_bm25"]
+        theirs_cmd = [sys.executable, "-c", "pass"]
         _wall(ours_cmd)  # once each first: the page cache as a user's second run finds it
         _wall(theirs_cmd)
         ours, theirs = [], []
@@ -68,12 +81,13 @@ def main() -> int:
             ours.append(_wall(ours_cmd)[0])
             theirs.append(_wall(theirs_cmd)[0])
     a, b = statistics.median(ours) * 1e3, statistics.median(theirs) * 1e3
+    ratio = statistics.median(x / y for x, y in zip(ours, theirs, strict=True))
     print(
         f"python: {sys.executable} ({sys.version.split()[0]}), {args.runs} runs each, interleaved"
     )
     rows = [
         (f'faq-search "{args.question}" (shipped FAQ, prebuilt index)', ours, a),
-        ('python -c "import rank_bm25"', theirs, b),
+        ("python -c pass", theirs, b),
     ]
     width = max(len(label) for label, _, _ in rows)
     for label, runs, median in rows:
@@ -81,8 +95,11 @@ def main() -> int:
             f"{label.ljust(width)}  median {median:7.1f} ms  "
             f"(min {min(runs) * 1e3:.1f}, max {max(runs) * 1e3:.1f})"
         )
-    verdict = "PASS" if a / b <= 1.0 else "FAIL"
-    print(f"ratio faq-search / import rank_bm25: {a / b:.2f}x (target <= 1.0x) {verdict}")
+    verdict = "PASS" if ratio <= TARGET else "FAIL"
+    print(
+        f"target cold faq-search, shipped FAQ <= {TARGET:g}x python -c pass: "
+        f"measured {ratio:.2f}x (<= {TARGET:g}x) {verdict}"
+    )
     return 0
 
 
