@@ -1,5 +1,7 @@
 """Write the index file: prepared sources → BM25Plus contributions (numpy) → one file.
 
+The layout is ``kb.index.reader``'s (``SECTIONS``).
+
 BM25Plus as rank-bm25 computes it (tests/test_build_speed.py keeps rank-bm25 as the
 reference), counted with numpy over term numbers instead of per-document dicts and a
 per-posting loop.
@@ -12,7 +14,6 @@ import io
 import json
 import math
 import shutil
-import zlib
 from typing import Any, BinaryIO
 
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
@@ -23,6 +24,7 @@ from kb.index.reader import (
     FORMAT,
     HEADER_CRC_ZERO,
     SCHEMA_VERSION,
+    SECTIONS,
     Chunker,
     seal_header,
 )
@@ -92,12 +94,13 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     by_rank = sorted(by_number)
     del by_number
 
-    terms: dict[str, list[float]] = {}
     fields = []
-    postings_size = 0
+    postings_size = 0  # in postings (12 bytes each)
     # Per field: its postings' docs (int32) and contributions (float64), term by term, and
     # each term's rank and number of postings. Big arrays are updated in place.
     blocks: list[tuple[Any, Any, list[int], list[int]]] = []
+    # Per field: (term ranks, field numbers, counts, first posting numbers) of its spans.
+    span_parts: list[tuple[Any, Any, Any, Any]] = []
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         fields.append({"name": name, "weight": weight, "delta": DELTA})
         term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
@@ -114,6 +117,15 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         starts = _firsts(term_of)
         ranks = term_of[starts].tolist()
         counts = np.diff(np.append(starts, len(keys))).tolist()
+        span_parts.append(
+            (
+                np.array(ranks, dtype=np.int64),
+                np.full(len(ranks), field_no, dtype=np.int64),
+                np.array(counts, dtype=np.int64),
+                starts + postings_size,
+            )
+        )
+        postings_size += len(keys)
         del starts
         term_of *= n_docs
         keys -= term_of  # now the docs
@@ -124,6 +136,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         # document gets for the term (added back once per query term at search):
         #   idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
         # in place, in the same order (IEEE + and * are commutative, so exactly the same).
+        # The reader computes each idf again from the postings count, by the same expression.
         idfs = [math.log((n_docs + 1) / df) for df in counts]
         avgdl = total / n_docs
         norms = K1 * (1 - B + B * doc_lens.astype(np.float64) / avgdl)
@@ -142,67 +155,107 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         idf *= DELTA
         extras -= idf
         del idf
-        at = postings_size
-        for term_rank, count, term_idf in zip(ranks, counts, idfs, strict=True):
-            terms.setdefault(by_rank[term_rank], [0.0]).extend([field_no, term_idf, at, count])
-            at += 12 * count
-        postings_size = at
         blocks.append((docs, extras.astype("<f8", copy=False), ranks, counts))
         del docs, extras
     # A term's overall document frequency counts the entries having it in any field.
-    if blocks:
-        document_freq = _document_freqs(blocks, len(by_rank), n_docs)
-        for term_rank, term in enumerate(by_rank):
-            terms[term][0] = math.log((n_docs + 1) / document_freq[term_rank])
-    vocab = json.dumps(
-        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    del terms
-    offsets = [0]
-    for size in corpus.sizes:
-        offsets.append(offsets[-1] + size)
+    document_freq = _document_freqs(blocks, len(by_rank), n_docs) if blocks else []
+    # The term table: the terms' UTF-8 bytes, sorted, and where each ends; every term of
+    # the corpus has postings in some field (an empty field numbers no term).
+    encoded = [term.encode() for term in by_rank]
+    del by_rank
+    term_ends = np.cumsum([len(t) for t in encoded], dtype=np.int64)
+    term_bytes = b"".join(encoded)
+    del encoded
+    # Spans in term order, a term's fields in field order: a stable sort by term rank of
+    # the fields' spans concatenated in field order.
+    if span_parts:
+        span_ranks, span_fields, span_counts, span_first = (
+            np.concatenate(column) for column in zip(*span_parts, strict=True)
+        )
+        order = np.argsort(span_ranks, kind="stable")
+        span_table = np.stack(
+            (span_fields[order], span_counts[order], span_first[order]), axis=1
+        ).astype("<u4")
+        term_spans = np.searchsorted(span_ranks[order], np.arange(len(term_ends) + 1))
+        del order, span_ranks, span_fields, span_counts, span_first
+    else:
+        span_table = np.zeros((0, 3), dtype="<u4")
+        term_spans = np.zeros(len(term_ends) + 1, dtype=np.int64)
+    del span_parts
+    offsets = np.cumsum(np.array(corpus.sizes, dtype=np.int64))
     numbers = {id_: n for n, id_ in enumerate(corpus.ids)}
     parents = [numbers.get(p, -1) if p else -1 for p in corpus.parents]
     del numbers
+    if postings_size >= 1 << 32 or len(term_bytes) >= 1 << 32:
+        raise ValueError("an index this large needs 64-bit vocabulary offsets")
+    binary: dict[str, bytes] = {
+        "terms": term_bytes,
+        "term_ends": term_ends.astype("<u4").tobytes(),
+        "term_df": np.array(document_freq, dtype="<u4").tobytes(),
+        "term_spans": term_spans.astype("<u4").tobytes(),
+        "spans": span_table.tobytes(),
+        "parents": np.array(parents, dtype="<i4").tobytes(),
+        "entry_ends": offsets.astype("<u8").tobytes(),
+    }
+    del term_bytes, term_ends, term_spans, span_table, parents
     spool = corpus.spool
+    checksums = {name: _crcs(data) for name, data in binary.items()}
+    checksums["postings"] = _postings_crcs(blocks)
+    checksums["entries"] = _spool_crcs(spool)
     header: dict[str, Any] = {
-        "checksums": {
-            "vocab": zlib.crc32(vocab),
-            "postings": _postings_crcs(blocks),
-            "entries": _spool_crcs(spool),
-        },
+        "checksums": checksums,
         "header_crc": HEADER_CRC_ZERO.decode(),
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
         "params": params(),
+        "fields": fields,
+        "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
+        "term_count": len(document_freq),
         "fingerprint": fingerprint,
         "entry_count": n_docs,
-        "parents": parents,
-        "entry_offsets": offsets,
         "source_counts": corpus.source_counts,
         # An unchanged source is not parsed again: its warnings are kept to report again.
         "source_warnings": corpus.source_warnings,
     }
+    sizes = {name: len(binary[name]) if name in binary else 0 for name in SECTIONS}
+    sizes["postings"] = 12 * postings_size
+    sizes["entries"] = int(offsets[-1]) if len(offsets) else 0
     # Section offsets depend on the header's own length: lay out, then fix the point.
-    sizes = {"vocab": len(vocab), "postings": postings_size, "entries": offsets[-1]}
-    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
+    header["sections"] = {name: [0, 0] for name in SECTIONS}
     while True:
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
         at = len(head)
         sections = {}
-        for section, size in sizes.items():
-            sections[section] = [at, size]
-            at += size
+        for name in SECTIONS:
+            at += -at % 8  # each section 8-byte aligned
+            sections[name] = [at, sizes[name]]
+            at += sizes[name]
         if sections == header["sections"]:
             break
         header["sections"] = sections
-    del header, offsets, parents
+    written = len(head)
     out.write(seal_header(head))
-    out.write(vocab)
-    del vocab
+    for name in SECTIONS:
+        at = sections[name][0]
+        out.write(bytes(at - written))
+        written = at + sizes[name]
+        if name == "postings":
+            _write_postings(blocks, out)
+        elif name == "entries":
+            spool.seek(0)
+            if isinstance(spool, io.BytesIO):
+                out.write(spool.getbuffer())
+            else:
+                shutil.copyfileobj(spool, out, 1 << 20)
+        else:
+            out.write(binary.pop(name))
+
+
+def _write_postings(blocks: list[tuple[Any, Any, list[int], list[int]]], out: BinaryIO) -> None:
+    """The postings, term by term within each field: a term's docs, then its contributions."""
+    import numpy as np
+
     while blocks:
         docs, extras, _, counts = blocks.pop(0)
         docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
@@ -213,11 +266,12 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             out.write(extras_view[8 * start : 8 * end])
             start = end
         del docs_view, extras_view, docs, extras
-    spool.seek(0)
-    if isinstance(spool, io.BytesIO):
-        out.write(spool.getbuffer())
-    else:
-        shutil.copyfileobj(spool, out, 1 << 20)
+
+
+def _crcs(data: bytes) -> list[int]:
+    chunker = Chunker()
+    chunker.feed(data)
+    return chunker.done()
 
 
 def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[int]:

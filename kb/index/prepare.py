@@ -21,6 +21,7 @@ from kb.analysis.typography import plain_typography
 from kb.errors import SourceError
 from kb.index.params import FIELD_WEIGHTS
 from kb.index.reader import _INT
+from kb.index.records import compact, expand
 from kb.ingest.sources import Source
 from kb.models import Entry
 
@@ -102,13 +103,13 @@ class _Numbering(dict[str, int]):
 
 def prepare_entries(name: str, entries: Iterable[Entry]) -> Prepared:
     """Serialise and tokenize parsed entries."""
-    return _prepare(
-        name,
-        (
-            (e.model_dump_json().encode() + b"\n", e.id, e.parent or "", field_texts(e))
-            for e in entries
-        ),
-    )
+    return _prepare(name, ((_line(e), e.id, e.parent or "", field_texts(e)) for e in entries))
+
+
+def _line(entry: Entry) -> bytes:
+    """The entry's stored JSON line (``kb.index.records.compact``)."""
+    record = compact(entry.model_dump())
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
 
 
 def prepare_lines(name: str, lines: Iterable[bytes]) -> Prepared:
@@ -116,7 +117,7 @@ def prepare_lines(name: str, lines: Iterable[bytes]) -> Prepared:
 
     def rows() -> Iterable[tuple[bytes, str, str, dict[str, str]]]:
         for line in lines:
-            record = json.loads(line)
+            record = expand(json.loads(line))
             yield line, record["id"], record.get("parent") or "", record_texts(record)
 
     return _prepare(name, rows())

@@ -82,10 +82,11 @@ def _query_tokens(question: str) -> list[str]:
     ]
 
 
-# Above this many postings for one question, numpy's bincount beats a Python loop by far
-# (a 100k-entry index); below it, importing numpy would cost a cold ``faq-search`` more
-# than it saves. A preloaded index (the bot, a warm process) switches much earlier.
-NUMPY_MIN_POSTINGS = 20_000
+# A preloaded index (the bot, a warm process) adds up a question's postings with numpy's
+# bincount once they are this many. A memory-mapped one (a one-off ``faq-search``) never
+# does (None): importing numpy (~100 ms) costs more than a Python loop over the postings
+# of even a 100k-entry index saves.
+NUMPY_MIN_POSTINGS: int | None = None
 NUMPY_MIN_POSTINGS_PRELOADED = 2_000
 _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
 
@@ -198,7 +199,7 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
             postings += int(info[at + 3])
         plan.append((term, weight, spans))
     threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
-    if postings >= threshold:
+    if threshold is not None and postings >= threshold:
         return _score_numpy(index, base, total, plan)
     extra: dict[int, float] = {}
     covered: dict[int, float] = {}
