@@ -55,6 +55,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
     tokenized = {name: [tokenize(field_texts(e)[name]) for e in entries] for name in FIELD_WEIGHTS}
     spans: dict[str, list[tuple[int, int, int]]] = {}  # term → (field, count, first posting)
     postings = bytearray()
+    tfs = array.array("I")
     fields = []
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         docs_tokens = tokenized[name]
@@ -63,6 +64,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
             continue
         model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
         by_term: dict[str, tuple[array.array[int], array.array[float]]] = {}
+        term_tfs: dict[str, list[int]] = {}
         for doc, freqs in enumerate(model.doc_freqs):
             norm = K1 * (1 - B + B * model.doc_len[doc] / model.avgdl)
             for term, tf in freqs.items():
@@ -71,6 +73,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
                 docs, extras = by_term.setdefault(term, (array.array(_INT), array.array("d")))
                 docs.append(doc)
                 extras.append(contribution)
+                term_tfs.setdefault(term, []).append(tf)
         for term in sorted(by_term):
             docs, extras = by_term[term]
             # The reader takes the idf from the count, by rank-bm25's own expression.
@@ -80,6 +83,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
                 extras.byteswap()
             spans.setdefault(term, []).append((field_no, len(docs), len(postings) // 12))
             postings += docs.tobytes() + extras.tobytes()
+            tfs.extend(term_tfs[term])
     document_freq: dict[str, int] = {}
     for doc in range(n_docs):
         for term in {t for name in FIELD_WEIGHTS for t in tokenized[name][doc]}:
@@ -106,6 +110,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "term_spans": struct.pack(f"<{len(starts)}I", *(starts if terms else [0])),
         "spans": struct.pack(f"<{len(table)}I", *table),
         "postings": bytes(postings),
+        "tfs": struct.pack(f"<{len(tfs)}I", *tfs),
         "parents": struct.pack(f"<{len(parents)}i", *parents),
         "entry_ends": struct.pack(
             f"<{len(entry_lines)}Q", *itertools.accumulate(len(line) for line in entry_lines)

@@ -37,8 +37,8 @@ class Corpus:
     """Prepared sources gathered for one index, in order.
 
     Holds only what the postings need, as int arrays (each source's term numbers mapped to
-    one numbering), and the entry ids; the entries' JSON lines go straight to ``spool``, to
-    be copied into the index file last.
+    one numbering), and the entries' parents; the entries' JSON lines go straight to
+    ``spool``, to be copied into the index file last.
     """
 
     def __init__(self, spool: BinaryIO) -> None:
@@ -47,8 +47,7 @@ class Corpus:
         self.terms = [array.array(_INT) for _ in FIELDS]
         self.lengths = [array.array(_INT) for _ in FIELDS]
         self.sizes: list[int] = []
-        self.ids: list[str] = []
-        self.parents: list[str] = []
+        self.parents: list[int] = []  # each entry's parent's number, -1 for none
         self.source_counts: list[int] = []  # entries of each source, in order
         self.source_warnings: list[list[str]] = []  # each source's warnings, in order
         self.tokenize_seconds = 0.0
@@ -58,7 +57,7 @@ class Corpus:
         return len(self.sizes)
 
     def add(self, prepared: Prepared) -> None:
-        """Append one source's entries."""
+        """Append one source's entries (or a run of unchanged ones: ``prepared.runs``)."""
         import numpy as np  # build time only: the query path never imports numpy
 
         numbering = self.numbering
@@ -71,12 +70,20 @@ class Corpus:
             local = np.frombuffer(prepared.terms[number], dtype=_NP_INT)
             self.terms[number].frombytes(mapping[local].tobytes())
             self.lengths[number].extend(prepared.lengths[number])
-        self.spool.write(prepared.lines)
+        if prepared.copy_lines is not None:
+            prepared.copy_lines(self.spool)
+        else:
+            self.spool.write(prepared.lines)
+        base = len(self.sizes)
+        self.parents.extend(base + p if p >= 0 else -1 for p in prepared.local_parents())
         self.sizes.extend(prepared.sizes)
-        self.ids.extend(prepared.ids)
-        self.parents.extend(prepared.parents)
-        self.source_counts.append(len(prepared))
-        self.source_warnings.append(list(prepared.warnings))
+        if prepared.runs is None:
+            self.source_counts.append(len(prepared))
+            self.source_warnings.append(list(prepared.warnings))
+        else:
+            for count, warnings in prepared.runs:
+                self.source_counts.append(count)
+                self.source_warnings.append(list(warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
 
@@ -101,6 +108,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     blocks: list[tuple[Any, Any, list[int], list[int]]] = []
     # Per field: (term ranks, field numbers, counts, first posting numbers) of its spans.
     span_parts: list[tuple[Any, Any, Any, Any]] = []
+    tf_parts: list[Any] = []  # per field: its postings' term frequencies
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         fields.append({"name": name, "weight": weight, "delta": DELTA})
         term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
@@ -141,6 +149,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         avgdl = total / n_docs
         norms = K1 * (1 - B + B * doc_lens.astype(np.float64) / avgdl)
         del doc_lens
+        tf_parts.append(tfs.astype("<u4"))
         extras = tfs.astype(np.float64)
         del tfs
         denominators = norms[docs]
@@ -183,9 +192,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         term_spans = np.zeros(len(term_ends) + 1, dtype=np.int64)
     del span_parts
     offsets = np.cumsum(np.array(corpus.sizes, dtype=np.int64))
-    numbers = {id_: n for n, id_ in enumerate(corpus.ids)}
-    parents = [numbers.get(p, -1) if p else -1 for p in corpus.parents]
-    del numbers
+    parents = corpus.parents
     if postings_size >= 1 << 32 or len(term_bytes) >= 1 << 32:
         raise ValueError("an index this large needs 64-bit vocabulary offsets")
     binary: dict[str, bytes] = {
@@ -194,10 +201,11 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "term_df": np.array(document_freq, dtype="<u4").tobytes(),
         "term_spans": term_spans.astype("<u4").tobytes(),
         "spans": span_table.tobytes(),
+        "tfs": b"".join(part.tobytes() for part in tf_parts),
         "parents": np.array(parents, dtype="<i4").tobytes(),
         "entry_ends": offsets.astype("<u8").tobytes(),
     }
-    del term_bytes, term_ends, term_spans, span_table, parents
+    del term_bytes, term_ends, term_spans, span_table, parents, tf_parts
     spool = corpus.spool
     checksums = {name: _crcs(data) for name, data in binary.items()}
     checksums["postings"] = _postings_crcs(blocks)

@@ -257,8 +257,10 @@ _LOOKUPS_KEPT = 200_000
 # the terms' UTF-8 bytes back to back, sorted (UTF-8 sorts as code points do), where each
 # ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
 # one more); a span (three u32): field number, postings count, first posting's number.
-# Postings: per span its documents (i32) then their contributions (f64). Then each entry's
-# parent (i32, -1 for none), where each entry's JSON line ends (u64), and the lines.
+# Postings: per span its documents (i32) then their contributions (f64); each posting's
+# term frequency (u32; a rebuild reuses an unchanged source's postings through them, never
+# tokenizing it again). Then each entry's parent (i32, -1 for none), where each entry's
+# JSON line ends (u64), and the lines.
 SECTIONS = (
     "terms",
     "term_ends",
@@ -266,11 +268,12 @@ SECTIONS = (
     "term_spans",
     "spans",
     "postings",
+    "tfs",
     "parents",
     "entry_ends",
     "entries",
 )
-_TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I"}
+_TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "tfs": "I"}
 _TYPECODES.update(parents="i", entry_ends="Q")
 
 
@@ -353,6 +356,30 @@ class IndexReader:
 
     def __len__(self) -> int:
         return self._count
+
+    def section_size(self, section: str) -> int:
+        """How many bytes a section holds."""
+        return self._sections[section][1]
+
+    def numpy_section(self, section: str, dtype: str) -> Any:
+        """A whole section as a numpy array viewing the file (checksums verified first)."""
+        import numpy as np
+
+        at, length = self._sections[section]
+        self.check(section, 0, length)
+        size = np.dtype(dtype).itemsize
+        return np.frombuffer(self._buf, dtype=dtype, count=length // size, offset=at)
+
+    def forget_pages(self) -> None:
+        """Let the kernel drop the mapped pages read so far (a rebuild reading the old index
+        whole need not keep all of it resident)."""
+        if isinstance(self._buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            self._buf.madvise(mmap.MADV_DONTNEED)
+
+    @property
+    def entries_at(self) -> int:
+        """Where the entries' lines start in the file."""
+        return self._entries_at
 
     def check(self, section: str, start: int, end: int) -> None:
         """Verify the checksums of the chunks holding bytes ``start:end`` of a section.
