@@ -32,6 +32,7 @@ __all__ = [
     "BuildReport",
     "build",
     "build_bytes",
+    "build_pending",
     "encode_index",
     "field_texts",
     "fingerprint",
@@ -509,6 +510,34 @@ def build(
     )
     report.path = path
     return report
+
+
+_PENDING = itertools.count()
+
+
+def build_pending(
+    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+) -> tuple[str, BuildReport]:
+    """Build the index of ``spec`` into a new file beside ``index_dir``'s index, not in use.
+
+    Streamed as ``build`` streams it (bounded memory); the caller renames the file over
+    the index (``os.replace``) to use it, or removes it.
+
+    Raises:
+        ManifestError, BuildError: as ``build_bytes``.
+        OSError: the index folder cannot be written.
+    """
+    os.makedirs(index_dir, exist_ok=True)
+    path = os.path.join(index_dir, f".{INDEX_FILE}.{os.getpid()}.{next(_PENDING)}.new")
+    report = _build(
+        spec,
+        index_dir,
+        lambda write: write_streaming(path, write),
+        functools.partial(_spool, index_dir),
+        progress,
+    )
+    report.path = path
+    return path, report
 
 
 def _spool(folder: str) -> BinaryIO:
