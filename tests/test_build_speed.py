@@ -38,7 +38,7 @@ from kb.index.build import (
 )
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.index.reader import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
-from kb.index.records import compact
+from kb.index.records import ZDICT, compact
 from kb.ingest.sources import resolve_sources
 from kb.models import Entry
 from kb.spec import SourceSpec
@@ -96,11 +96,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         ends.append(at)
         table += [x for span in spans[term] for x in span]
         starts.append(len(table) // 3)
-    entry_lines = [
-        json.dumps(compact(e.model_dump()), ensure_ascii=False, separators=(",", ":")).encode()
-        + b"\n"
-        for e in entries
-    ]
+    entry_lines = [_stored(e) for e in entries]
     ids = {e.id: n for n, e in enumerate(entries)}
     parents = [ids.get(e.parent, -1) if e.parent else -1 for e in entries]
     body = {
@@ -154,6 +150,13 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
                 out += bytes(sections[name][0] - len(out)) + blob
             return bytes(out)
         header["sections"] = sections
+
+
+def _stored(entry: Entry) -> bytes:
+    """An entry as the index stores it: compact JSON, compressed with the shared dictionary."""
+    line = json.dumps(compact(entry.model_dump()), ensure_ascii=False, separators=(",", ":"))
+    packer = zlib.compressobj(6, zdict=ZDICT)
+    return packer.compress(line.encode()) + packer.flush()
 
 
 def _entries(spec: SourceSpec) -> tuple[list[Entry], dict[str, Any]]:

@@ -492,7 +492,7 @@ def build(
 ) -> BuildReport:
     """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
 
-    The file is streamed, never held whole in memory; the entries' JSON lines wait in an
+    The file is streamed, never held whole in memory; the entries' stored bytes wait in an
     unnamed temporary file in ``index_dir`` until the postings are written.
 
     Raises:

@@ -37,7 +37,7 @@ class Corpus:
     """Prepared sources gathered for one index, in order.
 
     Holds only what the postings need, as int arrays (each source's term numbers mapped to
-    one numbering), and the entries' parents; the entries' JSON lines go straight to
+    one numbering), and the entries' parents; the entries' stored bytes go straight to
     ``spool``, to be copied into the index file last.
     """
 
@@ -299,7 +299,7 @@ def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[
 
 
 def _spool_crcs(spool: BinaryIO) -> list[int]:
-    """The entries' chunk checksums: the spooled JSON lines, read once more."""
+    """The entries' chunk checksums: the spooled entries, read once more."""
     chunker = Chunker()
     spool.seek(0)
     while piece := spool.read(CHECK_CHUNK):

@@ -1,4 +1,4 @@
-"""A source made ready to index: its entries as JSON lines, its fields as term numbers.
+"""A source made ready to index: its entries' stored bytes, its fields as term numbers.
 
 This is the part of a build that each source can do on its own, in a worker process when
 the build is large: parse the rst, serialise the entries and tokenize their fields. Only
@@ -9,7 +9,6 @@ never entry models.
 from __future__ import annotations
 
 import array
-import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -21,7 +20,7 @@ from kb.analysis.typography import plain_typography
 from kb.errors import SourceError
 from kb.index.params import FIELD_WEIGHTS
 from kb.index.reader import _INT
-from kb.index.records import compact
+from kb.index.records import encode
 from kb.ingest.sources import Source
 from kb.models import Entry
 
@@ -33,7 +32,7 @@ class Prepared:
     """One source's entries, ready to index (or its problems, if it could not be read)."""
 
     name: str
-    lines: bytearray = field(default_factory=bytearray)  # JSON lines, each ending "\n"
+    lines: bytearray = field(default_factory=bytearray)  # entries as stored, back to back
     sizes: list[int] = field(default_factory=list)  # bytes of each line
     ids: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)  # "" for a top-level entry
@@ -120,9 +119,8 @@ def prepare_entries(name: str, entries: Iterable[Entry]) -> Prepared:
 
 
 def _line(entry: Entry) -> bytes:
-    """The entry's stored JSON line (``kb.index.records.compact``)."""
-    record = compact(entry.model_dump())
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    """The entry's stored bytes (``kb.index.records.encode``)."""
+    return encode(entry.model_dump())
 
 
 def _prepare(name: str, rows: Iterable[tuple[bytes, str, str, dict[str, str]]]) -> Prepared:

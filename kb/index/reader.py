@@ -2,7 +2,8 @@
 
 One file, written atomically: a JSON header line, then binary sections (``SECTIONS``): a
 sorted term table looked up by binary search where it lies (memory-mapped, never parsed
-whole), the postings, the entries' parents and offsets, and the entries as JSON lines.
+whole), the postings, the entries' parents and offsets, and the entries (compact JSON,
+each compressed on its own).
 Postings hold each term's per-document BM25 contribution, computed at build time, so
 answering a question needs neither numpy nor rank-bm25: only ``array``, a few probes of
 the term table, the postings the question's terms name and the entries shown. Data
@@ -25,7 +26,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 12  # 10: checksums; 11: both; 12: binary sorted vocabulary, compact entries
+SCHEMA_VERSION = 13  # 11: both; 12: binary sorted vocabulary; 13: compressed entries
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 # Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
@@ -260,7 +261,7 @@ _LOOKUPS_KEPT = 200_000
 # Postings: per span its documents (i32) then their contributions (f64); each posting's
 # term frequency (u32; a rebuild reuses an unchanged source's postings through them, never
 # tokenizing it again). Then each entry's parent (i32, -1 for none), where each entry's
-# JSON line ends (u64), and the lines.
+# stored bytes end (u64), and the entries (``kb.index.records.encode``: compressed JSON).
 SECTIONS = (
     "terms",
     "term_ends",
@@ -477,9 +478,13 @@ class IndexReader:
 
     def load_entry(self, number: int) -> dict[str, Any]:
         """``entry(number)`` read afresh, not kept (for a pass over every entry)."""
-        from kb.index.records import expand
+        from kb.index.records import decode
 
-        return expand(json.loads(self.raw_entry(number)))
+        raw = self.raw_entry(number)
+        try:
+            return decode(raw)
+        except ValueError as exc:  # checksummed, so written so by a faulty build
+            raise IndexFileError(f"{self.path}: entry {number} is unreadable ({exc})") from None
 
     def entry_span(self, first: int, stop: int) -> tuple[int, int]:
         """Where entries ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
@@ -492,7 +497,7 @@ class IndexReader:
         )
 
     def raw_entry(self, number: int) -> bytes:
-        """The stored JSON line of entry ``number``, as written (ending in a newline)."""
+        """The stored bytes of entry ``number``, as written (``kb.index.records.encode``)."""
         start, end = self.entry_span(number, number + 1)
         return self.span("entries", start - self._entries_at, end - self._entries_at)
 

@@ -5,12 +5,53 @@ Slack mrkdwn, and the answer's plain text is the blocks joined. Stored whole, th
 answer three times over. The index keeps the blocks' text, and a block's mrkdwn only
 where it is more than the text escaped (emphasis, links, inline code); the answer's text
 only where it is not the blocks joined. ``expand`` gives back exactly the entry written:
-``compact`` keeps a form whenever deriving it would not give the same string.
+``compact`` keeps a form whenever deriving it would not give the same string. Each entry
+is then compressed on its own (``encode``).
 """
 
 from __future__ import annotations
 
+import json
+import zlib
 from typing import Any
+
+# Each stored entry is its JSON compressed on its own (so that one is read without the
+# others), primed with this dictionary: the parts every entry's JSON shares. Fixed, not
+# drawn from the corpus, so that an unchanged source's stored entries stay valid in any
+# later index. Changing it changes every index: bump SCHEMA_VERSION.
+ZDICT = (
+    b'{"id":"","collection":"","title":"","source_title":"","breadcrumb":[""],'
+    b'"url":"https://","anchor":"","blocks":[{"kind":"paragraph","text":""},'
+    b'{"kind":"code","text":""},{"kind":"item","text":"","marker":"\xe2\x80\xa2"},'
+    b'{"kind":"paragraph","text":"","mrkdwn":"<https://|>"}],'
+    b'"links":[{"text":"","url":"https://"}],"source":{"path":"","line":},'
+    b'"parent":null,"aliases":[]}\n'
+)
+_LEVEL = 6
+
+
+def encode(entry: dict[str, Any]) -> bytes:
+    """The stored bytes of an entry (a dict shaped like ``kb.models.Entry``)."""
+    line = json.dumps(compact(entry), ensure_ascii=False, separators=(",", ":")).encode()
+    packer = zlib.compressobj(_LEVEL, zdict=ZDICT)
+    return packer.compress(line) + packer.flush()
+
+
+def decode(stored: bytes) -> dict[str, Any]:
+    """The entry stored as ``stored`` (the inverse of ``encode``).
+
+    Raises:
+        ValueError: the bytes are not a stored entry.
+    """
+    try:
+        unpacker = zlib.decompressobj(zdict=ZDICT)
+        line = unpacker.decompress(stored) + unpacker.flush()
+    except zlib.error as exc:
+        raise ValueError(f"not a stored entry ({exc})") from None
+    if not unpacker.eof:
+        raise ValueError("not a stored entry (truncated)")
+    record: dict[str, Any] = json.loads(line)
+    return expand(record)
 
 
 def _escape(text: str) -> str:
