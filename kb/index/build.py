@@ -215,11 +215,16 @@ class Reuse:
             # counted: BM25 reads only each term's tf and the entry's length).
             streams.append(np.repeat(run_terms, run_tfs))
             lengths.append(np.bincount(run_docs, weights=run_tfs, minlength=total))
-        used = np.unique(np.concatenate(streams))
         vocabulary = self._vocabulary()
+        # The run's own numbering: the old ranks it uses, in order (a mask, not a sort).
+        local = np.zeros(len(vocabulary), dtype=np.int64)
+        for stream in streams:
+            local[stream] = 1
+        used = np.flatnonzero(local)
+        local[used] = np.arange(len(used))
         run.vocab = [vocabulary[rank] for rank in used.tolist()]
         for number, (stream, length) in enumerate(zip(streams, lengths, strict=True)):
-            run.terms[number].frombytes(np.searchsorted(used, stream).astype(_NP_INT).tobytes())
+            run.terms[number].frombytes(local[stream].astype(_NP_INT).tobytes())
             run.lengths[number].frombytes(length.astype(_NP_INT).tobytes())
         parents, ends = reader.parents, reader.whole("entry_ends")
         numbers: list[int] = []

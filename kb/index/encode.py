@@ -109,6 +109,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     # Per field: (term ranks, field numbers, counts, first posting numbers) of its spans.
     span_parts: list[tuple[Any, Any, Any, Any]] = []
     tf_parts: list[Any] = []  # per field: its postings' term frequencies
+    laid_out: list[Any] = []  # per field: its postings as written (see _interleave)
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         fields.append({"name": name, "weight": weight, "delta": DELTA})
         term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
@@ -164,10 +165,12 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         idf *= DELTA
         extras -= idf
         del idf
-        blocks.append((docs, extras.astype("<f8", copy=False), ranks, counts))
+        laid_out.append(_interleave(docs, extras.astype("<f8", copy=False), counts))
+        blocks.append((docs, None, ranks, counts))
         del docs, extras
     # A term's overall document frequency counts the entries having it in any field.
     document_freq = _document_freqs(blocks, len(by_rank), n_docs) if blocks else []
+    del blocks
     # The term table: the terms' UTF-8 bytes, sorted, and where each ends; every term of
     # the corpus has postings in some field (an empty field numbers no term).
     encoded = [term.encode() for term in by_rank]
@@ -208,7 +211,10 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     del term_bytes, term_ends, term_spans, span_table, parents, tf_parts
     spool = corpus.spool
     checksums = {name: _crcs(data) for name, data in binary.items()}
-    checksums["postings"] = _postings_crcs(blocks)
+    chunker = Chunker()
+    for words in laid_out:
+        chunker.feed(memoryview(words).cast("B"))
+    checksums["postings"] = chunker.done()
     checksums["entries"] = _spool_crcs(spool)
     header: dict[str, Any] = {
         "checksums": checksums,
@@ -249,7 +255,8 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         out.write(bytes(at - written))
         written = at + sizes[name]
         if name == "postings":
-            _write_postings(blocks, out)
+            while laid_out:
+                out.write(memoryview(laid_out.pop(0)).cast("B"))
         elif name == "entries":
             spool.seek(0)
             if isinstance(spool, io.BytesIO):
@@ -260,41 +267,41 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             out.write(binary.pop(name))
 
 
-def _write_postings(blocks: list[tuple[Any, Any, list[int], list[int]]], out: BinaryIO) -> None:
-    """The postings, term by term within each field: a term's docs, then its contributions."""
+def _interleave(docs: Any, extras: Any, counts: list[int]) -> Any:
+    """A field's postings as the file holds them, as 4-byte words: term after term, the
+    term's documents (i32), then their contributions (f64, two words each).
+
+    Laid out a range of terms at a time, so that the index arrays stay small.
+    """
     import numpy as np
 
-    while blocks:
-        docs, extras, _, counts = blocks.pop(0)
-        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
-        start = 0
-        for count in counts:
-            end = start + count
-            out.write(docs_view[4 * start : 4 * end])
-            out.write(extras_view[8 * start : 8 * end])
-            start = end
-        del docs_view, extras_view, docs, extras
+    words = np.empty(3 * len(docs), dtype="<i4")
+    halves = extras.view("<i4").reshape(-1, 2)  # each f64 as its two words, in order
+    sizes = np.array(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    first = 0
+    while first < len(sizes):
+        # Whole terms, about PASS_TOKENS postings (at least one term).
+        stop = max(first + 1, int(np.searchsorted(starts, starts[first] + PASS_TOKENS)))
+        low = int(starts[first])
+        high = int(starts[stop - 1] + sizes[stop - 1])
+        span_start = np.repeat(starts[first:stop], sizes[first:stop])
+        within = np.arange(low, high, dtype=np.int64) - span_start
+        span_start *= 3
+        span_start += within  # where each document goes
+        words[span_start] = docs[low:high]
+        span_start += within
+        span_start += np.repeat(sizes[first:stop], sizes[first:stop])  # its contribution
+        words[span_start] = halves[low:high, 0]
+        span_start += 1
+        words[span_start] = halves[low:high, 1]
+        first = stop
+    return words
 
 
 def _crcs(data: bytes) -> list[int]:
     chunker = Chunker()
     chunker.feed(data)
-    return chunker.done()
-
-
-def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[int]:
-    """The postings' chunk checksums, fed in the order ``write_index`` writes them."""
-    import numpy as np
-
-    chunker = Chunker()
-    for docs, extras, _, counts in blocks:
-        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
-        start = 0
-        for count in counts:
-            end = start + count
-            chunker.feed(docs_view[4 * start : 4 * end])
-            chunker.feed(extras_view[8 * start : 8 * end])
-            start = end
     return chunker.done()
 
 
