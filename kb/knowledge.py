@@ -63,7 +63,8 @@ class KnowledgeBase:
         self._lock = threading.Lock()
         self._failed_state: SourceState | None = None
         self._pending: tuple[SourceState, float] | None = None  # first seen, at (monotonic)
-        self._held: tuple[SourceState, bytes, int] | None = None  # shrunk build, looks since
+        # A build that shrank the index, held back: its sources, the build, looks since.
+        self._held: tuple[SourceState, Built, int] | None = None
         self.semantic = semantic
         self.progress: Callable[[int, int, int], None] | None = None  # see kb.cli.progress
         self._ranker: tuple[IndexReader, SemanticRanker] | None = None
@@ -135,7 +136,8 @@ class KnowledgeBase:
         with self._lock:
             reason = self.stale_reason()
             if reason is None:
-                self._failed_state = self._pending = self._held = None
+                self._drop_held()
+                self._failed_state = self._pending = None
                 return False
             state = self._source_state()
             if state == self._failed_state:
@@ -144,7 +146,7 @@ class KnowledgeBase:
                 return False
             if self._held is not None and self._held[0] == state:
                 return self._confirm_held(shrink_polls, warn)
-            self._held = None
+            self._drop_held()
             try:
                 data = self._build(reason)
             except FaqError:
@@ -153,10 +155,12 @@ class KnowledgeBase:
             self._failed_state = None
             if quiet_seconds > 0 and self._source_state() != state:
                 self._pending = None  # edited while it was read: wait for quiet again
+                _discard(data)
                 return False
             old = len(self._reader) if self._reader is not None else 0
-            new = len(IndexReader(data, self.path))
+            new = _entry_count(data)
             if shrink_polls > 0 and old >= 4 and new * 2 < old:
+                self._drop_held()
                 self._held = (state, data, 0)
                 warn(
                     f"warning: the edited FAQ has {new} entries, the index in use {old}; "
@@ -166,6 +170,11 @@ class KnowledgeBase:
                 return False
             self._use(self._commit(data))
             return True
+
+    def _drop_held(self) -> None:
+        if self._held is not None:
+            _discard(self._held[1])
+        self._held = None
 
     def _quiet(self, state: SourceState, quiet_seconds: float) -> bool:
         """True once ``state`` was also seen at least ``quiet_seconds`` ago."""
@@ -317,9 +326,10 @@ class KnowledgeBase:
                     return reader  # another process has just rebuilt it
             return self._commit(self._build(reason))
 
-    def _build(self, reason: str) -> bytes:
-        """The new index's bytes (nothing written yet)."""
-        from kb.index.build import build_bytes
+    def _build(self, reason: str) -> Built:
+        """The new index, not in use yet: a finished file beside the index (streamed,
+        never whole in memory), or its bytes if the index folder cannot be written."""
+        from kb.index.build import build_bytes, build_pending
         from kb.ingest.sources import resolve_sources
 
         # A bad manifest or --source (or an unreachable remote never fetched) fails first.
@@ -328,25 +338,46 @@ class KnowledgeBase:
                 self._remote_failing.add(source.origin or "")
                 self.notify(f"warning: {source.fetch_warning}")
         self.notify(f"note: {reason}; rebuilding the index…")
-        data, report = build_bytes(self.spec, self.index_dir, progress=self.progress)
-        for warning in report.warnings:
-            if not any(warning.startswith(url + ":") for url in self._remote_failing):
-                self.notify(f"warning: {warning}")
-        return data
-
-    def _commit(self, data: bytes) -> IndexReader:
-        """Write ``data`` as the index (atomically) and open it."""
-        from kb.index.reader import write_atomically
-
+        data: Built
         try:
-            write_atomically(self.path, data)
+            data, report = build_pending(self.spec, self.index_dir, progress=self.progress)
         except OSError as exc:
             self.notify(
                 f"warning: cannot write the index in {self.index_dir} ({exc.strerror});"
                 " using it from memory this time (set FAQ_INDEX or --index)"
             )
+            data, report = build_bytes(self.spec, self.index_dir, progress=self.progress)
+        for warning in report.warnings:
+            if not any(warning.startswith(url + ":") for url in self._remote_failing):
+                self.notify(f"warning: {warning}")
+        return data
+
+    def _commit(self, data: Built) -> IndexReader:
+        """Put the new index in place (an atomic rename) and open it."""
+        if isinstance(data, bytes):
             return IndexReader(data, self.path)
+        os.replace(data, self.path)
         return IndexReader.open(self.path, preload=self.preload)
+
+
+# A rebuilt index not yet in use: the path of its finished file beside the index, or its
+# bytes (built in memory when the index folder cannot be written).
+Built = str | bytes
+
+
+def _entry_count(data: Built) -> int:
+    from kb.index.reader import IndexReader
+
+    return len(IndexReader(data, "<new>") if isinstance(data, bytes) else IndexReader.open(data))
+
+
+def _discard(data: Built) -> None:
+    """Remove a build that will not be used."""
+    if isinstance(data, str):
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(data)
 
 
 def _remote_due(record: dict[str, Any]) -> bool:

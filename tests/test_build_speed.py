@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import struct
 import sys
 import unicodedata
 import zlib
@@ -37,6 +38,7 @@ from kb.index.build import (
 )
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
 from kb.index.reader import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.index.records import ZDICT, compact
 from kb.ingest.sources import resolve_sources
 from kb.models import Entry
 from kb.spec import SourceSpec
@@ -48,11 +50,12 @@ def _collection(entry: Entry) -> str:
 
 
 def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
-    """The index file as the rank-bm25 build wrote it (kb/build.py before issue 5)."""
+    """The index file from rank-bm25's own models (the build before issue 5, in the v2 layout)."""
     n_docs = len(entries)
     tokenized = {name: [tokenize(field_texts(e)[name]) for e in entries] for name in FIELD_WEIGHTS}
-    terms: dict[str, list[float]] = {}
+    spans: dict[str, list[tuple[int, int, int]]] = {}  # term → (field, count, first posting)
     postings = bytearray()
+    tfs = array.array("I")
     fields = []
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         docs_tokens = tokenized[name]
@@ -61,6 +64,7 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
             continue
         model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
         by_term: dict[str, tuple[array.array[int], array.array[float]]] = {}
+        term_tfs: dict[str, list[int]] = {}
         for doc, freqs in enumerate(model.doc_freqs):
             norm = K1 * (1 - B + B * model.doc_len[doc] / model.avgdl)
             for term, tf in freqs.items():
@@ -69,68 +73,90 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
                 docs, extras = by_term.setdefault(term, (array.array(_INT), array.array("d")))
                 docs.append(doc)
                 extras.append(contribution)
+                term_tfs.setdefault(term, []).append(tf)
         for term in sorted(by_term):
             docs, extras = by_term[term]
+            # The reader takes the idf from the count, by rank-bm25's own expression.
+            assert math.log((n_docs + 1) / len(docs)) == model.idf[term]
             if sys.byteorder != "little":
                 docs.byteswap()
                 extras.byteswap()
-            terms.setdefault(term, [0.0]).extend(
-                [field_no, model.idf[term], len(postings), len(docs)]
-            )
+            spans.setdefault(term, []).append((field_no, len(docs), len(postings) // 12))
             postings += docs.tobytes() + extras.tobytes()
+            tfs.extend(term_tfs[term])
     document_freq: dict[str, int] = {}
     for doc in range(n_docs):
         for term in {t for name in FIELD_WEIGHTS for t in tokenized[name][doc]}:
             document_freq[term] = document_freq.get(term, 0) + 1
-    for term, info in terms.items():
-        info[0] = math.log((n_docs + 1) / document_freq[term])
-    vocab = json.dumps(
-        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    entry_lines = []
-    offsets = [0]
-    for entry in entries:
-        line = entry.model_dump_json().encode() + b"\n"
-        entry_lines.append(line)
-        offsets.append(offsets[-1] + len(line))
+    terms = sorted(spans)
+    ends, starts, table = [], [0], []
+    at = 0
+    for term in terms:
+        at += len(term.encode())
+        ends.append(at)
+        table += [x for span in spans[term] for x in span]
+        starts.append(len(table) // 3)
+    entry_lines = [_stored(e) for e in entries]
     ids = {e.id: n for n, e in enumerate(entries)}
     parents = [ids.get(e.parent, -1) if e.parent else -1 for e in entries]
+    body = {
+        "terms": "".join(terms).encode(),
+        "term_ends": struct.pack(f"<{len(ends)}I", *ends),
+        "term_df": struct.pack(f"<{len(terms)}I", *(document_freq[t] for t in terms)),
+        "term_spans": struct.pack(f"<{len(starts)}I", *(starts if terms else [0])),
+        "spans": struct.pack(f"<{len(table)}I", *table),
+        "postings": bytes(postings),
+        "tfs": struct.pack(f"<{len(tfs)}I", *tfs),
+        "parents": struct.pack(f"<{len(parents)}i", *parents),
+        "entry_ends": struct.pack(
+            f"<{len(entry_lines)}Q", *itertools.accumulate(len(line) for line in entry_lines)
+        ),
+        "entries": b"".join(entry_lines),
+    }
     header: dict[str, Any] = {
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
         "params": params(),
+        "fields": fields,
+        "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
+        "term_count": len(terms),
         "fingerprint": fingerprint_,
         "entry_count": n_docs,
-        "parents": parents,
-        "entry_offsets": offsets,
         # Entries of each source in turn (the sources in fingerprint order), for reuse.
         "source_counts": [len(list(g)) for _, g in itertools.groupby(entries, _collection)],
         "source_warnings": [[] for _ in itertools.groupby(entries, _collection)],
     }
-    body = [vocab, bytes(postings), b"".join(entry_lines)]
-    chunks = {
+    header["checksums"] = {
         name: [zlib.crc32(blob[i : i + CHECK_CHUNK]) for i in range(0, len(blob), CHECK_CHUNK)]
-        for name, blob in zip(("postings", "entries"), body[1:], strict=True)
+        for name, blob in body.items()
     }
-    header["checksums"] = {"vocab": zlib.crc32(vocab), **chunks}
     header["header_crc"] = "00000000"
-    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
+    header["sections"] = {name: [0, 0] for name in body}
     while True:
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
         at = len(head)
         sections = {}
-        for name, blob in zip(("vocab", "postings", "entries"), body, strict=True):
+        for name, blob in body.items():
+            at += -at % 8
             sections[name] = [at, len(blob)]
             at += len(blob)
         if sections == header["sections"]:
             sealed = head.replace(
                 b'"header_crc":"00000000"', b'"header_crc":"%08x"' % zlib.crc32(head)
             )
-            return sealed + b"".join(body)
+            out = bytearray(sealed)
+            for name, blob in body.items():
+                out += bytes(sections[name][0] - len(out)) + blob
+            return bytes(out)
         header["sections"] = sections
+
+
+def _stored(entry: Entry) -> bytes:
+    """An entry as the index stores it: compact JSON, compressed with the shared dictionary."""
+    line = json.dumps(compact(entry.model_dump()), ensure_ascii=False, separators=(",", ":"))
+    packer = zlib.compressobj(6, zdict=ZDICT)
+    return packer.compress(line.encode()) + packer.flush()
 
 
 def _entries(spec: SourceSpec) -> tuple[list[Entry], dict[str, Any]]:

@@ -349,7 +349,7 @@ def _flip(path: Path, at: int, value: int | None = None) -> None:
 
 def test_a_flipped_byte_anywhere_in_the_index_means_a_rebuild(tmp_path: Path) -> None:
     from kb.index.build import build
-    from kb.index.reader import IndexReader
+    from kb.index.reader import SECTIONS, IndexReader
     from kb.knowledge import KnowledgeBase
     from kb.spec import SourceSpec
 
@@ -364,9 +364,23 @@ def test_a_flipped_byte_anywhere_in_the_index_means_a_rebuild(tmp_path: Path) ->
     expected = KnowledgeBase(spec, index).search("too many open files", k=3)
     wanted = [h.entry["id"] for h in expected.hits]
     spots = [5, len(pristine.split(b"\n", 1)[0]) - 3]  # in the header
-    for name in ("vocab", "postings", "entries"):
+    rebuild_only = []  # term frequencies: read by a rebuild only, never by a question
+    end = len(pristine.split(b"\n", 1)[0]) + 1
+    for name in SECTIONS:  # every section, and the padding before it
         at, length = sections[name]
-        spots += [at, at + length // 3, at + length // 2, at + length - 2]
+        spots += [at - 1] if at > end else []
+        places = [at, at + length // 3, at + length // 2, at + length - 2]
+        (rebuild_only if name == "tfs" else spots).extend(places)
+        end = at + length
+    for spot in rebuild_only:
+        path.write_bytes(pristine)
+        _flip(path, spot, 0xFF)
+        report = build(spec, str(index))  # checks every chunk before reusing anything
+        assert report.reused == 0
+        assert "the previous index was damaged (checksum); every source parsed again" in (
+            report.warnings
+        )
+        assert path.read_bytes() == pristine
     for spot in spots:
         for value in (None, 0xFF):
             path.write_bytes(pristine)

@@ -103,7 +103,7 @@ def test_numpy_path_gives_the_same_scores_and_order(
     for question in QUESTIONS:
         tokens = tokenize(question)
         plain = score_all(kb_.reader, tokens)
-        assert type(plain).__name__ == "_DictScored"
+        assert type(plain).__name__ == "_ListScored"
         with monkeypatch.context() as patch:
             patch.setattr(kb.search.query, "NUMPY_MIN_POSTINGS", 0)
             patch.setattr(kb.search.query, "NUMPY_MIN_POSTINGS_PRELOADED", 0)
@@ -264,12 +264,12 @@ def test_a_broken_source_fails_the_rebuild_and_keeps_the_old_index(
 def test_an_unwritable_index_folder_still_answers(
     seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import kb.index.reader
+    import kb.index.build
 
-    def refuse(path: str, data: bytes) -> None:
+    def refuse(path: str, write: object) -> None:
         raise PermissionError(13, "Permission denied", path)
 
-    monkeypatch.setattr(kb.index.reader, "write_atomically", refuse)
+    monkeypatch.setattr(kb.index.build, "write_streaming", refuse)
     notes: list[str] = []
     kb_ = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "ro", notify=notes.append)
     assert kb_.search("too many open files").answered
@@ -361,3 +361,25 @@ def test_a_parallel_parse_gives_the_same_index(
         ("f1.rst", 7),
         ("f2.rst", 7),
     ]
+
+
+def test_the_automatic_rebuild_streams_to_a_file_then_renames(
+    seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """faq-search's rebuild never holds the new index in memory (as `faq-kb build`)."""
+    import kb.index.build
+
+    def in_memory(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the index was built in memory")
+
+    monkeypatch.setattr(kb.index.build, "build_bytes", in_memory)
+    spec = SourceSpec(paths=(str(seed_copy),))
+    kb_ = KnowledgeBase(spec, tmp_path / "idx")
+    assert kb_.search("too many open files").answered
+    seed_copy.write_text(seed_copy.read_text().replace("Too many open", "Too few open"))
+    notes: list[str] = []
+    again = KnowledgeBase(spec, tmp_path / "idx", notify=notes.append)
+    assert again.search("too few open files").answered
+    assert any("rebuilding the index" in n for n in notes)
+    left = sorted(p.name for p in (tmp_path / "idx").iterdir())
+    assert left == [".index.faqkb.lock", INDEX_FILE]  # renamed into place, nothing left

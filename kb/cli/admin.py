@@ -79,6 +79,24 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
             _print_reasons(args)
         return status
 
+    verify = commands.add_parser(
+        "verify",
+        help="recompute the index's scores with rank-bm25 and report any difference",
+        description="Rebuild rank-bm25's BM25Plus per field from the entries the index stores "
+        "and compare its scores with the index's, for a sample of terms or all of them. "
+        "Exit status: 0 all match (within 1e-9), 1 a difference, 2 no usable index.",
+    )
+    size = verify.add_mutually_exclusive_group()
+    size.add_argument(
+        "--sample",
+        type=_positive,
+        default=300,
+        metavar="N",
+        help="compare N terms (every entry having them) and N other entries (default 300)",
+    )
+    size.add_argument("--all", action="store_true", help="compare every term on every entry")
+    verify.add_argument("--json", action="store_true", help="machine-readable report")
+    add_source_options(verify)
     _COMMANDS.setdefault("feedback", feedback_or_suggest)
     _COMMANDS.setdefault("aliases", _aliases)
     _add_diff(commands, add_source_options)
@@ -348,7 +366,43 @@ def _watch(args: argparse.Namespace, spec: SourceSpec) -> int:
                 )
 
 
+def _verify(args: argparse.Namespace, spec: SourceSpec) -> int:
+    """``faq-kb verify``: the index as it is (never rebuilt first) against rank-bm25."""
+    import os
+
+    from kb.index.reader import INDEX_FILE, IndexReader, default_index_dir
+    from kb.maintain.verify import TOLERANCE, verify_index
+
+    path = os.path.join(args.index or default_index_dir(spec.key), INDEX_FILE)
+    reader = IndexReader.open(path)  # missing, damaged, other schema: FaqError, exit 2
+    progress = _note if args.verbose else (lambda message: None)
+    report = verify_index(reader, sample=None if args.all else args.sample, progress=progress)
+    if args.json:
+        data = dataclasses.asdict(report) | {"ok": report.ok, "index": path}
+        write(sys.stdout, json.dumps(data, indent=2) + "\n")
+        return 0 if report.ok else 1
+    scope = f"{report.checked_terms} of {report.terms} terms"
+    summary = (
+        f"{path}: {scope} on {report.entries} entries, {report.scores} scores compared "
+        "with rank-bm25's BM25Plus"
+    )
+    if report.ok:
+        write(sys.stdout, f"ok: {summary}: all match (within {TOLERANCE:g})\n")
+        return 0
+    lines = [f"differs: {line}" for line in report.differences]
+    more = report.difference_count - len(report.differences)
+    if more:
+        lines.append(f"… and {more} more")
+    lines.append(
+        f"FAILED: {summary}: {report.difference_count} differ by more than {TOLERANCE:g}; "
+        "rebuild the index (`faq-kb build`) and report it if a fresh build differs too"
+    )
+    write(sys.stdout, printable("\n".join(lines)) + "\n")
+    return 1
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, SourceSpec], int]] = {
+    "verify": _verify,
     "build": _build,
     "check": _check,
     "list": _list,

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, overload
 
 from kb.errors import BuildError, FaqError, SourceError
-from kb.index.encode import Corpus, write_index
+from kb.index.encode import _NP_INT, Corpus, write_index
 from kb.index.params import params
-from kb.index.prepare import Stored, field_texts, load_source, prepare_entries, prepare_item
+from kb.index.prepare import Prepared, field_texts, load_source, prepare_entries, prepare_source
 from kb.index.reader import INDEX_FILE, IndexReader, file_fingerprint, rst_names, write_streaming
 from kb.ingest.sources import Source
 from kb.models import Entry
@@ -32,6 +32,7 @@ __all__ = [
     "BuildReport",
     "build",
     "build_bytes",
+    "build_pending",
     "encode_index",
     "field_texts",
     "fingerprint",
@@ -158,25 +159,144 @@ class Reuse:
     """The entries of a previous index whose sources have not changed since.
 
     Read through a file handle opened when the build starts (the old index may be
-    replaced meanwhile), one source at a time, never mapped whole into memory.
+    replaced meanwhile). An unchanged source is neither parsed nor tokenized again: its
+    entries' lines are copied, and its tokens come back from the old postings' term
+    frequencies (all BM25Plus needs of an entry: each term's tf and the field's length),
+    to be scored afresh with the new index's N, df and average lengths.
     """
 
     handle: BinaryIO | None = None
-    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → file bytes
+    reader: IndexReader | None = None
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → entry numbers
     warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
     damaged: bool = False  # the previous index failed its checksums: nothing reused
+    _table: list[tuple[Any, Any, Any]] | None = None
+    _terms: list[str] | None = None
 
-    def stored(self, name: str) -> Stored:
-        """The stored JSON lines of one unchanged source's entries (and its warnings)."""
-        assert self.handle is not None
-        start, end = self.spans[name]
-        self.handle.seek(start)
-        return Stored(name, self.handle.read(end - start), tuple(self.warnings.get(name, ())))
+    def release(self) -> None:
+        """Free what was read of the old index (before the new one is written)."""
+        self._table = None
+        self._terms = None
 
     def close(self) -> None:
         """Let go of the old index."""
+        self.release()
+        self.reader = None
         if self.handle is not None:
             self.handle.close()
+
+    def prepared(self, names: list[str]) -> Prepared:
+        """A run of unchanged sources, as if prepared anew (the same tokens, counted)."""
+        import numpy as np
+
+        reader = self.reader
+        assert reader is not None
+        ranges = [self.spans[name] for name in names]
+        total = sum(stop - first for first, stop in ranges)
+        run = Prepared(names[0])
+        run.runs = [
+            (stop - first, self.warnings.get(name, []))
+            for name, (first, stop) in zip(names, ranges, strict=True)
+        ]
+        streams, lengths = [], []
+        for docs, terms, tfs in self._postings_table():
+            picked = []
+            at = 0
+            # Bounds in the table's own dtype: any other would convert the whole table.
+            bounds = np.searchsorted(docs, np.array(ranges, dtype=docs.dtype).ravel())
+            for number, (first, stop) in enumerate(ranges):
+                low, high = int(bounds[2 * number]), int(bounds[2 * number + 1])
+                picked.append((terms[low:high], tfs[low:high], docs[low:high] - (first - at)))
+                at += stop - first
+            run_terms = np.concatenate([p[0] for p in picked])
+            run_tfs = np.concatenate([p[1] for p in picked])
+            run_docs = np.concatenate([p[2] for p in picked])
+            # The field's tokens, entry after entry (their order within an entry is not
+            # counted: BM25 reads only each term's tf and the entry's length).
+            streams.append(np.repeat(run_terms, run_tfs))
+            lengths.append(np.bincount(run_docs, weights=run_tfs, minlength=total))
+        vocabulary = self._vocabulary()
+        # The run's own numbering: the old ranks it uses, in order (a mask, not a sort).
+        local = np.zeros(len(vocabulary), dtype=np.int64)
+        for stream in streams:
+            local[stream] = 1
+        used = np.flatnonzero(local)
+        local[used] = np.arange(len(used))
+        run.vocab = [vocabulary[rank] for rank in used.tolist()]
+        for number, (stream, length) in enumerate(zip(streams, lengths, strict=True)):
+            run.terms[number].frombytes(local[stream].astype(_NP_INT).tobytes())
+            run.lengths[number].frombytes(length.astype(_NP_INT).tobytes())
+        parents, ends = reader.parents, reader.whole("entry_ends")
+        numbers: list[int] = []
+        at = 0
+        copies = []
+        for first, stop in ranges:
+            copies.append(reader.entry_span(first, stop))
+            previous = ends[first - 1] if first else 0
+            for number in range(first, stop):
+                run.sizes.append(ends[number] - previous)
+                previous = ends[number]
+                parent = parents[number]
+                numbers.append(parent - first + at if first <= parent < stop else -1)
+            at += stop - first
+        run.parent_numbers = numbers
+        run.copy_lines = functools.partial(self._copy, copies)
+        return run
+
+    def _copy(self, spans: list[tuple[int, int]], out: BinaryIO) -> None:
+        """Copy stored entry lines (file offsets, checked) from the old index to ``out``."""
+        assert self.handle is not None
+        for start, end in spans:
+            self.handle.seek(start)
+            left = end - start
+            while left > 0:
+                piece = self.handle.read(min(left, 1 << 20))
+                if not piece:
+                    raise OSError(f"{self.handle.name}: shorter than its header says")
+                out.write(piece)
+                left -= len(piece)
+
+    def _vocabulary(self) -> list[str]:
+        """The old index's terms, in rank order (decoded once)."""
+        if self._terms is None:
+            reader = self.reader
+            assert reader is not None
+            blob = reader.span("terms", 0, reader.section_size("terms"))
+            ends = reader.whole("term_ends").tolist()
+            starts = [0, *ends[:-1]]
+            self._terms = [blob[a:b].decode() for a, b in zip(starts, ends, strict=True)]
+        return self._terms
+
+    def _postings_table(self) -> list[tuple[Any, Any, Any]]:
+        """Per field: every posting's entry, term (by rank) and tf, sorted by entry and term."""
+        import numpy as np
+
+        if self._table is not None:
+            return self._table
+        reader = self.reader
+        assert reader is not None
+
+        section = reader.numpy_section
+        spans = section("spans", "<u4").reshape(-1, 3)
+        term_spans = section("term_spans", "<u4").astype(np.int64)
+        span_terms = np.repeat(np.arange(len(term_spans) - 1, dtype=np.int32), np.diff(term_spans))
+        ints, all_tfs = section("postings", "<i4"), section("tfs", "<u4")
+        table = []
+        for field_no in range(len(reader.fields)):
+            mine = spans[:, 0] == field_no
+            counts, firsts = spans[mine, 1].astype(np.int64), spans[mine, 2].astype(np.int64)
+            first_of = np.repeat(firsts, counts)
+            within = np.arange(len(first_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+            # A span's postings: its entries (i32) from 3 * its first posting on, then scores.
+            docs = ints[3 * first_of + within]
+            tfs = all_tfs[first_of + within]
+            terms = np.repeat(span_terms[mine], counts)
+            del first_of, within
+            order = np.lexsort((terms, docs))
+            table.append((docs[order], terms[order], tfs[order]))
+        self._table = table
+        reader.forget_pages()
+        return table
 
 
 def gather(
@@ -196,18 +316,33 @@ def gather(
     corpus = Corpus(spool)
     warnings: list[str] = []
     problems: list[SourceError] = []
-    work = (reuse.stored(s.name) if s.name in reuse.spans else s for s in sources)
-    size = sum(_size(s) for s in sources if s.name not in reuse.spans)
-    size += sum(end - start for start, end in reuse.spans.values())
+    changed = [s for s in sources if s.name not in reuse.spans]
     if progress:
         progress(0, len(sources), 0)
-    for done, prepared in enumerate(_map_ordered(prepare_item, work, len(sources), size), 1):
-        warnings.extend(prepared.warnings)
-        problems.extend(prepared.problems)
-        if not problems:
-            corpus.add(prepared)
+    results = _map_ordered(prepare_source, iter(changed), len(changed), sum(map(_size, changed)))
+    run: list[str] = []  # unchanged sources in a row: taken from the old index at once
+
+    def flush() -> None:
+        if run and not problems:
+            corpus.add(reuse.prepared(run))
+        run.clear()
+
+    for done, source in enumerate(sources, 1):
+        if source.name in reuse.spans:
+            run.append(source.name)
+            warnings.extend(reuse.warnings.get(source.name, []))
+        else:
+            flush()
+            prepared = next(results)
+            warnings.extend(prepared.warnings)
+            problems.extend(prepared.problems)
+            if not problems:
+                corpus.add(prepared)
         if progress:
-            progress(done, len(sources), len(corpus))
+            pending = sum(reuse.spans[n][1] - reuse.spans[n][0] for n in run)
+            progress(done, len(sources), len(corpus) + pending)
+    flush()
+    reuse.release()
     if problems:
         raise BuildError(problems)
     return corpus, warnings
@@ -291,6 +426,7 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
         return Reuse()
     try:
         old.check_all()  # stored lines are never reused unchecked
+        old.forget_pages()
     except FaqError:
         handle.close()
         return Reuse(damaged=True)
@@ -306,12 +442,12 @@ def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
     ):
         handle.close()
         return Reuse()
-    reuse = Reuse(handle)
+    reuse = Reuse(handle, old)
     at = 0
     # The header counts each source's entries, in order: their numbers follow.
     for record, count, kept in zip(records, counts, warnings, strict=True):
         if record in fingerprint_["sources"]:
-            reuse.spans[record["name"]] = old.entry_span(at, at + count)
+            reuse.spans[record["name"]] = (at, at + count)
             reuse.warnings[record["name"]] = [str(w) for w in kept]
         at += count
     return reuse
@@ -361,7 +497,7 @@ def build(
 ) -> BuildReport:
     """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
 
-    The file is streamed, never held whole in memory; the entries' JSON lines wait in an
+    The file is streamed, never held whole in memory; the entries' stored bytes wait in an
     unnamed temporary file in ``index_dir`` until the postings are written.
 
     Raises:
@@ -379,6 +515,34 @@ def build(
     )
     report.path = path
     return report
+
+
+_PENDING = itertools.count()
+
+
+def build_pending(
+    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+) -> tuple[str, BuildReport]:
+    """Build the index of ``spec`` into a new file beside ``index_dir``'s index, not in use.
+
+    Streamed as ``build`` streams it (bounded memory); the caller renames the file over
+    the index (``os.replace``) to use it, or removes it.
+
+    Raises:
+        ManifestError, BuildError: as ``build_bytes``.
+        OSError: the index folder cannot be written.
+    """
+    os.makedirs(index_dir, exist_ok=True)
+    path = os.path.join(index_dir, f".{INDEX_FILE}.{os.getpid()}.{next(_PENDING)}.new")
+    report = _build(
+        spec,
+        index_dir,
+        lambda write: write_streaming(path, write),
+        functools.partial(_spool, index_dir),
+        progress,
+    )
+    report.path = path
+    return path, report
 
 
 def _spool(folder: str) -> BinaryIO:

@@ -1,5 +1,7 @@
 """Write the index file: prepared sources → BM25Plus contributions (numpy) → one file.
 
+The layout is ``kb.index.reader``'s (``SECTIONS``).
+
 BM25Plus as rank-bm25 computes it (tests/test_build_speed.py keeps rank-bm25 as the
 reference), counted with numpy over term numbers instead of per-document dicts and a
 per-posting loop.
@@ -12,7 +14,6 @@ import io
 import json
 import math
 import shutil
-import zlib
 from typing import Any, BinaryIO
 
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
@@ -23,6 +24,7 @@ from kb.index.reader import (
     FORMAT,
     HEADER_CRC_ZERO,
     SCHEMA_VERSION,
+    SECTIONS,
     Chunker,
     seal_header,
 )
@@ -35,8 +37,8 @@ class Corpus:
     """Prepared sources gathered for one index, in order.
 
     Holds only what the postings need, as int arrays (each source's term numbers mapped to
-    one numbering), and the entry ids; the entries' JSON lines go straight to ``spool``, to
-    be copied into the index file last.
+    one numbering), and the entries' parents; the entries' stored bytes go straight to
+    ``spool``, to be copied into the index file last.
     """
 
     def __init__(self, spool: BinaryIO) -> None:
@@ -45,8 +47,7 @@ class Corpus:
         self.terms = [array.array(_INT) for _ in FIELDS]
         self.lengths = [array.array(_INT) for _ in FIELDS]
         self.sizes: list[int] = []
-        self.ids: list[str] = []
-        self.parents: list[str] = []
+        self.parents: list[int] = []  # each entry's parent's number, -1 for none
         self.source_counts: list[int] = []  # entries of each source, in order
         self.source_warnings: list[list[str]] = []  # each source's warnings, in order
         self.tokenize_seconds = 0.0
@@ -56,7 +57,7 @@ class Corpus:
         return len(self.sizes)
 
     def add(self, prepared: Prepared) -> None:
-        """Append one source's entries."""
+        """Append one source's entries (or a run of unchanged ones: ``prepared.runs``)."""
         import numpy as np  # build time only: the query path never imports numpy
 
         numbering = self.numbering
@@ -69,12 +70,20 @@ class Corpus:
             local = np.frombuffer(prepared.terms[number], dtype=_NP_INT)
             self.terms[number].frombytes(mapping[local].tobytes())
             self.lengths[number].extend(prepared.lengths[number])
-        self.spool.write(prepared.lines)
+        if prepared.copy_lines is not None:
+            prepared.copy_lines(self.spool)
+        else:
+            self.spool.write(prepared.lines)
+        base = len(self.sizes)
+        self.parents.extend(base + p if p >= 0 else -1 for p in prepared.local_parents())
         self.sizes.extend(prepared.sizes)
-        self.ids.extend(prepared.ids)
-        self.parents.extend(prepared.parents)
-        self.source_counts.append(len(prepared))
-        self.source_warnings.append(list(prepared.warnings))
+        if prepared.runs is None:
+            self.source_counts.append(len(prepared))
+            self.source_warnings.append(list(prepared.warnings))
+        else:
+            for count, warnings in prepared.runs:
+                self.source_counts.append(count)
+                self.source_warnings.append(list(warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
 
@@ -92,12 +101,15 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     by_rank = sorted(by_number)
     del by_number
 
-    terms: dict[str, list[float]] = {}
     fields = []
-    postings_size = 0
+    postings_size = 0  # in postings (12 bytes each)
     # Per field: its postings' docs (int32) and contributions (float64), term by term, and
     # each term's rank and number of postings. Big arrays are updated in place.
     blocks: list[tuple[Any, Any, list[int], list[int]]] = []
+    # Per field: (term ranks, field numbers, counts, first posting numbers) of its spans.
+    span_parts: list[tuple[Any, Any, Any, Any]] = []
+    tf_parts: list[Any] = []  # per field: its postings' term frequencies
+    laid_out: list[Any] = []  # per field: its postings as written (see _interleave)
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         fields.append({"name": name, "weight": weight, "delta": DELTA})
         term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
@@ -114,6 +126,15 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         starts = _firsts(term_of)
         ranks = term_of[starts].tolist()
         counts = np.diff(np.append(starts, len(keys))).tolist()
+        span_parts.append(
+            (
+                np.array(ranks, dtype=np.int64),
+                np.full(len(ranks), field_no, dtype=np.int64),
+                np.array(counts, dtype=np.int64),
+                starts + postings_size,
+            )
+        )
+        postings_size += len(keys)
         del starts
         term_of *= n_docs
         keys -= term_of  # now the docs
@@ -124,10 +145,12 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         # document gets for the term (added back once per query term at search):
         #   idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
         # in place, in the same order (IEEE + and * are commutative, so exactly the same).
+        # The reader computes each idf again from the postings count, by the same expression.
         idfs = [math.log((n_docs + 1) / df) for df in counts]
         avgdl = total / n_docs
         norms = K1 * (1 - B + B * doc_lens.astype(np.float64) / avgdl)
         del doc_lens
+        tf_parts.append(tfs.astype("<u4"))
         extras = tfs.astype(np.float64)
         del tfs
         denominators = norms[docs]
@@ -142,102 +165,148 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         idf *= DELTA
         extras -= idf
         del idf
-        at = postings_size
-        for term_rank, count, term_idf in zip(ranks, counts, idfs, strict=True):
-            terms.setdefault(by_rank[term_rank], [0.0]).extend([field_no, term_idf, at, count])
-            at += 12 * count
-        postings_size = at
-        blocks.append((docs, extras.astype("<f8", copy=False), ranks, counts))
+        laid_out.append(_interleave(docs, extras.astype("<f8", copy=False), counts))
+        blocks.append((docs, None, ranks, counts))
         del docs, extras
     # A term's overall document frequency counts the entries having it in any field.
-    if blocks:
-        document_freq = _document_freqs(blocks, len(by_rank), n_docs)
-        for term_rank, term in enumerate(by_rank):
-            terms[term][0] = math.log((n_docs + 1) / document_freq[term_rank])
-    vocab = json.dumps(
-        {"fields": fields, "terms": terms, "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1)},
-        separators=(",", ":"),
-        sort_keys=True,
-    ).encode()
-    del terms
-    offsets = [0]
-    for size in corpus.sizes:
-        offsets.append(offsets[-1] + size)
-    numbers = {id_: n for n, id_ in enumerate(corpus.ids)}
-    parents = [numbers.get(p, -1) if p else -1 for p in corpus.parents]
-    del numbers
+    document_freq = _document_freqs(blocks, len(by_rank), n_docs) if blocks else []
+    del blocks
+    # The term table: the terms' UTF-8 bytes, sorted, and where each ends; every term of
+    # the corpus has postings in some field (an empty field numbers no term).
+    encoded = [term.encode() for term in by_rank]
+    del by_rank
+    term_ends = np.cumsum([len(t) for t in encoded], dtype=np.int64)
+    term_bytes = b"".join(encoded)
+    del encoded
+    # Spans in term order, a term's fields in field order: a stable sort by term rank of
+    # the fields' spans concatenated in field order.
+    if span_parts:
+        span_ranks, span_fields, span_counts, span_first = (
+            np.concatenate(column) for column in zip(*span_parts, strict=True)
+        )
+        order = np.argsort(span_ranks, kind="stable")
+        span_table = np.stack(
+            (span_fields[order], span_counts[order], span_first[order]), axis=1
+        ).astype("<u4")
+        term_spans = np.searchsorted(span_ranks[order], np.arange(len(term_ends) + 1))
+        del order, span_ranks, span_fields, span_counts, span_first
+    else:
+        span_table = np.zeros((0, 3), dtype="<u4")
+        term_spans = np.zeros(len(term_ends) + 1, dtype=np.int64)
+    del span_parts
+    offsets = np.cumsum(np.array(corpus.sizes, dtype=np.int64))
+    parents = corpus.parents
+    if postings_size >= 1 << 32 or len(term_bytes) >= 1 << 32:
+        raise ValueError("an index this large needs 64-bit vocabulary offsets")
+    binary: dict[str, bytes] = {
+        "terms": term_bytes,
+        "term_ends": term_ends.astype("<u4").tobytes(),
+        "term_df": np.array(document_freq, dtype="<u4").tobytes(),
+        "term_spans": term_spans.astype("<u4").tobytes(),
+        "spans": span_table.tobytes(),
+        "tfs": b"".join(part.tobytes() for part in tf_parts),
+        "parents": np.array(parents, dtype="<i4").tobytes(),
+        "entry_ends": offsets.astype("<u8").tobytes(),
+    }
+    del term_bytes, term_ends, term_spans, span_table, parents, tf_parts
     spool = corpus.spool
+    checksums = {name: _crcs(data) for name, data in binary.items()}
+    chunker = Chunker()
+    for words in laid_out:
+        chunker.feed(memoryview(words).cast("B"))
+    checksums["postings"] = chunker.done()
+    checksums["entries"] = _spool_crcs(spool)
     header: dict[str, Any] = {
-        "checksums": {
-            "vocab": zlib.crc32(vocab),
-            "postings": _postings_crcs(blocks),
-            "entries": _spool_crcs(spool),
-        },
+        "checksums": checksums,
         "header_crc": HEADER_CRC_ZERO.decode(),
         "format": FORMAT,
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
         "params": params(),
+        "fields": fields,
+        "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
+        "term_count": len(document_freq),
         "fingerprint": fingerprint,
         "entry_count": n_docs,
-        "parents": parents,
-        "entry_offsets": offsets,
         "source_counts": corpus.source_counts,
         # An unchanged source is not parsed again: its warnings are kept to report again.
         "source_warnings": corpus.source_warnings,
     }
+    sizes = {name: len(binary[name]) if name in binary else 0 for name in SECTIONS}
+    sizes["postings"] = 12 * postings_size
+    sizes["entries"] = int(offsets[-1]) if len(offsets) else 0
     # Section offsets depend on the header's own length: lay out, then fix the point.
-    sizes = {"vocab": len(vocab), "postings": postings_size, "entries": offsets[-1]}
-    header["sections"] = {"vocab": [0, 0], "postings": [0, 0], "entries": [0, 0]}
+    header["sections"] = {name: [0, 0] for name in SECTIONS}
     while True:
         head = json.dumps(header, separators=(",", ":"), sort_keys=True).encode() + b"\n"
         at = len(head)
         sections = {}
-        for section, size in sizes.items():
-            sections[section] = [at, size]
-            at += size
+        for name in SECTIONS:
+            at += -at % 8  # each section 8-byte aligned
+            sections[name] = [at, sizes[name]]
+            at += sizes[name]
         if sections == header["sections"]:
             break
         header["sections"] = sections
-    del header, offsets, parents
+    written = len(head)
     out.write(seal_header(head))
-    out.write(vocab)
-    del vocab
-    while blocks:
-        docs, extras, _, counts = blocks.pop(0)
-        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
-        start = 0
-        for count in counts:
-            end = start + count
-            out.write(docs_view[4 * start : 4 * end])
-            out.write(extras_view[8 * start : 8 * end])
-            start = end
-        del docs_view, extras_view, docs, extras
-    spool.seek(0)
-    if isinstance(spool, io.BytesIO):
-        out.write(spool.getbuffer())
-    else:
-        shutil.copyfileobj(spool, out, 1 << 20)
+    for name in SECTIONS:
+        at = sections[name][0]
+        out.write(bytes(at - written))
+        written = at + sizes[name]
+        if name == "postings":
+            while laid_out:
+                out.write(memoryview(laid_out.pop(0)).cast("B"))
+        elif name == "entries":
+            spool.seek(0)
+            if isinstance(spool, io.BytesIO):
+                out.write(spool.getbuffer())
+            else:
+                shutil.copyfileobj(spool, out, 1 << 20)
+        else:
+            out.write(binary.pop(name))
 
 
-def _postings_crcs(blocks: list[tuple[Any, Any, list[int], list[int]]]) -> list[int]:
-    """The postings' chunk checksums, fed in the order ``write_index`` writes them."""
+def _interleave(docs: Any, extras: Any, counts: list[int]) -> Any:
+    """A field's postings as the file holds them, as 4-byte words: term after term, the
+    term's documents (i32), then their contributions (f64, two words each).
+
+    Laid out a range of terms at a time, so that the index arrays stay small.
+    """
     import numpy as np
 
+    words = np.empty(3 * len(docs), dtype="<i4")
+    halves = extras.view("<i4").reshape(-1, 2)  # each f64 as its two words, in order
+    sizes = np.array(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    first = 0
+    while first < len(sizes):
+        # Whole terms, about PASS_TOKENS postings (at least one term).
+        stop = max(first + 1, int(np.searchsorted(starts, starts[first] + PASS_TOKENS)))
+        low = int(starts[first])
+        high = int(starts[stop - 1] + sizes[stop - 1])
+        span_start = np.repeat(starts[first:stop], sizes[first:stop])
+        within = np.arange(low, high, dtype=np.int64) - span_start
+        span_start *= 3
+        span_start += within  # where each document goes
+        words[span_start] = docs[low:high]
+        span_start += within
+        span_start += np.repeat(sizes[first:stop], sizes[first:stop])  # its contribution
+        words[span_start] = halves[low:high, 0]
+        span_start += 1
+        words[span_start] = halves[low:high, 1]
+        first = stop
+    return words
+
+
+def _crcs(data: bytes) -> list[int]:
     chunker = Chunker()
-    for docs, extras, _, counts in blocks:
-        docs_view, extras_view = memoryview(docs.view(np.uint8)), memoryview(extras.view(np.uint8))
-        start = 0
-        for count in counts:
-            end = start + count
-            chunker.feed(docs_view[4 * start : 4 * end])
-            chunker.feed(extras_view[8 * start : 8 * end])
-            start = end
+    chunker.feed(data)
     return chunker.done()
 
 
 def _spool_crcs(spool: BinaryIO) -> list[int]:
-    """The entries' chunk checksums: the spooled JSON lines, read once more."""
+    """The entries' chunk checksums: the spooled entries, read once more."""
     chunker = Chunker()
     spool.seek(0)
     while piece := spool.read(CHECK_CHUNK):

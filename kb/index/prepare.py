@@ -1,4 +1,4 @@
-"""A source made ready to index: its entries as JSON lines, its fields as term numbers.
+"""A source made ready to index: its entries' stored bytes, its fields as term numbers.
 
 This is the part of a build that each source can do on its own, in a worker process when
 the build is large: parse the rst, serialise the entries and tokenize their fields. Only
@@ -9,18 +9,18 @@ never entry models.
 from __future__ import annotations
 
 import array
-import json
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 
 from kb.analysis.tokens import tokenize
 from kb.analysis.typography import plain_typography
 from kb.errors import SourceError
 from kb.index.params import FIELD_WEIGHTS
 from kb.index.reader import _INT
+from kb.index.records import encode
 from kb.ingest.sources import Source
 from kb.models import Entry
 
@@ -32,7 +32,7 @@ class Prepared:
     """One source's entries, ready to index (or its problems, if it could not be read)."""
 
     name: str
-    lines: bytearray = field(default_factory=bytearray)  # JSON lines, each ending "\n"
+    lines: bytearray = field(default_factory=bytearray)  # entries as stored, back to back
     sizes: list[int] = field(default_factory=list)  # bytes of each line
     ids: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)  # "" for a top-level entry
@@ -47,11 +47,24 @@ class Prepared:
     )
     warnings: list[str] = field(default_factory=list)
     problems: list[SourceError] = field(default_factory=list)
+    # Unchanged sources taken from the previous index: each one's entry count and warnings
+    # (None: this is one source), and each entry's parent by number (-1: none) in the run.
+    runs: list[tuple[int, list[str]]] | None = None
+    parent_numbers: list[int] | None = None
+    # Writes the run's entry lines (copied from the old index) instead of ``lines``.
+    copy_lines: Callable[[BinaryIO], None] | None = None
     tokenize_seconds: float = 0.0  # CPU time spent tokenizing ...
     numbering_seconds: float = 0.0  # ... and numbering the tokens
 
     def __len__(self) -> int:
         return len(self.sizes)
+
+    def local_parents(self) -> list[int]:
+        """Each entry's parent's place among these entries (-1: none, or not among them)."""
+        if self.parent_numbers is not None:
+            return self.parent_numbers
+        places = {id_: n for n, id_ in enumerate(self.ids)}
+        return [places.get(p, -1) if p else -1 for p in self.parents]
 
 
 def field_texts(entry: Entry) -> dict[str, str]:
@@ -102,24 +115,12 @@ class _Numbering(dict[str, int]):
 
 def prepare_entries(name: str, entries: Iterable[Entry]) -> Prepared:
     """Serialise and tokenize parsed entries."""
-    return _prepare(
-        name,
-        (
-            (e.model_dump_json().encode() + b"\n", e.id, e.parent or "", field_texts(e))
-            for e in entries
-        ),
-    )
+    return _prepare(name, ((_line(e), e.id, e.parent or "", field_texts(e)) for e in entries))
 
 
-def prepare_lines(name: str, lines: Iterable[bytes]) -> Prepared:
-    """Tokenize entries already serialised (from a previous index): their bytes are kept."""
-
-    def rows() -> Iterable[tuple[bytes, str, str, dict[str, str]]]:
-        for line in lines:
-            record = json.loads(line)
-            yield line, record["id"], record.get("parent") or "", record_texts(record)
-
-    return _prepare(name, rows())
+def _line(entry: Entry) -> bytes:
+    """The entry's stored bytes (``kb.index.records.encode``)."""
+    return encode(entry.model_dump())
 
 
 def _prepare(name: str, rows: Iterable[tuple[bytes, str, str, dict[str, str]]]) -> Prepared:
@@ -169,25 +170,6 @@ def load_source(source: Source) -> tuple[list[Entry], list[str], list[SourceErro
     except SourceError as exc:
         return [], warnings, [*problems, exc]
     return entries, warnings + alias_warnings, problems
-
-
-@dataclass(frozen=True)
-class Stored:
-    """An unchanged source's entries as the previous index stored them: JSON lines."""
-
-    name: str
-    lines: bytes
-    warnings: tuple[str, ...] = ()  # reported again until the source is fixed
-
-
-def prepare_item(item: Source | Stored) -> Prepared:
-    """``prepare_source``, or ``prepare_lines`` of stored lines (in a worker process too)."""
-    if isinstance(item, Stored):
-        lines = [line + b"\n" for line in item.lines.split(b"\n")[:-1]]
-        prepared = prepare_lines(item.name, lines)
-        prepared.warnings = list(item.warnings)
-        return prepared
-    return prepare_source(item)
 
 
 def prepare_source(source: Source) -> Prepared:

@@ -1,19 +1,24 @@
 """The index file: its format, a cheap reader for the query path, and its freshness check.
 
-One file, written atomically: a JSON header line, then a JSON vocabulary, binary postings
-and the entries as JSON lines. Postings hold each term's per-document BM25 contribution,
-computed at build time, so answering a question needs neither numpy nor rank-bm25: only
-``json``, ``array`` and the few postings the question's terms name. Data only, never pickle.
+One file, written atomically: a JSON header line, then binary sections (``SECTIONS``): a
+sorted term table looked up by binary search where it lies (memory-mapped, never parsed
+whole), the postings, the entries' parents and offsets, and the entries (compact JSON,
+each compressed on its own).
+Postings hold each term's per-document BM25 contribution, computed at build time, so
+answering a question needs neither numpy nor rank-bm25: only ``array``, a few probes of
+the term table, the postings the question's terms name and the entries shown. Data
+only, never pickle.
 """
 
 from __future__ import annotations
 
 import array
 import json
+import math
 import mmap
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
 from kb.errors import IndexFileError
@@ -21,7 +26,7 @@ from kb.errors import IndexFileError
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 11  # 9: smart quotes; 10: checksums; both
+SCHEMA_VERSION = 13  # 11: both; 12: binary sorted vocabulary; 13: compressed entries
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 # Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
@@ -163,11 +168,122 @@ class Field:
         self.name, self.weight, self.delta = name, weight, delta
 
 
+# A term's entry in the vocabulary: its weight (idf over all fields), then per field it
+# occurs in: field number, that field's idf, its postings' byte offset and count.
+TermInfo = list[float]
+
+
+class Vocabulary:
+    """The sorted term table of an index, looked up by binary search where it lies.
+
+    Nothing of it is parsed on open: a lookup reads ~log2(terms) entries of the table
+    (checksummed chunk by chunk as they are first read) and keeps its answer.
+    """
+
+    def __init__(self, reader: IndexReader) -> None:
+        self._reader = reader
+        self._found: dict[str, TermInfo | None] = {}
+        self.size = int(reader.header["term_count"])
+
+    def __len__(self) -> int:
+        return self.size
+
+    def get(self, term: str) -> TermInfo | None:
+        """The term's ``TermInfo``, or None if no entry has it."""
+        try:
+            return self._found[term]
+        except KeyError:
+            pass
+        at = self._find(term.encode())
+        info = None if at < 0 else self.info(at)
+        if len(self._found) < _LOOKUPS_KEPT:
+            self._found[term] = info
+        return info
+
+    def __getitem__(self, term: str) -> TermInfo:
+        info = self.get(term)
+        if info is None:
+            raise KeyError(term)
+        return info
+
+    def __contains__(self, term: object) -> bool:
+        return isinstance(term, str) and self.get(term) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        """Every term, in sorted order."""
+        for number in range(self.size):
+            yield self.term(number)
+
+    def term(self, number: int) -> str:
+        """The term at this place in sorted order."""
+        return bytes(self._bytes(number)).decode()
+
+    def _bytes(self, number: int) -> bytes:
+        reader = self._reader
+        ends = reader.ints("term_ends", number - 1 if number else 0, number + 1)
+        start = ends[0] if number else 0
+        return reader.span("terms", start, ends[-1])
+
+    def _find(self, key: bytes) -> int:
+        low, high = 0, self.size
+        while low < high:
+            middle = (low + high) // 2
+            probe = self._bytes(middle)
+            if probe < key:
+                low = middle + 1
+            elif probe > key:
+                high = middle
+            else:
+                return middle
+        return -1
+
+    def info(self, number: int) -> TermInfo:
+        """The ``TermInfo`` of the term at this place in sorted order."""
+        reader = self._reader
+        n_docs1 = len(reader) + 1
+        df = reader.ints("term_df", number, number + 1)[0]
+        first, stop = reader.ints("term_spans", number, number + 2)
+        spans = reader.ints("spans", 3 * first, 3 * stop)
+        info: TermInfo = [math.log(n_docs1 / df)]
+        for at in range(0, len(spans), 3):
+            field, count, posting = spans[at], spans[at + 1], spans[at + 2]
+            # rank-bm25's idf, by its own expression: the very float the build used.
+            info.extend((field, math.log(n_docs1 / count), 12 * posting, count))
+        return info
+
+
+# Term lookups a reader keeps (the bot's process asks many questions of one index).
+_LOOKUPS_KEPT = 200_000
+# The binary sections, in file order; each starts at a multiple of 8 bytes. The vocabulary:
+# the terms' UTF-8 bytes back to back, sorted (UTF-8 sorts as code points do), where each
+# ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
+# one more); a span (three u32): field number, postings count, first posting's number.
+# Postings: per span its documents (i32) then their contributions (f64); each posting's
+# term frequency (u32; a rebuild reuses an unchanged source's postings through them, never
+# tokenizing it again). Then each entry's parent (i32, -1 for none), where each entry's
+# stored bytes end (u64), and the entries (``kb.index.records.encode``: compressed JSON).
+SECTIONS = (
+    "terms",
+    "term_ends",
+    "term_df",
+    "term_spans",
+    "spans",
+    "postings",
+    "tfs",
+    "parents",
+    "entry_ends",
+    "entries",
+)
+_TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "tfs": "I"}
+_TYPECODES.update(parents="i", entry_ends="Q")
+
+
 class IndexReader:
-    """A loaded index: vocabulary in memory, postings and entries read on demand.
+    """A loaded index: the header in memory, everything else read where it lies, on demand.
 
     With ``preload`` the whole file is read into memory at once (the bot: no file I/O per
-    question); otherwise it is memory-mapped, so a question touches only what it needs.
+    question); otherwise it is memory-mapped, so a question touches only what it needs:
+    a few vocabulary probes, its terms' postings and the entries it shows.
     """
 
     def __init__(self, buf: bytes | mmap.mmap, path: str) -> None:
@@ -175,30 +291,43 @@ class IndexReader:
         self._buf = buf
         self.header = _parse_header(self._buf, path)
         try:
-            sections = self.header["sections"]
-            checksums = self.header["checksums"]
-            raw_vocab = self._section(sections["vocab"])
-            if _crc32(raw_vocab) != checksums["vocab"]:
-                raise DamagedIndex(f"{path}: the index is damaged (vocabulary checksum)")
-            vocab = json.loads(raw_vocab)
-            self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in vocab["fields"]]
-            self.terms: dict[str, list[float]] = vocab["terms"]
-            self.parents: list[int] = self.header["parents"]
-            self._entry_offsets: list[int] = self.header["entry_offsets"]
-            self.unknown_weight: float = vocab["unknown_weight"]
-            end = max(int(a) + int(n) for a, n in sections.values())
+            self._sections: dict[str, tuple[int, int]] = {
+                name: (int(self.header["sections"][name][0]), int(self.header["sections"][name][1]))
+                for name in SECTIONS
+            }
+            self._crcs: dict[str, list[int]] = {
+                name: list(self.header["checksums"][name]) for name in SECTIONS
+            }
+            self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in self.header["fields"]]
+            self.unknown_weight: float = self.header["unknown_weight"]
+            self._count = int(self.header["entry_count"])
+            end = buf.find(b"\n") + 1
+            for name in SECTIONS:  # in file order, each after the last and its zero padding
+                at, length = self._sections[name]
+                if not 0 <= at - end < 8 or buf[end:at] != bytes(at - end) or length < 0:
+                    raise ValueError(f"section {name} at {at}")
+                end = at + length
             if end != len(buf):
                 raise ValueError(f"{len(buf)} bytes where the header promises {end}")
+            if self._sections["parents"][1] != 4 * self._count:
+                raise ValueError("parents")
+            if self._sections["entry_ends"][1] != 8 * self._count:
+                raise ValueError("entry offsets")
+            self.terms = Vocabulary(self)
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFileError(f"{path}: the index is damaged ({exc!r}); rebuild it") from None
-        self._postings_at = int(sections["postings"][0])
-        self._entries_at = int(sections["entries"][0])
-        self._checked: dict[str, set[int]] = {"postings": set(), "entries": set()}
+        self._postings_at = self._sections["postings"][0]
+        self._entries_at = self._sections["entries"][0]
+        self._checked: dict[str, set[int]] = {name: set() for name in SECTIONS}
         self._entry_cache: dict[int, dict[str, Any]] = {}
+        self._arrays: dict[str, Any] = {}
         # In memory (the bot): per-term arrays worth keeping between questions.
         self.preloaded = isinstance(buf, bytes)
         self.cache: dict[Any, Any] = {}
         self._swap = sys.byteorder != self.header.get("byteorder", "little")
+        # Read by few questions (sub-parts), small (4 bytes an entry): checked now, so that
+        # no damage in it goes unnoticed until the question that reads it.
+        self.check("parents", 0, self._sections["parents"][1])
 
     @classmethod
     def open(cls, path: str, *, preload: bool = False) -> IndexReader:
@@ -227,11 +356,31 @@ class IndexReader:
         return dict(self.header.get("fingerprint") or {})
 
     def __len__(self) -> int:
-        return len(self._entry_offsets) - 1
+        return self._count
 
-    def _section(self, span: list[int]) -> bytes:
-        start, length = int(span[0]), int(span[1])
-        return self._buf[start : start + length]
+    def section_size(self, section: str) -> int:
+        """How many bytes a section holds."""
+        return self._sections[section][1]
+
+    def numpy_section(self, section: str, dtype: str) -> Any:
+        """A whole section as a numpy array viewing the file (checksums verified first)."""
+        import numpy as np
+
+        at, length = self._sections[section]
+        self.check(section, 0, length)
+        size = np.dtype(dtype).itemsize
+        return np.frombuffer(self._buf, dtype=dtype, count=length // size, offset=at)
+
+    def forget_pages(self) -> None:
+        """Let the kernel drop the mapped pages read so far (a rebuild reading the old index
+        whole need not keep all of it resident)."""
+        if isinstance(self._buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
+            self._buf.madvise(mmap.MADV_DONTNEED)
+
+    @property
+    def entries_at(self) -> int:
+        """Where the entries' lines start in the file."""
+        return self._entries_at
 
     def check(self, section: str, start: int, end: int) -> None:
         """Verify the checksums of the chunks holding bytes ``start:end`` of a section.
@@ -239,12 +388,14 @@ class IndexReader:
         Raises:
             DamagedIndex: one does not match.
         """
+        if end <= start:
+            return
         done = self._checked[section]
         first, last = start // CHECK_CHUNK, max(start, end - 1) // CHECK_CHUNK
         if first in done and last in done and last - first < 2:
             return
-        at, length = (int(x) for x in self.header["sections"][section])
-        crcs = self.header["checksums"][section]
+        at, length = self._sections[section]
+        crcs = self._crcs[section]
         for chunk in range(first, last + 1):
             if chunk in done:
                 continue
@@ -258,8 +409,42 @@ class IndexReader:
 
     def check_all(self) -> None:
         """Verify every checksum of the file (a build does, before reusing stored lines)."""
-        for section in ("postings", "entries"):
-            self.check(section, 0, int(self.header["sections"][section][1]))
+        for section in SECTIONS:
+            self.check(section, 0, self._sections[section][1])
+
+    def span(self, section: str, start: int, end: int) -> bytes:
+        """Bytes ``start:end`` of a section, their checksums verified."""
+        at, length = self._sections[section]
+        if not 0 <= start <= end <= length:
+            raise DamagedIndex(f"{self.path}: the index is damaged ({section} bounds)")
+        self.check(section, start, end)
+        return self._buf[at + start : at + end]
+
+    def ints(self, section: str, first: int, stop: int) -> array.array[int]:
+        """Items ``first:stop`` of one of the integer sections."""
+        code = _TYPECODES[section]
+        values = array.array(code if code != "Q" else "q")
+        size = values.itemsize
+        values.frombytes(self.span(section, first * size, stop * size))
+        if self._swap:
+            values.byteswap()
+        return values
+
+    def whole(self, section: str) -> array.array[int]:
+        """One integer section whole (parents, entry offsets), read and checked once."""
+        values = self._arrays.get(section)
+        if values is None:
+            code = _TYPECODES[section]
+            size = array.array(code).itemsize
+            values = self._arrays[section] = self.ints(
+                section, 0, self._sections[section][1] // size
+            )
+        return values
+
+    @property
+    def parents(self) -> array.array[int]:
+        """Each entry's parent's number (-1: a top-level entry)."""
+        return self.whole("parents")
 
     def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
         """Document numbers and their score contributions for one (term, field)."""
@@ -288,22 +473,33 @@ class IndexReader:
         """The stored entry (as a dict shaped like ``kb.models.Entry``) with that number."""
         cached = self._entry_cache.get(number)
         if cached is None:
-            cached = json.loads(self.raw_entry(number))
-            self._entry_cache[number] = cached
+            cached = self._entry_cache[number] = self.load_entry(number)
         return cached
+
+    def load_entry(self, number: int) -> dict[str, Any]:
+        """``entry(number)`` read afresh, not kept (for a pass over every entry)."""
+        from kb.index.records import decode
+
+        raw = self.raw_entry(number)
+        try:
+            return decode(raw)
+        except ValueError as exc:  # checksummed, so written so by a faulty build
+            raise IndexFileError(f"{self.path}: entry {number} is unreadable ({exc})") from None
 
     def entry_span(self, first: int, stop: int) -> tuple[int, int]:
         """Where entries ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
+        if not 0 <= first <= stop <= self._count:
+            raise IndexError(first if first < 0 or first > self._count else stop)
+        ends = self.whole("entry_ends")
         return (
-            self._entries_at + self._entry_offsets[first],
-            self._entries_at + self._entry_offsets[stop],
+            self._entries_at + (ends[first - 1] if first else 0),
+            self._entries_at + (ends[stop - 1] if stop else 0),
         )
 
     def raw_entry(self, number: int) -> bytes:
-        """The stored JSON line of entry ``number``, as written (ending in a newline)."""
+        """The stored bytes of entry ``number``, as written (``kb.index.records.encode``)."""
         start, end = self.entry_span(number, number + 1)
-        self.check("entries", start - self._entries_at, end - self._entries_at)
-        return self._buf[start:end]
+        return self.span("entries", start - self._entries_at, end - self._entries_at)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, in index order."""

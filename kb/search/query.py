@@ -82,10 +82,11 @@ def _query_tokens(question: str) -> list[str]:
     ]
 
 
-# Above this many postings for one question, numpy's bincount beats a Python loop by far
-# (a 100k-entry index); below it, importing numpy would cost a cold ``faq-search`` more
-# than it saves. A preloaded index (the bot, a warm process) switches much earlier.
-NUMPY_MIN_POSTINGS = 20_000
+# A preloaded index (the bot, a warm process) adds up a question's postings with numpy's
+# bincount once they are this many. A memory-mapped one (a one-off ``faq-search``) never
+# does (None): importing numpy (~100 ms) costs more than a Python loop over the postings
+# of even a 100k-entry index saves.
+NUMPY_MIN_POSTINGS: int | None = None
 NUMPY_MIN_POSTINGS_PRELOADED = 2_000
 _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
 
@@ -113,26 +114,36 @@ class Scored:
         raise NotImplementedError
 
 
-class _DictScored(Scored):
+class _ListScored(Scored):
+    """Scores added up in Python lists, one slot per entry (no numpy: a cold process)."""
+
     def __init__(
-        self, base: float, total: float, extra: dict[int, float], covered: dict[int, float]
+        self, base: float, total: float, extra: list[float], covered: list[float], found: set[int]
     ) -> None:
         super().__init__(base, total)
-        self.extra, self.covered = extra, covered
+        self.extra, self.covered, self.found = extra, covered, found
 
     def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         extra = self.extra
-        pool = [d for d in extra if self.coverage(d) >= min_coverage] if min_coverage else extra
-        first = heapq.nsmallest(_FIRST_BATCH, pool, key=lambda d: (-extra[d], d))
-        yield from first
-        if len(first) == _FIRST_BATCH:
-            yield from sorted(pool, key=lambda d: (-extra[d], d))[_FIRST_BATCH:]
+        pool = self.found
+        if min_coverage:
+            pool = {d for d in pool if self.coverage(d) >= min_coverage}
+        first: list[int] | set[int] = pool
+        if len(pool) > _FIRST_BATCH:
+            # Everything scoring at least the batch's last score, ties included: exact.
+            floor = heapq.nlargest(_FIRST_BATCH, map(extra.__getitem__, pool))[-1]
+            first = [d for d in pool if extra[d] >= floor]
+        order = sorted(first, key=lambda d: (-extra[d], d))
+        yield from order
+        if len(order) < len(pool):
+            taken = set(order)
+            yield from sorted((d for d in pool if d not in taken), key=lambda d: (-extra[d], d))
 
     def score(self, doc: int) -> float:
-        return self.base + self.extra.get(doc, 0.0)
+        return self.base + self.extra[doc]
 
     def coverage(self, doc: int) -> float:
-        return self.covered.get(doc, 0.0) / self.total if self.total else 0.0
+        return self.covered[doc] / self.total if self.total else 0.0
 
 
 class _ArrayScored(Scored):
@@ -198,21 +209,29 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
             postings += int(info[at + 3])
         plan.append((term, weight, spans))
     threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
-    if postings >= threshold:
+    if threshold is not None and postings >= threshold:
         return _score_numpy(index, base, total, plan)
-    extra: dict[int, float] = {}
-    covered: dict[int, float] = {}
+    n = len(index)
+    extra = [0.0] * n
+    covered = [0.0] * n
+    found: set[int] = set()
     for _term, weight, spans in plan:
-        seen: dict[int, float] = {}
+        read = []
         for w, share, offset, count in spans:
             docs, extras = index.postings(offset, count)
-            for doc, x in zip(docs, extras, strict=True):
-                extra[doc] = extra.get(doc, 0.0) + w * x
-                if share > seen.get(doc, 0.0):
-                    seen[doc] = share
+            # The same additions in the same order as numpy's bincount: term by term,
+            # field by field (``w * x`` as ``w.__mul__(x)``: the same product).
+            for doc, x in zip(docs, map(w.__mul__, extras), strict=True):
+                extra[doc] += x
+            found.update(docs)
+            read.append((share, docs))
+        # Each entry's best share among the term's fields: the largest written last.
+        seen: dict[int, float] = {}
+        for share, docs in sorted(read, key=lambda item: item[0]):
+            seen.update(dict.fromkeys(docs, share))
         for doc, share in seen.items():
-            covered[doc] = covered.get(doc, 0.0) + weight * share
-    return _DictScored(base, total, extra, covered)
+            covered[doc] += weight * share
+    return _ListScored(base, total, extra, covered, found)
 
 
 def _score_numpy(

@@ -152,7 +152,7 @@ def compute_vectors(
     owners: list[int] = []
     for number in range(len(index)):
         # Parsed here, not through index.entry(), which would keep every entry cached.
-        for kind, text in entry_texts(json.loads(index.raw_entry(number))):
+        for kind, text in entry_texts(index.load_entry(number)):
             texts.append(text)
             owners.append(2 * number + kind)
     digests = [text_digest(t) for t in texts]

@@ -1,0 +1,128 @@
+"""Entries as the index stores them: each rendered form once, the rest derived on reading.
+
+An entry's answer is rendered at ingest into blocks, each with its plain text and its
+Slack mrkdwn, and the answer's plain text is the blocks joined. Stored whole, that is the
+answer three times over. The index keeps the blocks' text, and a block's mrkdwn only
+where it is more than the text escaped (emphasis, links, inline code); the answer's text
+only where it is not the blocks joined. ``expand`` gives back exactly the entry written:
+``compact`` keeps a form whenever deriving it would not give the same string. Each entry
+is then compressed on its own (``encode``).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Any
+
+# Each stored entry is its JSON compressed on its own (so that one is read without the
+# others), primed with this dictionary: the parts every entry's JSON shares. Fixed, not
+# drawn from the corpus, so that an unchanged source's stored entries stay valid in any
+# later index. Changing it changes every index: bump SCHEMA_VERSION.
+ZDICT = (
+    b'{"id":"","collection":"","title":"","source_title":"","breadcrumb":[""],'
+    b'"url":"https://","anchor":"","blocks":[{"kind":"paragraph","text":""},'
+    b'{"kind":"code","text":""},{"kind":"item","text":"","marker":"\xe2\x80\xa2"},'
+    b'{"kind":"paragraph","text":"","mrkdwn":"<https://|>"}],'
+    b'"links":[{"text":"","url":"https://"}],"source":{"path":"","line":},'
+    b'"parent":null,"aliases":[]}\n'
+)
+_LEVEL = 6
+
+
+def encode(entry: dict[str, Any]) -> bytes:
+    """The stored bytes of an entry (a dict shaped like ``kb.models.Entry``)."""
+    line = json.dumps(compact(entry), ensure_ascii=False, separators=(",", ":")).encode()
+    packer = zlib.compressobj(_LEVEL, zdict=ZDICT)
+    return packer.compress(line) + packer.flush()
+
+
+def decode(stored: bytes) -> dict[str, Any]:
+    """The entry stored as ``stored`` (the inverse of ``encode``).
+
+    Raises:
+        ValueError: the bytes are not a stored entry.
+    """
+    try:
+        unpacker = zlib.decompressobj(zdict=ZDICT)
+        line = unpacker.decompress(stored) + unpacker.flush()
+    except zlib.error as exc:
+        raise ValueError(f"not a stored entry ({exc})") from None
+    if not unpacker.eof:
+        raise ValueError("not a stored entry (truncated)")
+    record: dict[str, Any] = json.loads(line)
+    return expand(record)
+
+
+def _escape(text: str) -> str:
+    # kb.ingest.blocks.escape_mrkdwn, inlined: the query path does not import the ingest.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def derived_mrkdwn(kind: str, text: str) -> str:
+    """The mrkdwn a block of this kind and text has when it holds no inline markup."""
+    if kind == "code":
+        return f"```\n{_escape(text)}\n```"
+    if kind == "heading":
+        return f"*{_escape(text)}*"
+    return _escape(text)
+
+
+def answer_text(blocks: list[dict[str, Any]]) -> str:
+    """The plain text of an answer from its blocks (``kb.ingest.blocks.blocks_to_text``)."""
+    parts = []
+    for block in blocks:
+        indent = "  " * block.get("depth", 0)
+        text = block["text"]
+        if block["kind"] == "code":
+            parts.append(
+                "\n".join(f"{indent}    {line}" if line else "" for line in text.splitlines())
+            )
+        elif block["kind"] == "item":
+            parts.append(f"{indent}{block.get('marker', '')} {text}")
+        else:
+            parts.append(f"{indent}{text}")
+    return "\n\n".join(parts)
+
+
+def compact(entry: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of an entry (a dict shaped like ``kb.models.Entry``)."""
+    record = dict(entry)
+    blocks = []
+    for block in entry["blocks"]:
+        stored = {"kind": block["kind"], "text": block["text"]}
+        if block["mrkdwn"] != derived_mrkdwn(block["kind"], block["text"]):
+            stored["mrkdwn"] = block["mrkdwn"]
+        if block.get("depth"):
+            stored["depth"] = block["depth"]
+        if block.get("marker"):
+            stored["marker"] = block["marker"]
+        blocks.append(stored)
+    record["blocks"] = blocks
+    if entry["answer"] == answer_text(entry["blocks"]):
+        del record["answer"]
+    return record
+
+
+def expand(record: dict[str, Any]) -> dict[str, Any]:
+    """The entry a stored record holds, every form back (the inverse of ``compact``)."""
+    blocks = []
+    for stored in record["blocks"]:
+        kind, text = stored["kind"], stored["text"]
+        blocks.append(
+            {
+                "kind": kind,
+                "text": text,
+                "mrkdwn": stored["mrkdwn"] if "mrkdwn" in stored else derived_mrkdwn(kind, text),
+                "depth": stored.get("depth", 0),
+                "marker": stored.get("marker", ""),
+            }
+        )
+    entry: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "blocks":
+            if "answer" not in record:  # in its place in ``Entry``: just before the blocks
+                entry["answer"] = answer_text(blocks)
+            value = blocks
+        entry[key] = value
+    return entry
