@@ -383,3 +383,28 @@ def test_the_automatic_rebuild_streams_to_a_file_then_renames(
     assert any("rebuilding the index" in n for n in notes)
     left = sorted(p.name for p in (tmp_path / "idx").iterdir())
     assert left == [".index.faqkb.lock", INDEX_FILE]  # renamed into place, nothing left
+
+
+def test_a_build_removes_the_temp_files_of_builds_that_died(tmp_path: Path) -> None:
+    """A build killed outright leaves its temp file; the next build removes it, and never
+    a live process's."""
+    import subprocess
+    import sys
+
+    index = tmp_path / "idx"
+    index.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    pid = int(dead.stdout)
+    leftovers = [index / f".{INDEX_FILE}.{pid}.tmp", index / f".{INDEX_FILE}.{pid}.0.new"]
+    live = index / f".{INDEX_FILE}.{os.getppid()}.0.new"
+    for path in [*leftovers, live]:
+        path.write_bytes(b"half an index")
+    build(SourceSpec(paths=(str(SEED),)), str(index))
+    assert not any(p.exists() for p in leftovers)
+    assert live.exists()
+    assert IndexReader.open(str(index / INDEX_FILE)).entry(0)["title"]

@@ -23,7 +23,14 @@ from kb.errors import BuildError, FaqError, SourceError
 from kb.index.encode import _NP_INT, Corpus, write_index
 from kb.index.params import params
 from kb.index.prepare import Prepared, field_texts, load_source, prepare_entries, prepare_source
-from kb.index.reader import INDEX_FILE, IndexReader, file_fingerprint, rst_names, write_streaming
+from kb.index.reader import (
+    INDEX_FILE,
+    IndexReader,
+    file_fingerprint,
+    rst_names,
+    sweep_leftovers,
+    write_streaming,
+)
 from kb.ingest.sources import Source
 from kb.models import Entry
 from kb.spec import SourceSpec, split_source_arg
@@ -560,6 +567,8 @@ def _build(
     from kb.ingest.sources import resolve_sources
 
     started = time.perf_counter()
+    if previous_dir is not None:
+        sweep_leftovers(previous_dir)
     sources = resolve_sources(spec, previous_dir)
     fingerprint_ = fingerprint(spec, sources)
     reuse = _reusable(previous_dir, fingerprint_)

@@ -551,6 +551,42 @@ class StaleSchema(IndexFileError):
         )
 
 
+def sweep_leftovers(folder: str) -> list[str]:
+    """Remove the temp files (``.NAME.PID….tmp``/``.new``) of builds whose process died.
+
+    A build killed outright (SIGKILL, power loss) cannot remove its own temp file; the
+    next build in the folder does, for every process no longer alive. Returns what went.
+    """
+    gone: list[str] = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return gone
+    for name in names:
+        parts = name.split(".")
+        if not name.startswith(".") or parts[-1] not in {"tmp", "new"}:
+            continue
+        pid = next((int(p) for p in parts if p.isdigit()), None)
+        if pid is None or pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            os.unlink(os.path.join(folder, name))
+            gone.append(name)
+        except OSError:
+            pass  # another build swept it first, or it is not ours to remove
+    return gone
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
 def write_streaming(path: str, write: Callable[[BinaryIO], object]) -> None:
     """Write a file through ``write(handle)`` so that readers see the old file or the new.
 
