@@ -511,17 +511,7 @@ def build(
         ManifestError, BuildError: as ``build_bytes``.
         OSError: the index folder cannot be written.
     """
-    path = os.path.join(index_dir, INDEX_FILE)
-    os.makedirs(index_dir, exist_ok=True)
-    report = _build(
-        spec,
-        index_dir,
-        lambda write: write_streaming(path, write),
-        functools.partial(_spool, index_dir),
-        progress,
-    )
-    report.path = path
-    return report
+    return _build_file(spec, index_dir, INDEX_FILE, progress)
 
 
 _PENDING = itertools.count()
@@ -539,8 +529,16 @@ def build_pending(
         ManifestError, BuildError: as ``build_bytes``.
         OSError: the index folder cannot be written.
     """
+    name = f".{INDEX_FILE}.{os.getpid()}.{next(_PENDING)}.new"
+    return os.path.join(index_dir, name), _build_file(spec, index_dir, name, progress)
+
+
+def _build_file(
+    spec: SourceSpec, index_dir: str, name: str, progress: BuildProgress | None
+) -> BuildReport:
+    """Stream the index of ``spec`` to ``index_dir``/``name`` (via a temp file)."""
+    path = os.path.join(index_dir, name)
     os.makedirs(index_dir, exist_ok=True)
-    path = os.path.join(index_dir, f".{INDEX_FILE}.{os.getpid()}.{next(_PENDING)}.new")
     report = _build(
         spec,
         index_dir,
@@ -549,7 +547,7 @@ def build_pending(
         progress,
     )
     report.path = path
-    return path, report
+    return report
 
 
 def _spool(folder: str) -> BinaryIO:
