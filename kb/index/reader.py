@@ -77,7 +77,16 @@ def default_index_dir(spec_key: str) -> str:
     if env:
         return os.path.expanduser(env)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "faq-kb", _sha256(spec_key.encode())[:16])
+    return os.path.join(base, "faq-kb", _folder_name(spec_key))
+
+
+def _folder_name(spec_key: str) -> str:
+    """16 hex digits naming a set of sources: two checksums, not sha256, because hashlib
+    (OpenSSL) costs a cold query ~5 ms to import and a cache folder needs no crypto."""
+    import zlib  # already loaded by the stemmer
+
+    data = spec_key.encode()
+    return f"{zlib.crc32(data):08x}{zlib.adler32(data[::-1]):08x}"
 
 
 def _sha256(data: bytes) -> str:
