@@ -311,7 +311,7 @@ class KnowledgeBase:
         from kb.index.lock import build_lock, wait_seconds
         from kb.ingest.sources import resolve_sources
 
-        resolve_sources(self.spec, self.index_dir)  # a bad manifest fails before any note
+        resolve_sources(self.spec, self.index_dir, labels=False)  # a bad manifest fails first
 
         def waiting() -> None:
             self.notify("note: another process is rebuilding the index; waiting for it…")
@@ -333,7 +333,7 @@ class KnowledgeBase:
         from kb.ingest.sources import resolve_sources
 
         # A bad manifest or --source (or an unreachable remote never fetched) fails first.
-        for source in resolve_sources(self.spec, self.index_dir):
+        for source in resolve_sources(self.spec, self.index_dir, labels=False):
             if source.fetch_warning and source.origin not in self._remote_failing:
                 self._remote_failing.add(source.origin or "")
                 self.notify(f"warning: {source.fetch_warning}")

@@ -223,7 +223,7 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
         _note("note: another process is rebuilding this index; waiting for it…")
 
     # Remote sources are always asked again here (a conditional request each).
-    fetched = resolve_sources(spec, index_dir, fetch=True)
+    fetched = resolve_sources(spec, index_dir, fetch=True, labels=False)
     fetch_warnings = [s.fetch_warning for s in fetched if s.fetch_warning]
     try:
         with build_lock(index_dir, wait_seconds(), waiting) as state:

@@ -299,7 +299,9 @@ class Reuse:
             tfs = all_tfs[first_of + within]
             terms = np.repeat(span_terms[mine], counts)
             del first_of, within
-            order = np.lexsort((terms, docs))
+            # By entry, then term: the spans run in term order, so a stable sort by entry
+            # (a radix sort for these ints) keeps each entry's terms in order.
+            order = np.argsort(docs, kind="stable")
             table.append((docs[order], terms[order], tfs[order]))
         self._table = table
         reader.forget_pages()
@@ -328,15 +330,20 @@ def gather(
         progress(0, len(sources), 0)
     results = _map_ordered(prepare_source, iter(changed), len(changed), sum(map(_size, changed)))
     run: list[str] = []  # unchanged sources in a row: taken from the old index at once
+    pending = 0  # their entries
 
     def flush() -> None:
+        nonlocal pending
         if run and not problems:
             corpus.add(reuse.prepared(run))
         run.clear()
+        pending = 0
 
     for done, source in enumerate(sources, 1):
         if source.name in reuse.spans:
             run.append(source.name)
+            first, stop = reuse.spans[source.name]
+            pending += stop - first
             warnings.extend(reuse.warnings.get(source.name, []))
         else:
             flush()
@@ -346,7 +353,6 @@ def gather(
             if not problems:
                 corpus.add(prepared)
         if progress:
-            pending = sum(reuse.spans[n][1] - reuse.spans[n][0] for n in run)
             progress(done, len(sources), len(corpus) + pending)
     flush()
     reuse.release()

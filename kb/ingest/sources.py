@@ -42,12 +42,14 @@ class Sources(list[Source]):
 
 
 def resolve_sources(
-    spec: SourceSpec, index_dir: str | None = None, *, fetch: bool = False
+    spec: SourceSpec, index_dir: str | None = None, *, fetch: bool = False, labels: bool = True
 ) -> Sources:
     """Return the sources a spec names, checking names, paths and URLs.
 
     Remote sources (an http(s) ``path``) are cached under ``index_dir`` (default: the
-    spec's index folder) and asked for again when due, or always with ``fetch``.
+    spec's index folder) and asked for again when due, or always with ``fetch``. With
+    ``labels`` (for a build), each source also gets the other sources' section labels its
+    ``:ref:`` roles name: a read of every source, which a check of the spec can skip.
 
     Raises:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
@@ -80,7 +82,7 @@ def resolve_sources(
     if not sources:
         raise ManifestError("no sources: the manifest lists none and no --source was given")
     _check_paths(sources, spec.sources_root)
-    if len(sources) > 1:
+    if labels and len(sources) > 1:
         from kb.ingest.site_labels import with_site_labels
 
         sources = with_site_labels(sources)
