@@ -205,7 +205,8 @@ class Reuse:
             (stop - first, self.warnings.get(name, []))
             for name, (first, stop) in zip(names, ranges, strict=True)
         ]
-        streams, lengths = [], []
+        streams: list[Any] = []
+        lengths: list[Any] = []
         for docs, terms, tfs in self._postings_table():
             picked = []
             at = 0
@@ -224,27 +225,31 @@ class Reuse:
             lengths.append(np.bincount(run_docs, weights=run_tfs, minlength=total))
         vocabulary = self._vocabulary()
         # The run's own numbering: the old ranks it uses, in order (a mask, not a sort).
-        local = np.zeros(len(vocabulary), dtype=np.int64)
+        local = np.zeros(len(vocabulary), dtype=_NP_INT)
         for stream in streams:
             local[stream] = 1
         used = np.flatnonzero(local)
-        local[used] = np.arange(len(used))
+        local[used] = np.arange(len(used), dtype=_NP_INT)
         run.vocab = [vocabulary[rank] for rank in used.tolist()]
-        for number, (stream, length) in enumerate(zip(streams, lengths, strict=True)):
-            run.terms[number].frombytes(local[stream].astype(_NP_INT).tobytes())
+        for number, length in enumerate(lengths):
+            # Renumbered in the stream's own dtype and handed over without a bytes copy,
+            # each stream dropped once used: a field's tokens are held twice at most.
+            run.terms[number].frombytes(local[streams[number]].data.cast("B"))
+            streams[number] = None
             run.lengths[number].frombytes(length.astype(_NP_INT).tobytes())
-        parents, ends = reader.parents, reader.whole("entry_ends")
+        parents = np.frombuffer(reader.parents, dtype=np.intc)
+        ends = np.frombuffer(reader.whole("entry_ends"), dtype=np.int64)
         numbers: list[int] = []
         at = 0
         copies = []
         for first, stop in ranges:
             copies.append(reader.entry_span(first, stop))
-            previous = ends[first - 1] if first else 0
-            for number in range(first, stop):
-                run.sizes.append(ends[number] - previous)
-                previous = ends[number]
-                parent = parents[number]
-                numbers.append(parent - first + at if first <= parent < stop else -1)
+            previous = int(ends[first - 1]) if first else 0
+            run.sizes += np.diff(ends[first:stop], prepend=previous).tolist()
+            # A parent within the run is renumbered; one outside it (or none) is -1.
+            mine = parents[first:stop].astype(np.int64)
+            inside = (mine >= first) & (mine < stop)
+            numbers += np.where(inside, mine - first + at, -1).tolist()
             at += stop - first
         run.parent_numbers = numbers
         run.copy_lines = functools.partial(self._copy, copies)

@@ -65,26 +65,35 @@ def _plain(title: str) -> str:
 
 
 def with_site_labels(sources: list[Source]) -> list[Source]:
-    """The sources, each with the labels of the others that its ``:ref:`` roles name."""
-    texts = {}
+    """The sources, each with the labels of the others that its ``:ref:`` roles name.
+
+    Each text is read, scanned and let go in turn: a build over many sources never holds
+    them all in memory.
+    """
+    everywhere: dict[str, tuple[str, XRef]] = {}
+    wanted: dict[str, set[str]] = {}
     for source in sources:
         try:
-            texts[source.name] = source.path.read_bytes().decode("utf-8", errors="replace")
+            text = source.path.read_bytes().decode("utf-8", errors="replace")
         except OSError:  # reported when the source is parsed
-            texts[source.name] = ""
-    if not any(":ref:`" in text for text in texts.values()):
-        return sources
-    everywhere: dict[str, tuple[str, XRef]] = {}
-    for source in sources:
-        for xref in scan_labels(texts[source.name], source.url.split("#")[0]):
+            continue
+        refs = (
+            {label.strip().lower() for label in _REF_RE.findall(text)}
+            if ":ref:`" in text
+            else set()
+        )
+        if refs:
+            wanted[source.name] = refs
+        for xref in scan_labels(text, source.url.split("#")[0]):
             everywhere.setdefault(xref[0], (source.name, xref))
+    if not wanted:
+        return sources
     out = []
     for source in sources:
-        wanted = {label.strip().lower() for label in _REF_RE.findall(texts[source.name])}
         xrefs = tuple(
             sorted(
                 everywhere[label][1]
-                for label in wanted
+                for label in wanted.get(source.name, ())
                 if label in everywhere and everywhere[label][0] != source.name
             )
         )

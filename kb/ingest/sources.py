@@ -195,13 +195,14 @@ def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
     from kb.ingest.files import regular_problem
 
     sources: list[Source] = []
+    taken: set[str] = set()  # the names given so far
     for arg in args:
         raw, url = split_source_arg(arg)
         if url and not url.startswith(("http://", "https://")):
             raise ManifestError(f"--source {arg}: the URL after '=' must start with http(s)://")
         if is_url(raw):
             stem = Path(raw.split("?")[0].rstrip("/")).stem or "faq"
-            sources.append(Source(_unique(stem, sources), Path(raw), url or raw, origin=raw))
+            sources.append(Source(_unique(stem, taken), Path(raw), url or raw, origin=raw))
             continue
         path = _resolve(Path(raw), f"--source {raw}")
         if path.is_dir():
@@ -217,19 +218,20 @@ def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
             base = url if not url or url.endswith("/") else url + "/"
             for file in files:
                 page = urljoin(base, file.stem + ".html") if base else file.as_uri()
-                sources.append(Source(_unique(file.stem, sources), file, page, _alias_file(file)))
+                sources.append(Source(_unique(file.stem, taken), file, page, _alias_file(file)))
         else:
             if not path.exists():
                 raise ManifestError(f"--source {raw}: no such file or folder")
             page = url or path.as_uri()
-            sources.append(Source(_unique(path.stem, sources), path, page, _alias_file(path)))
+            sources.append(Source(_unique(path.stem, taken), path, page, _alias_file(path)))
     return sources
 
 
-def _unique(stem: str, sources: list[Source]) -> str:
+def _unique(stem: str, taken: set[str]) -> str:
+    """A source name from a file stem, not yet in ``taken`` (which it joins)."""
     name = re.sub(r"[^A-Za-z0-9_.-]", "-", stem) or "faq"
-    taken = {s.name for s in sources}
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate)
     return candidate
