@@ -6,7 +6,6 @@ import _thread
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from kb.errors import FaqError, IndexFileError
 from kb.index.params import params
@@ -21,13 +20,17 @@ from kb.index.reader import (
 from kb.search.query import SearchResult, search
 from kb.spec import SourceSpec
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from kb.search.semantic import SemanticRanker
+
+    _T = TypeVar("_T")
 
 Notify = Callable[[str], None]
 # (path, size, mtime_ns, ctime_ns) of every file an index was built from.
 SourceState = tuple[tuple[str, int, int, int], ...]
-_T = TypeVar("_T")
 
 
 def _quiet(message: str) -> None:

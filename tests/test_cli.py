@@ -311,7 +311,8 @@ def test_watch_rebuilds_when_a_source_changes(seed_copy: Path, tmp_path: Path) -
 
 
 def test_the_query_path_stays_light(tmp_path: Path) -> None:
-    """faq-search answers without docutils, pydantic, numpy or rank-bm25 (start-up time)."""
+    """faq-search answers without docutils, pydantic, numpy or rank-bm25, nor even typing,
+    hashlib or threading (start-up time: each costs a cold query milliseconds)."""
     env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
     subprocess.run([sys.executable, "-m", "kb", "build"], env=env, check=True, capture_output=True)
     probe = (
@@ -320,7 +321,7 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "except SystemExit:\n    pass\n"
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
         "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
-        "         'tokenizers', 'kb.search.embedding'}\n"
+        "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )

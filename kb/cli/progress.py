@@ -8,7 +8,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import TextIO
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
+if TYPE_CHECKING:
+    from typing import TextIO
 
 # A build shorter than this shows nothing on a terminal: a flash of text is noise.
 DELAY_SECONDS = 1.0
