@@ -57,22 +57,26 @@ def decode(stored: bytes) -> dict[str, Any]:
     return expand(record)
 
 
-def _escape(text: str) -> str:
-    # kb.ingest.blocks.escape_mrkdwn, inlined: the query path does not import the ingest.
+def escape_mrkdwn(text: str) -> str:
+    """Escape the three characters Slack treats as markup: ``&``, ``<`` and ``>``.
+
+    Defined here, not in the ingest that renders with it, so that the query path, which
+    derives stored forms again, does not import the ingest.
+    """
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def derived_mrkdwn(kind: str, text: str) -> str:
     """The mrkdwn a block of this kind and text has when it holds no inline markup."""
     if kind == "code":
-        return f"```\n{_escape(text)}\n```"
+        return f"```\n{escape_mrkdwn(text)}\n```"
     if kind == "heading":
-        return f"*{_escape(text)}*"
-    return _escape(text)
+        return f"*{escape_mrkdwn(text)}*"
+    return escape_mrkdwn(text)
 
 
 def answer_text(blocks: list[dict[str, Any]]) -> str:
-    """The plain text of an answer from its blocks (``kb.ingest.blocks.blocks_to_text``)."""
+    """The plain text of an answer from its blocks (code indented by four spaces)."""
     parts = []
     for block in blocks:
         indent = "  " * block.get("depth", 0)

@@ -11,6 +11,7 @@ from urllib.parse import quote, urljoin
 
 from docutils import nodes
 
+from kb.index.records import answer_text, derived_mrkdwn, escape_mrkdwn
 from kb.models import Block, Link
 
 if TYPE_CHECKING:
@@ -41,11 +42,6 @@ _ADMONITION_LABELS = {
     "warning": "Warning",
 }
 _SCHEME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Escape the three characters Slack treats as markup: ``&``, ``<`` and ``>``."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _mrkdwn_url(url: str) -> str:
@@ -197,7 +193,7 @@ def _render_block(node: nodes.Node, ctx: RenderContext, depth: int) -> list[Bloc
         return [Block(kind="paragraph", text=text, mrkdwn=md, depth=depth)]
     if isinstance(node, (nodes.literal_block, nodes.doctest_block)):
         code = node.astext().rstrip()
-        fence = f"```\n{escape_mrkdwn(code)}\n```"
+        fence = derived_mrkdwn("code", code)
         return [Block(kind="code", text=code, mrkdwn=fence, depth=depth)] if code else []
     if isinstance(node, nodes.line_block):
         lines = [_inline_children(line, ctx) for line in node.findall(nodes.line)]
@@ -278,9 +274,7 @@ def _render_block(node: nodes.Node, ctx: RenderContext, depth: int) -> list[Bloc
         return render_blocks(node.children, ctx, depth)
     if isinstance(node, (nodes.math_block,)):
         code = node.astext()
-        return [
-            Block(kind="code", text=code, mrkdwn=f"```\n{escape_mrkdwn(code)}\n```", depth=depth)
-        ]
+        return [Block(kind="code", text=code, mrkdwn=derived_mrkdwn("code", code), depth=depth)]
     if ctx.strict:
         raise StrictRenderError(f"no renderer for <{type(node).__name__}>")
     if isinstance(node, nodes.Element):
@@ -379,7 +373,7 @@ def _render_table(node: nodes.Element, ctx: RenderContext, depth: int) -> list[B
     sizes = [max((len(r[i]) for r in rows if i < len(r)), default=0) for i in range(width)]
     lines = [" | ".join(cell.ljust(sizes[i]) for i, cell in enumerate(r)).rstrip() for r in rows]
     text = "\n".join(lines)
-    blocks = [Block(kind="code", text=text, mrkdwn=f"```\n{escape_mrkdwn(text)}\n```", depth=depth)]
+    blocks = [Block(kind="code", text=text, mrkdwn=derived_mrkdwn("code", text), depth=depth)]
     for title in node.findall(nodes.title):
         blocks.insert(
             0,
@@ -401,16 +395,5 @@ def _cell_text(entry: nodes.Node, ctx: RenderContext) -> str:
 
 
 def blocks_to_text(blocks: list[Block]) -> str:
-    """Join blocks into the plain text of an answer (code indented by four spaces)."""
-    parts = []
-    for block in blocks:
-        indent = "  " * block.depth
-        if block.kind == "code":
-            parts.append(
-                "\n".join(f"{indent}    {line}" if line else "" for line in block.text.splitlines())
-            )
-        elif block.kind == "item":
-            parts.append(f"{indent}{block.marker} {block.text}")
-        else:
-            parts.append(f"{indent}{block.text}")
-    return "\n\n".join(parts)
+    """Join blocks into the plain text of an answer (the form the index derives again)."""
+    return answer_text([block.model_dump() for block in blocks])
