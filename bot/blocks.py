@@ -44,6 +44,8 @@ TITLE_CHARS = 250
 ECHO_CHARS = 300
 FALLBACK_CHARS = 300
 MAX_ALTERNATIVES = 3
+# How much of the closest question's answer a suggestion previews.
+PREVIEW_CHARS = 280
 MAX_LINKS = 5
 
 
@@ -115,6 +117,10 @@ def no_answer_message(
     closest = _hit_list(near, name_sources)
     if closest:
         blocks.append(_section("*Closest questions*\n" + closest))
+    if result.band == "suggest" and near:
+        # The closest question is often the one meant: how its answer begins.
+        start = escape(shorten(near[0].entry["answer"], PREVIEW_CHARS))
+        blocks.append(_context(f"{escape(shorten(near[0].entry['title'], 80))}: {start}"))
     if near and shown is not None:
         blocks.append(suggestion_buttons(shown, [hit.entry for hit in near]))
     pages = faq_pages[:3]

@@ -205,6 +205,24 @@ def test_no_answer_message_escapes_and_suggests() -> None:
     assert "Closest" not in json.dumps(nothing)
 
 
+def test_suggestions_preview_the_closest_answer_escaped_and_short() -> None:
+    long = "Use <b>workers</b> & " + "more words " * 100
+    message = no_answer_message(
+        result([entry(1, answer=long), entry(2)], band="suggest", query="spilling"),
+        faq_pages=[],
+    )
+    valid(dict(message))
+    previews = [
+        b["elements"][0]["text"]
+        for b in message["blocks"]
+        if b["type"] == "context" and b["elements"][0]["text"].startswith("Question 1?: ")
+    ]
+    assert len(previews) == 1
+    assert "Use &lt;b&gt;workers&lt;/b&gt; &amp; more" in previews[0]
+    assert previews[0].endswith("…") and len(previews[0]) < 400
+    assert "Answer 2." not in json.dumps(message)  # only the closest one is previewed
+
+
 def test_help_and_values() -> None:
     assert "/ask how do I" in help_message("/ask")["text"]
     long = Shown("a1", "x" * 5000, tuple("faq/" + "y" * 300 for _ in range(4)), surface="command")

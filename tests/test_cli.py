@@ -79,6 +79,22 @@ def test_unanswered_exits_1_with_suggestions(
     assert code == 1 and json.loads(out)["answered"] is False
 
 
+def test_suggestions_preview_the_closest_answer(
+    capsys: pytest.CaptureFixture[str], index_dir: str
+) -> None:
+    """Not confident, but the closest question is the one meant: the start of its answer
+    is shown under it (cut with "…"), the other close questions are not expanded."""
+    question = "how do I use external modules like my own code on the workers"
+    code, out, _ = run(capsys, "--index", index_dir, question)
+    assert code == 1
+    assert_golden("suggest-external-modules.txt", out)
+    closest, _, rest = out.partition("Closest questions\n")[2].partition("\n\n")
+    assert closest.startswith("  • How do I use external modules?")
+    preview = rest.split("\n\n")[0].splitlines()
+    assert 1 <= len(preview) <= 4 and preview[0].startswith("    Most functions")
+    assert preview[-1].endswith(" …")
+
+
 def test_explain_shows_terms_fields_and_band(
     capsys: pytest.CaptureFixture[str], index_dir: str
 ) -> None:

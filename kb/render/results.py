@@ -92,6 +92,25 @@ def answer_lines(blocks: list[dict[str, Any]], width: int, indent: str = "  ") -
     return out
 
 
+# The suggest band previews its closest question's answer in at most this many lines.
+PREVIEW_LINES = 4
+
+
+def preview_lines(blocks: list[dict[str, Any]], width: int) -> list[str]:
+    """The start of an answer, at most PREVIEW_LINES lines, "…" where it was cut."""
+    lines = answer_lines(blocks[:2], width, indent="    ")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) <= PREVIEW_LINES:
+        return lines
+    kept = lines[:PREVIEW_LINES]
+    while kept and not kept[-1].strip():
+        kept.pop()
+    if kept:
+        kept[-1] = kept[-1].rstrip() + " …"
+    return kept
+
+
 def _is_item(before: str, after: str) -> bool:
     return after.lstrip().startswith("• ") and before.strip() != ""
 
@@ -138,8 +157,12 @@ def format_result(result: SearchResult, stream: TextIO, *, explain: bool = False
         out.append("")
         heading = "Closest questions" if result.band == "suggest" else "Nearest, but not close"
         out.append(style.bold(heading))
-        for hit in result.hits:
+        for number, hit in enumerate(result.hits):
             out.extend(_short_hit(hit, style, explain, result))
+            if number == 0 and result.band == "suggest":
+                # The closest question is often the one meant: the start of its answer
+                # saves asking again with its exact title.
+                out.extend(["", *preview_lines(hit.entry["blocks"], width - 4)])
         page = result.hits[0].entry["url"].split("#")[0]
         out.append("")
         out.append(f"The whole FAQ: {style.link(page)}")
