@@ -113,7 +113,8 @@ class KnowledgeBase:
         if current is None or current[0] is not reader:
             from kb.search.semantic import SemanticRanker
 
-            current = self._ranker = (reader, SemanticRanker.for_index(reader, self.notify))
+            ranker = SemanticRanker.for_index(reader, self.notify, long_running=self.preload)
+            current = self._ranker = (reader, ranker)
         return current[1]
 
     def stale_reason(self) -> str | None:

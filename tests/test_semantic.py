@@ -218,6 +218,33 @@ def test_faq_search_with_the_real_model(tmp_path: Path) -> None:
     assert os.path.exists(tmp_path / "idx" / "index.faqkb.semantic")
 
 
+@needs_model
+def test_a_few_questions_skip_the_graph_optimisation_and_embed_the_same() -> None:
+    """A cold process embeds its question with the quick session (made in a quarter of the
+    time); a batch, or a process past QUICK_RUNS questions, gets the optimised one; both
+    give the same vectors."""
+    from kb.search.embedding import QUICK_RUNS, Encoder, model_files
+
+    texts = ["too many open files", "how do I use external modules on my workers"]
+    encoder = Encoder(*model_files())
+    quick = [encoder([text])[0] for text in texts]
+    assert encoder._optimized is None  # two single questions: still the quick session
+    batch = encoder(texts)
+    assert encoder._optimized is not None
+    for n, row in enumerate(quick):
+        assert float(row @ batch[n]) == pytest.approx(1.0, abs=1e-5)
+    assert QUICK_RUNS >= 1
+    patient = Encoder(*model_files())
+    for _ in range(QUICK_RUNS):
+        patient(texts[:1])
+    assert patient._optimized is None
+    patient(texts[:1])
+    assert patient._optimized is not None
+    bot = Encoder(*model_files())
+    bot.optimize()  # what a long-running process (the bot) does at start
+    assert float(bot(texts[:1])[0] @ quick[0]) == pytest.approx(1.0, abs=1e-5)
+
+
 @pytest.mark.slow
 @needs_model
 @needs_corpora

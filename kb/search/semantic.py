@@ -290,14 +290,23 @@ class SemanticRanker:
 
     @classmethod
     def for_index(
-        cls, index: IndexReader, notify: Callable[[str], None] = lambda message: None
+        cls,
+        index: IndexReader,
+        notify: Callable[[str], None] = lambda message: None,
+        *,
+        long_running: bool = False,
     ) -> SemanticRanker:
         """The ranker of ``index`` with the configured model (vectors made if need be).
+
+        ``long_running`` (the bot) makes the model's optimised session at once, rather than
+        after a few questions (see ``kb.search.embedding.QUICK_RUNS``).
 
         Raises:
             SemanticUnavailable: the extra or the model is missing.
         """
         model = encoder()
+        if long_running:
+            model.optimize()
         return cls(load_vectors(index, model, model_id(), notify), model)
 
     def similarities(self, question: str) -> tuple[Any, Any]:
