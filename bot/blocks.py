@@ -44,6 +44,8 @@ TITLE_CHARS = 250
 ECHO_CHARS = 300
 FALLBACK_CHARS = 300
 MAX_ALTERNATIVES = 3
+# A "no confident answer" offers at most this many close questions (issue #9: up to three).
+MAX_SUGGESTIONS = 3
 # How much of the closest question's answer a suggestion previews.
 PREVIEW_CHARS = 280
 MAX_LINKS = 5
@@ -113,7 +115,7 @@ def no_answer_message(
     sorry = "Sorry, I couldn't find a confident answer to that in the FAQ."
     blocks: list[Block] = [_section(sorry), _context(f"{escape(asked_label)}: “{question}”")]
     # kb's "none" band means even the closest entries are unrelated: suggest nothing.
-    near = result.hits[: MAX_ALTERNATIVES + 1] if result.band != "none" else []
+    near = result.hits[:MAX_SUGGESTIONS] if result.band != "none" else []
     closest = _hit_list(near, name_sources)
     if closest:
         blocks.append(_section("*Closest questions*\n" + closest))

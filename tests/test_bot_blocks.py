@@ -221,6 +221,11 @@ def test_suggestions_preview_the_closest_answer_escaped_and_short() -> None:
     assert "Use &lt;b&gt;workers&lt;/b&gt; &amp; more" in previews[0]
     assert previews[0].endswith("…") and len(previews[0]) < 400
     assert "Answer 2." not in json.dumps(message)  # only the closest one is previewed
+    many = no_answer_message(
+        result([entry(n) for n in range(1, 6)], band="suggest", query="spilling"), faq_pages=[]
+    )
+    closest = [b for b in many["blocks"] if "Closest questions" in json.dumps(b)]
+    assert json.dumps(closest).count("Question ") == 3  # up to three close questions
 
 
 def test_help_and_values() -> None:
