@@ -156,6 +156,14 @@ def test_a_plain_question_answers_as_with_options(
     assert run(capsys, *question.split()) == with_options
 
 
+def test_verbose_shows_a_rebuilds_progress(
+    capsys: pytest.CaptureFixture[str], index_dir: str
+) -> None:
+    code, out, err = run(capsys, "--index", index_dir, "-v", "too many open files")
+    assert code == 0 and "#too-many-open-file-descriptors" in out
+    assert "reading sources: " in err and " entries (" in err
+
+
 def test_bad_options_are_usage_errors(capsys: pytest.CaptureFixture[str], index_dir: str) -> None:
     with pytest.raises(SystemExit) as caught:
         search_main(["-k", "0", "q"])
@@ -352,7 +360,7 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
         "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
         "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading',\n"
-        "         'argparse', 'gettext', 'locale'}\n"
+        "         'argparse', 'gettext', 'locale', 'kb.cli.progress'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )

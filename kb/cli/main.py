@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from kb import config
-from kb.cli.progress import Progress
 from kb.errors import BuildError, FaqError
 from kb.knowledge import KnowledgeBase
 from kb.render.printable import from_argv, json_text, printable
@@ -80,6 +79,21 @@ def semantic_requested(args: Args) -> bool:
     return True
 
 
+def _progress(*, verbose: bool) -> Callable[[int, int, int], None]:
+    """A rebuild's ``kb.cli.progress.Progress``, made on its first report: a query that
+    rebuilds nothing never imports it."""
+    made: list[Callable[[int, int, int], None]] = []
+
+    def report(done: int, total: int, entries: int) -> None:
+        if not made:
+            from kb.cli.progress import Progress
+
+            made.append(Progress(verbose=verbose))
+        made[0](done, total, entries)
+
+    return report
+
+
 def _note(message: str) -> None:
     print(printable(message), file=sys.stderr, flush=True)
 
@@ -112,7 +126,7 @@ def search_main(argv: Sequence[str] | None = None) -> int:
     try:
         config.apply(args)
         kb = KnowledgeBase(_spec(args), args.index, notify=_note, semantic=semantic_requested(args))
-        kb.progress = Progress(verbose=args.verbose)
+        kb.progress = _progress(verbose=args.verbose)
         kb.open(rebuild=not args.no_rebuild)
         if from_stdin:
             return _answer_stream(kb, args)
