@@ -360,7 +360,8 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
         "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
         "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading',\n"
-        "         'argparse', 'gettext', 'locale', 'kb.cli.progress'}\n"
+        "         'argparse', 'gettext', 'locale', 'kb.cli.progress',\n"
+        "         'textwrap'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )
