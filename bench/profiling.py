@@ -108,19 +108,13 @@ def profile_importtime(limit: int) -> None:
         subprocess.run(
             [str(BIN / "faq-kb"), "build", "--index", index], check=True, capture_output=True
         )
-        cmd = [str(BIN / "faq-search"), "--index", index, "too many open files"]
-        subprocess.run(cmd, env=CHILD_ENV, capture_output=True, check=False)  # writes the .pyc
+        # The user's command (a plain question); FAQ_INDEX names the index.
+        env = {**CHILD_ENV, "FAQ_INDEX": index}
+        cmd = [str(BIN / "faq-search"), "too many open files"]
+        subprocess.run(cmd, env=env, capture_output=True, check=False)  # writes the .pyc
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-X",
-                "importtime",
-                str(BIN / "faq-search"),
-                "--index",
-                index,
-                "too many open files",
-            ],
-            env=CHILD_ENV,
+            [sys.executable, "-X", "importtime", *cmd],
+            env=env,
             capture_output=True,
             text=True,
             check=False,

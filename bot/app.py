@@ -28,7 +28,8 @@ from bot.listeners import Listeners, ack_other_events, register
 from bot.ratelimit import CappedRateLimitRetryHandler, DeferredSends
 from bot.settings import Settings, SettingsError
 from bot.threads import ThreadLog
-from kb.cli.main import add_semantic_option, semantic_requested
+from kb.cli.main import semantic_requested
+from kb.cli.parsers import add_semantic_option
 from kb.cli.version import add_version_option
 from kb.config import apply as apply_config
 from kb.errors import FaqError

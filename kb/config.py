@@ -8,7 +8,6 @@ is parsed only when a file is found, so a cold ``faq-search`` stays light.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Mapping
 
@@ -16,7 +15,10 @@ from kb.errors import FaqError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    import argparse
     from typing import Any
+
+    from kb.cli.main import SearchOptions
 
 CONFIG_NAME = "faq-kb.toml"
 PYPROJECT_TABLE = "tool.faq-kb"
@@ -133,7 +135,9 @@ def _path(data: dict[str, Any], key: str, folder: str, where: str) -> str | None
     return os.path.join(folder, os.path.expanduser(value))
 
 
-def apply(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Config | None:
+def apply(
+    args: argparse.Namespace | SearchOptions, env: Mapping[str, str] | None = None
+) -> Config | None:
     """Fill in the source, index and semantic options a command line left out.
 
     Each comes from the environment (``FAQ_MANIFEST``; ``FAQ_INDEX`` and ``FAQ_SEMANTIC``

@@ -260,6 +260,7 @@ _OPS = "-+*/%=<>!&|^~@:"
 _OLD_OPERATOR_RE = re.compile(
     rf"(?<![\w)\]}}{re.escape(_OPS)}])([{re.escape(_OPS)}]{{2,3}}|[/%@^~|&*])(?![\w(\[{{{re.escape(_OPS)}])"
 )
+_OLD_QUOTED_RE = re.compile(r"""(?:``|[`"'‘“])([^\s`"'’”]{1,4})(?:``|[`"'’”])""")
 _CONTRACTION_TAILS = frozenset({"s", "t", "d", "ll", "ve", "re", "m", "don", "doesn", "isn"})
 
 
@@ -271,7 +272,7 @@ def _reference_tokenize(text: str) -> list[str]:
         for op in _OLD_OPERATOR_RE.findall(text)
         if op not in kb.analysis.tokens._NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
     ]
-    for quoted in kb.analysis.tokens._QUOTED_RE.findall(text):
+    for quoted in _OLD_QUOTED_RE.findall(text):
         word = quoted.lower()
         if word in ENGLISH_STOPWORDS:
             tokens.append(word)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kb.cli.main import kb_main, search_main
+from kb.cli.main import kb_main, plain_search, search_main
+from kb.cli.parsers import search_parser
 from kb.models import SearchOutput
 from tests.conftest import GOLDEN, SEED, needs_corpora
 
@@ -140,6 +141,43 @@ def test_empty_question_is_a_usage_error(
     assert code == 2 and out == ""
     assert err.startswith("usage: faq-search")
     assert 'error: ask a question, e.g. faq-search "too many open files"' in err
+
+
+@pytest.mark.parametrize(
+    "argv", [[], [""], ["   "], ["too many open files"], ["too", "many", "open", "files"], ["?"]]
+)
+def test_a_plain_question_gets_the_parsers_defaults(argv: list[str]) -> None:
+    """Without an option, faq-search skips argparse: its options must be what it parses."""
+    plain = plain_search(argv)
+    assert plain is not None
+    assert vars(plain) == vars(search_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize("argv", [["-"], ["-k", "1", "q"], ["q", "--json"], ["-1"], ["--", "q"]])
+def test_any_option_goes_through_argparse(argv: list[str]) -> None:
+    assert plain_search(argv) is None
+
+
+@pytest.mark.parametrize("question", ["too many open files", "hi", "zzqx", "   "])
+def test_a_plain_question_answers_as_with_options(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    index_dir: str,
+    question: str,
+) -> None:
+    monkeypatch.setenv("FAQ_INDEX", index_dir)
+    run(capsys, "--top", "3", "build the index first")
+    with_options = run(capsys, "--top", "3", question)
+    assert run(capsys, question) == with_options
+    assert run(capsys, *question.split()) == with_options
+
+
+def test_verbose_shows_a_rebuilds_progress(
+    capsys: pytest.CaptureFixture[str], index_dir: str
+) -> None:
+    code, out, err = run(capsys, "--index", index_dir, "-v", "too many open files")
+    assert code == 0 and "#too-many-open-file-descriptors" in out
+    assert "reading sources: " in err and " entries (" in err
 
 
 def test_bad_options_are_usage_errors(capsys: pytest.CaptureFixture[str], index_dir: str) -> None:
@@ -328,7 +366,7 @@ def test_watch_rebuilds_when_a_source_changes(seed_copy: Path, tmp_path: Path) -
 
 def test_the_query_path_stays_light(tmp_path: Path) -> None:
     """faq-search answers without docutils, pydantic, numpy or rank-bm25, nor even typing,
-    hashlib or threading (start-up time: each costs a cold query milliseconds)."""
+    hashlib, threading or (a plain question) argparse: each costs a cold query milliseconds."""
     env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
     subprocess.run([sys.executable, "-m", "kb", "build"], env=env, check=True, capture_output=True)
     probe = (
@@ -337,7 +375,9 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "except SystemExit:\n    pass\n"
         "heavy = {'docutils', 'pydantic', 'numpy', 'rank_bm25', 'slack_bolt', 'tomllib',\n"
         "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
-        "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading'}\n"
+        "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading',\n"
+        "         'argparse', 'gettext', 'locale', 'kb.cli.progress',\n"
+        "         'textwrap'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from kb.cli.completion import describe
-from kb.cli.main import kb_parser
+from kb.cli.parsers import kb_parser
 
 
 def completion(shell: str) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from kb.cli.main import _positive
+from kb.cli.parsers import positive
 from kb.cli.progress import Progress
 from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
@@ -35,7 +35,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     )
     feedback.add_argument(
         "--min-votes",
-        type=_positive,
+        type=positive,
         default=1,
         metavar="N",
         help="with --suggest-aliases: only questions chosen at least N times (default 1)",
@@ -49,7 +49,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     )
     accept.add_argument("--db", metavar="PATH", help="the feedback database (env FAQ_FEEDBACK_DB)")
     accept.add_argument(
-        "--min-votes", type=_positive, default=1, metavar="N", help="only questions chosen N+ times"
+        "--min-votes", type=positive, default=1, metavar="N", help="only questions chosen N+ times"
     )
     accept.add_argument("--entry", metavar="ID", help="only this entry (as `faq-kb list` shows)")
     accept.add_argument("--dry-run", action="store_true", help="show what would be written")
@@ -66,7 +66,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
         metavar="X",
         help="exit 1 if overall Recall@1 falls below X (a regression guard)",
     )
-    from kb.cli.main import add_semantic_option
+    from kb.cli.parsers import add_semantic_option
 
     add_semantic_option(evaluation)
     add_source_options(evaluation)
@@ -89,7 +89,7 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     size = verify.add_mutually_exclusive_group()
     size.add_argument(
         "--sample",
-        type=_positive,
+        type=positive,
         default=300,
         metavar="N",
         help="compare N terms (every entry having them) and N other entries (default 300)",

@@ -92,7 +92,7 @@ def _one_line(text: str | None) -> str:
 
 def programs() -> list[Command]:
     """The models of faq-search, faq-kb and faq-bot (faq-bot only with the slack extra)."""
-    from kb.cli.main import kb_parser, search_parser
+    from kb.cli.parsers import kb_parser, search_parser
 
     found = [describe(search_parser(), "faq-search"), describe(kb_parser(), "faq-kb")]
     try:

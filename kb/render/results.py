@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 
 from kb.render.printable import clean, printable
 from kb.search.query import Hit, SearchResult, TermMatch
@@ -62,27 +61,9 @@ def answer_lines(blocks: list[dict[str, Any]], width: int, indent: str = "  ") -
             lines.extend((pad + "    " + line).rstrip() for line in text.splitlines())
         elif kind == "item":
             marker = block.get("marker") or "•"
-            lines.extend(
-                textwrap.wrap(
-                    text or " ",
-                    width,
-                    initial_indent=f"{pad}{marker} ",
-                    subsequent_indent=pad + " " * (len(marker) + 1),
-                    break_on_hyphens=False,
-                    break_long_words=False,
-                )
-            )
+            lines.extend(wrap(text or " ", width, f"{pad}{marker} ", pad + " " * (len(marker) + 1)))
         else:
-            lines.extend(
-                textwrap.wrap(
-                    text,
-                    width,
-                    initial_indent=pad,
-                    subsequent_indent=pad,
-                    break_on_hyphens=False,
-                    break_long_words=False,
-                )
-            )
+            lines.extend(wrap(text, width, pad, pad))
     # Items of one list read better without blank lines between them.
     out: list[str] = []
     for i, line in enumerate(lines):
@@ -109,6 +90,53 @@ def preview_lines(blocks: list[dict[str, Any]], width: int) -> list[str]:
     if kept:
         kept[-1] = kept[-1].rstrip() + " …"
     return kept
+
+
+def wrap(text: str, width: int, initial_indent: str, subsequent_indent: str) -> list[str]:
+    """``textwrap.wrap(text, width, initial_indent=…, subsequent_indent=…,
+    break_on_hyphens=False, break_long_words=False)``, line for line.
+
+    Its code without its module: importing textwrap compiles its regexes, ~1 ms of every
+    cold query that prints an answer. (tests/test_render.py compares them.)
+    """
+    # textwrap's whitespace munging: tabs expanded, then each ASCII whitespace a space.
+    text = text.expandtabs().translate(_SPACES)
+    # Its split with break_on_hyphens off: runs of spaces and the words between them.
+    chunks: list[str] = []
+    spaces = 0
+    for number, part in enumerate(text.split(" ")):
+        if number:  # a space before every part but the first
+            spaces += 1
+        if part:
+            if spaces:
+                chunks.append(" " * spaces)
+                spaces = 0
+            chunks.append(part)
+    if spaces:
+        chunks.append(" " * spaces)
+    # TextWrapper._wrap_chunks, with drop_whitespace on and no long word broken.
+    lines: list[str] = []
+    chunks.reverse()
+    while chunks:
+        line: list[str] = []
+        size = 0
+        indent = subsequent_indent if lines else initial_indent
+        room = width - len(indent)
+        if chunks[-1].strip() == "" and lines:
+            del chunks[-1]
+        while chunks and size + len(chunks[-1]) <= room:
+            size += len(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and len(chunks[-1]) > room and not line:
+            line.append(chunks.pop())
+        if line and line[-1].strip() == "":
+            del line[-1]
+        if line:
+            lines.append(indent + "".join(line))
+    return lines
+
+
+_SPACES = dict.fromkeys(map(ord, "\t\n\x0b\x0c\r "), ord(" "))
 
 
 def _is_item(before: str, after: str) -> bool:

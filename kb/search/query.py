@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterator
 
 from kb.analysis.normalize import normalize_question
@@ -132,6 +131,8 @@ class _ListScored(Scored):
             pool = {d for d in pool if self.coverage(d) >= min_coverage}
         first: list[int] | set[int] = pool
         if len(pool) > _FIRST_BATCH:
+            import heapq  # only here: a question matching few entries never imports it
+
             # Everything scoring at least the batch's last score, ties included: exact.
             floor = heapq.nlargest(_FIRST_BATCH, map(extra.__getitem__, pool))[-1]
             first = [d for d in pool if extra[d] >= floor]
