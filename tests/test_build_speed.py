@@ -62,7 +62,10 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         docs_tokens = tokenized[name]
         total = sum(len(tokens) for tokens in docs_tokens)
-        fields.append({"name": name, "weight": weight, "delta": DELTA, "total": total})
+        longest = max((len(tokens) for tokens in docs_tokens), default=0)
+        fields.append(
+            {"name": name, "weight": weight, "delta": DELTA, "total": total, "longest": longest}
+        )
         lengths += [len(tokens) for tokens in docs_tokens]
         if n_docs == 0 or not any(docs_tokens):
             continue
@@ -77,8 +80,10 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
             # The reader takes the idf from the count, by rank-bm25's own expression.
             assert math.log((n_docs + 1) / len(pairs)) == model.idf[term]
             spans.setdefault(term, []).append((field_no, len(pairs), numbered))
-            for doc, tf in pairs:
-                if tf >= 1 << (8 * width - doc_bits):
+            # By tf (as written: 0 if it does not fit), then entry.
+            limit = 1 << (8 * width - doc_bits)
+            for doc, tf in sorted(pairs, key=lambda p: (p[1] if p[1] < limit else 0, p[0])):
+                if tf >= limit:
                     big_tfs += [numbered, tf]
                     tf = 0
                 postings += (doc | tf << doc_bits).to_bytes(width, "little")

@@ -131,12 +131,15 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         corpus.terms[field_no] = corpus.lengths[field_no] = array.array(_INT)
         total = int(doc_lens.sum(dtype=np.int64))
         # The reader's avgdl is total / entry_count, as rank-bm25's.
-        fields.append({"name": name, "weight": weight, "delta": DELTA, "total": total})
+        longest = int(doc_lens.max()) if n_docs else 0
+        fields.append(
+            {"name": name, "weight": weight, "delta": DELTA, "total": total, "longest": longest}
+        )
         lengths.append(doc_lens.astype(np.int64))
         if n_docs == 0 or total == 0:
             continue  # rank-bm25 cannot score a field with no token at all (avgdl 0)
-        # One (term rank, doc) key per token; their distinct values are the postings, in
-        # file order (term by term, sorted; docs ascending), and their counts the tfs.
+        # One (term rank, doc) key per token; their distinct values are the postings (term
+        # by term, sorted; docs ascending), and their counts the tfs.
         keys, tfs = _postings_keys(rank, term_nums, doc_lens)
         del term_nums, doc_lens
         term_of = keys // n_docs
@@ -155,17 +158,24 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         term_of *= n_docs
         keys -= term_of  # now the docs
         del term_of
+        # Within a term, postings by tf then entry (the reader takes those of tf 1 at once).
+        tfs = tfs.astype(np.int64)
+        packed = np.where(tfs < tf_limit, tfs, 0)
+        packed <<= doc_bits
+        packed |= keys
+        del keys
+        order = np.lexsort((packed, np.repeat(np.arange(len(counts), dtype=np.int64), counts)))
+        tfs, packed = tfs[order], packed[order]
+        del order
         big = np.flatnonzero(tfs >= tf_limit)
         if len(big):
             big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
-            tfs[big] = 0
-        postings_size += len(keys)
-        tfs <<= doc_bits
-        tfs |= keys
-        laid_out.append(tfs.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
         del tfs
-        blocks.append((keys.astype("<i4"), None, ranks, counts))
-        del keys
+        postings_size += len(packed)
+        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        packed &= (1 << doc_bits) - 1  # now the docs
+        blocks.append((packed.astype("<i4"), None, ranks, counts))
+        del packed
     # A term's overall document frequency counts the entries having it in any field.
     document_freq = _document_freqs(blocks, len(by_rank), n_docs) if blocks else []
     del blocks

@@ -20,6 +20,7 @@ import math
 import mmap
 import os
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from kb.errors import IndexFileError
@@ -177,11 +178,14 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
 class Field:
     """One BM25 field of the index and its weight in the combined score."""
 
-    __slots__ = ("delta", "name", "total", "weight")
+    __slots__ = ("delta", "longest", "name", "total", "weight")
 
-    def __init__(self, name: str, weight: float, delta: float, total: int = 0) -> None:
+    def __init__(
+        self, name: str, weight: float, delta: float, total: int = 0, longest: int = 0
+    ) -> None:
         self.name, self.weight, self.delta = name, weight, delta
         self.total = total  # tokens in the field over all entries (avgdl: total / entries)
+        self.longest = longest  # the most tokens one entry has in the field
 
 
 # A term's entry in the vocabulary: its weight (idf over all fields), then per field it
@@ -274,9 +278,10 @@ _LOOKUPS_KEPT = 200_000
 # the terms' UTF-8 bytes back to back, sorted (UTF-8 sorts as code points do), where each
 # ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
 # one more); a span (three u32): field number, postings count, first posting's number.
-# Postings: per span, ascending, each entry's number in the low ``doc_bits`` bits and its
-# term frequency above them, little-endian in ``posting_width`` bytes (tf 0: the tf did
-# not fit, and ``big_tfs`` holds it: u32 pairs, posting number and tf, ascending). Each
+# Postings: per span, each entry's number in the low ``doc_bits`` bits and its term
+# frequency above them (so ascending by tf, then entry), little-endian, in
+# ``posting_width`` bytes (tf 0: the tf did not fit, and ``big_tfs`` holds it: u32 pairs,
+# posting number and tf, ascending). Each
 # field's lengths of every entry (``length_width`` bytes each, field after field), each
 # entry's parent (i32, -1 for none); the entries in blocks (``kb.index.records.pack``):
 # each block's first entry (u32, and one more: the entry count), where each block's
@@ -322,7 +327,7 @@ class IndexReader:
                 name: list(self.header["checksums"][name]) for name in SECTIONS
             }
             self.fields = [
-                Field(f["name"], f["weight"], f["delta"], int(f["total"]))
+                Field(f["name"], f["weight"], f["delta"], int(f["total"]), int(f["longest"]))
                 for f in self.header["fields"]
             ]
             self.unknown_weight: float = self.header["unknown_weight"]
@@ -485,6 +490,19 @@ class IndexReader:
 
     def packed(self, first: int, count: int) -> tuple[list[int], list[int]]:
         """Entry numbers and term frequencies of postings ``first`` to ``first + count - 1``."""
+        values = self._values(first, count)
+        bits = self._doc_bits
+        mask = (1 << bits) - 1
+        docs = [v & mask for v in values]
+        tfs = [v >> bits for v in values]
+        if docs and max(docs) >= self._count:
+            raise IndexFileError(f"{self.path}: posting {first} out of range; rebuild it")
+        if 0 in tfs:
+            self._big_tfs(first, tfs)
+        return docs, tfs
+
+    def _values(self, first: int, count: int) -> array.array[int]:
+        """Postings ``first`` to ``first + count - 1`` as written (tf and entry number)."""
         width = self._width
         raw = self.span("postings", first * width, (first + count) * width)
         if width in (2, 4):
@@ -497,15 +515,7 @@ class IndexReader:
             values = array.array("I" if size == 4 else "Q", wide)
         if self._swap:
             values.byteswap()
-        bits = self._doc_bits
-        mask = (1 << bits) - 1
-        docs = [v & mask for v in values]
-        tfs = [v >> bits for v in values]
-        if docs and docs[-1] >= self._count:  # ascending: the last is the largest
-            raise IndexFileError(f"{self.path}: posting {first} out of range; rebuild it")
-        if 0 in tfs:
-            self._big_tfs(first, tfs)
-        return docs, tfs
+        return values
 
     def _big_tfs(self, first: int, tfs: list[int]) -> None:
         """Put the tfs too large to pack (written 0) in their places."""
@@ -536,25 +546,52 @@ class IndexReader:
         return values
 
     def postings(
-        self, field_no: int, idf: float, first: int, count: int
+        self, field_no: int, idf: float, first: int, count: int, weight: float = 1.0
     ) -> tuple[list[int], list[float]]:
         """Document numbers and their score contributions for one (term, field).
 
         A contribution is rank-bm25's BM25Plus term score less ``idf * delta`` (which
-        every entry gets), by rank-bm25's own expression: the very float it computes.
+        every entry gets), by rank-bm25's own expression (the very float it computes),
+        times ``weight`` (the field's weight in a question's score; 1.0 changes nothing).
         """
-        docs, tfs = self.packed(first, count)
         lens = self.lengths(field_no)
         field = self.fields[field_no]
         k1, b = self._k1, self._b
         k1p1, omb, delta = k1 + 1, 1 - b, field.delta
         avgdl = field.total / self._count
         base = idf * delta
+        values = self._values(first, count)
+        one = 1 << self._doc_bits
+        # A span's postings ascend by tf, then entry: those with a tf of 1 first (after
+        # any whose tf did not fit, written 0), their entry numbers plus ``one``.
+        low, high = bisect_left(values, one), bisect_left(values, one << 1)
+        ones = list(map(one.__rsub__, values[low:high]))
+        docs, tfs = self.packed(first + high, count - high) if high < count else ([], [])
+        if low:
+            big_docs, big_tfs = self.packed(first, low)
+            docs, tfs = big_docs + docs, big_tfs + tfs
+        if ones and ones[-1] >= self._count:  # ascending: the last is the largest
+            raise IndexFileError(f"{self.path}: posting {first} out of range; rebuild it")
         extras = [
-            idf * (delta + tf * k1p1 / (k1 * (omb + b * lens[d] / avgdl) + tf)) - base
+            weight * (idf * (delta + tf * k1p1 / (k1 * (omb + b * lens[d] / avgdl) + tf)) - base)
             for d, tf in zip(docs, tfs, strict=True)
         ]
-        return docs, extras
+        longest = field.longest
+        if len(ones) > longest:
+            # A tf of 1: the contribution depends on the entry's length only.
+            by_length = [
+                weight * (idf * (delta + k1p1 / (k1 * (omb + b * n / avgdl) + 1)) - base)
+                for n in range(longest + 1)
+            ]
+            firsts = list(map(by_length.__getitem__, map(lens.__getitem__, ones)))
+        else:
+            firsts = [
+                weight * (idf * (delta + k1p1 / (k1 * (omb + b * lens[d] / avgdl) + 1)) - base)
+                for d in ones
+            ]
+        if low:
+            return docs[:low] + ones + docs[low:], extras[:low] + firsts + extras[low:]
+        return ones + docs, firsts + extras
 
     def packed_array(self, first: int, count: int) -> tuple[Any, Any]:
         """The same as ``packed`` as numpy arrays."""

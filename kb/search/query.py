@@ -230,10 +230,10 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
     for _term, weight, spans in plan:
         read = []
         for w, share, field_no, idf, first, count in spans:
-            docs, extras = index.postings(field_no, idf, first, count)
+            docs, extras = index.postings(field_no, idf, first, count, w)
             # The same additions in the same order as numpy's bincount: term by term,
-            # field by field (``w * x`` as ``w.__mul__(x)``: the same product).
-            for doc, x in zip(docs, map(w.__mul__, extras), strict=True):
+            # field by field (``w * x``: the same product).
+            for doc, x in zip(docs, extras, strict=True):
                 extra[doc] += x
             found.update(docs)
             read.append((share, docs))
