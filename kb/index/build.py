@@ -26,12 +26,14 @@ from kb.index.prepare import Prepared, field_texts, load_source, prepare_entries
 from kb.index.reader import (
     INDEX_FILE,
     IndexReader,
+    _same_stat,
     file_fingerprint,
     rst_names,
     sweep_leftovers,
     write_streaming,
 )
-from kb.ingest.sources import Source
+from kb.ingest.site_labels import Scan
+from kb.ingest.sources import Source, Sources
 from kb.models import Entry
 from kb.spec import SourceSpec, split_source_arg
 
@@ -380,10 +382,24 @@ def gather(
     return corpus, warnings
 
 
-def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
-    """What the index was built from, to tell later whether it is still fresh."""
-    files = [file_fingerprint(s.path) for s in sources]
-    files += [file_fingerprint(s.aliases) for s in sources if s.aliases]
+def fingerprint(
+    spec: SourceSpec, sources: list[Source], earlier: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the index was built from, to tell later whether it is still fresh.
+
+    A file whose stat is the one in ``earlier`` (the previous index's fingerprint) is not
+    read and hashed again.
+    """
+    before = {item["path"]: item for item in (earlier or {}).get("files", [])}
+
+    def take(path: Path) -> dict[str, Any]:
+        item = before.get(str(path))
+        if item is not None and _unchanged(item):
+            return dict(item)
+        return file_fingerprint(path)
+
+    files = [take(s.path) for s in sources]
+    files += [take(s.aliases) for s in sources if s.aliases]
     absent = [
         str(s.path.with_suffix(".aliases.toml")) for s in sources if not s.aliases and not s.origin
     ]
@@ -424,7 +440,49 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
         "folders": folders,
         "sources": records,
         "docutils": docutils_version(),
+        # Each source's labels scan that found any, kept for the next build: a file whose
+        # stat has not moved is not read again (see ``_known_scan``).
+        "labels": {
+            str(s.path): [*sources.scans[str(s.path)], s.url.split("#")[0]]
+            for s in sources
+            if isinstance(sources, Sources) and str(s.path) in sources.scans
+        },
     }
+
+
+def _unchanged(item: dict[str, Any]) -> bool:
+    """Whether a fingerprinted file's stat is still the one fingerprinted."""
+    try:
+        return _same_stat(os.stat(item["path"]), item)
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def _previous_fingerprint(index_dir: str | None) -> dict[str, Any]:
+    """The fingerprint of the index in ``index_dir`` ({} if none can be read)."""
+    if index_dir is None:
+        return {}
+    try:
+        return IndexReader.open(os.path.join(index_dir, INDEX_FILE)).fingerprint
+    except (FaqError, OSError, ValueError):
+        return {}
+
+
+def _known_scan(
+    files: dict[str, dict[str, Any]], found: dict[str, Any] | None, source: Source
+) -> Scan | None:
+    """A source's labels scan from the previous build (its fingerprinted ``files`` by path
+    and the ``found`` scans), if its file has not changed since."""
+    path = str(source.path)
+    item = files.get(path)
+    if found is None or item is None or not _unchanged(item):
+        return None
+    if path not in found:
+        return [], []  # nothing found in it (the scan's deep links need no page)
+    refs, labels, page = found[path]
+    if page != source.url.split("#")[0]:
+        return None
+    return [str(r) for r in refs], [(str(a), str(b), str(c)) for a, b, c in labels]
 
 
 def docutils_version() -> str:
@@ -592,8 +650,11 @@ def _build(
     started = time.perf_counter()
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
-    sources = resolve_sources(spec, previous_dir)
-    fingerprint_ = fingerprint(spec, sources)
+    earlier = _previous_fingerprint(previous_dir)
+    files = {item["path"]: item for item in earlier.get("files", [])}
+    known = functools.partial(_known_scan, files, earlier.get("labels"))
+    sources = resolve_sources(spec, previous_dir, known=known)
+    fingerprint_ = fingerprint(spec, sources, earlier)
     reuse = _reusable(previous_dir, fingerprint_)
     try:
         with spool() as lines:
