@@ -80,9 +80,9 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
             # The reader takes the idf from the count, by rank-bm25's own expression.
             assert math.log((n_docs + 1) / len(pairs)) == model.idf[term]
             spans.setdefault(term, []).append((field_no, len(pairs), numbered))
-            # By tf (as written: 0 if it does not fit), then entry.
+            # A tf written 0 (it does not fit), then 1, then the rest, each by entry.
             limit = 1 << (8 * width - doc_bits)
-            for doc, tf in sorted(pairs, key=lambda p: (p[1] if p[1] < limit else 0, p[0])):
+            for doc, tf in sorted(pairs, key=lambda p: (min(p[1] if p[1] < limit else 0, 2), p[0])):
                 if tf >= limit:
                     big_tfs += [numbered, tf]
                     tf = 0
@@ -251,6 +251,29 @@ def test_subsets_and_empty_fields_are_byte_identical() -> None:
     ]
     for subset in ([], entries[:1], entries[:2], entries[::2], entries[::-1], bare, some):
         _assert_same_index(subset, fingerprint_)
+
+
+def test_a_tf_too_large_to_pack_scores_as_rank_bm25() -> None:
+    """A tf past the posting's spare bits is kept aside (big_tfs) and read back."""
+    entries, fingerprint_ = _entries(SourceSpec())
+    entries = [entries[0].model_copy(update={"answer": "ulimit " * 5000}), *entries[1:]]
+    reader = IndexReader(_assert_same_index(entries, fingerprint_), "<memory>")
+    assert reader.section_size("big_tfs") == 8
+    field_no = list(FIELD_WEIGHTS).index("answer")
+    model = BM25Plus([tokenize(field_texts(e)["answer"]) for e in entries], k1=K1, b=B, delta=DELTA)
+    (term,) = tokenize("ulimit")
+    info = reader.terms[term]
+    at = next(k for k in range(1, len(info), 4) if info[k] == field_no)
+    span = (field_no, info[at + 1], int(info[at + 2]), int(info[at + 3]))
+    docs, extras = reader.postings(*span)
+    numpy_docs, numpy_extras = reader.postings_array(*span)
+    assert sorted(docs) == sorted(numpy_docs.tolist()) and 0 in docs
+    assert dict(zip(docs, extras, strict=True)) == dict(
+        zip(numpy_docs.tolist(), numpy_extras.tolist(), strict=True)
+    )
+    scores = model.get_scores([term])
+    for doc, extra in zip(docs, extras, strict=True):
+        assert extra + info[at + 1] * DELTA == pytest.approx(scores[doc], abs=1e-12, rel=0)
 
 
 @pytest.mark.parametrize("pack", [True, False])

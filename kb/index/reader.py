@@ -279,9 +279,9 @@ _LOOKUPS_KEPT = 200_000
 # ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
 # one more); a span (three u32): field number, postings count, first posting's number.
 # Postings: per span, each entry's number in the low ``doc_bits`` bits and its term
-# frequency above them (so ascending by tf, then entry), little-endian, in
-# ``posting_width`` bytes (tf 0: the tf did not fit, and ``big_tfs`` holds it: u32 pairs,
-# posting number and tf, ascending). Each
+# frequency above them, little-endian, in ``posting_width`` bytes: first any whose tf did
+# not fit (written 0; ``big_tfs`` holds it: u32 pairs, posting number and tf, ascending),
+# then those of tf 1, then the others, each by entry. Each
 # field's lengths of every entry (``length_width`` bytes each, field after field), each
 # entry's parent (i32, -1 for none); the entries in blocks (``kb.index.records.pack``):
 # each block's first entry (u32, and one more: the entry count), where each block's
@@ -562,8 +562,8 @@ class IndexReader:
         base = idf * delta
         values = self._values(first, count)
         one = 1 << self._doc_bits
-        # A span's postings ascend by tf, then entry: those with a tf of 1 first (after
-        # any whose tf did not fit, written 0), their entry numbers plus ``one``.
+        # A span's postings: any whose tf did not fit (below ``one``), then those with a tf
+        # of 1 (their entry numbers plus ``one``), then the rest: bisect finds the bounds.
         low, high = bisect_left(values, one), bisect_left(values, one << 1)
         ones = list(map(one.__rsub__, values[low:high]))
         docs, tfs = self.packed(first + high, count - high) if high < count else ([], [])
