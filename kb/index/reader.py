@@ -302,6 +302,8 @@ SECTIONS = (
 )
 _TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "big_tfs": "I"}
 _TYPECODES.update(parents="i", block_firsts="I", block_ends="Q")
+# Postings whose contributions a preloaded reader keeps (16 bytes each).
+_POSTINGS_KEPT = 4_000_000
 # The entry blocks a memory-mapped reader keeps decompressed (a question shows a few).
 _BLOCKS_KEPT = 8
 
@@ -366,6 +368,7 @@ class IndexReader:
         # In memory (the bot): per-term arrays worth keeping between questions.
         self.preloaded = isinstance(buf, bytes)
         self.cache: dict[Any, Any] = {}
+        self._kept_postings = 0  # postings whose contributions ``cache`` holds
         self._swap = sys.byteorder != self.header.get("byteorder", "little")
         # Read by few questions (sub-parts), small (4 bytes an entry): checked now, so that
         # no damage in it goes unnoticed until the question that reads it.
@@ -614,7 +617,24 @@ class IndexReader:
         return docs, tfs
 
     def postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
-        """The same as ``postings`` as numpy arrays (the same floats)."""
+        """The same as ``postings`` as numpy arrays (the same floats).
+
+        A preloaded index (the bot) keeps them, up to ``_POSTINGS_KEPT`` postings in all:
+        a warm process asked about a term again reads its contributions, as it did when
+        the file held them.
+        """
+        key = ("postings", first)
+        if self.preloaded:
+            kept = self.cache.get(key)
+            if kept is not None:
+                return kept  # type: ignore[no-any-return]
+        found = self._postings_array(field_no, idf, first, count)
+        if self.preloaded and self._kept_postings + count <= _POSTINGS_KEPT:
+            self.cache[key] = found
+            self._kept_postings += count
+        return found
+
+    def _postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
         import numpy as np
 
         docs, tfs = self.packed_array(first, count)
