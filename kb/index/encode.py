@@ -165,10 +165,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         packed <<= doc_bits
         packed |= keys
         del keys
-        where = _by_tf_class(np.minimum(packed >> doc_bits, 2), counts)
-        tfs[where] = tfs.copy()
-        packed[where] = packed.copy()
-        del where
+        _partition_by_tf(packed, tfs, counts, doc_bits)
         big = np.flatnonzero(tfs >= tf_limit)
         if len(big):
             big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
@@ -283,6 +280,25 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
                 shutil.copyfileobj(spool, out, 1 << 20)
         else:
             out.write(binary.pop(name))
+
+
+def _partition_by_tf(packed: Any, tfs: Any, counts: list[int], doc_bits: int) -> None:
+    """Lay each span's postings out by tf class (``_by_tf_class``), in place, a range of
+    spans (about PASS_TOKENS postings) at a time: the arrays counting where each posting
+    goes stay small."""
+    import numpy as np
+
+    sizes = np.array(counts, dtype=np.int64)
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    first = 0
+    while first < len(sizes):
+        stop = max(first + 1, int(np.searchsorted(starts, starts[first] + PASS_TOKENS)))
+        low, high = int(starts[first]), int(ends[stop - 1])
+        where = _by_tf_class(np.minimum(packed[low:high] >> doc_bits, 2), counts[first:stop])
+        packed[low:high][where] = packed[low:high].copy()
+        tfs[low:high][where] = tfs[low:high].copy()
+        first = stop
 
 
 def _by_tf_class(classes: Any, counts: list[int]) -> Any:
