@@ -7,7 +7,6 @@ cache. Equality tests only; the timings are bench/'s business.
 
 from __future__ import annotations
 
-import array
 import io
 import itertools
 import json
@@ -15,7 +14,6 @@ import math
 import os
 import re
 import struct
-import sys
 import unicodedata
 import zlib
 from pathlib import Path
@@ -37,8 +35,8 @@ from kb.index.build import (
     write_streaming,
 )
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
-from kb.index.reader import _INT, CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
-from kb.index.records import ZDICT, compact
+from kb.index.reader import CHECK_CHUNK, FORMAT, INDEX_FILE, SCHEMA_VERSION, IndexReader
+from kb.index.records import BLOCK_BYTES, ZDICT, compact
 from kb.ingest.sources import resolve_sources
 from kb.models import Entry
 from kb.spec import SourceSpec
@@ -50,40 +48,46 @@ def _collection(entry: Entry) -> str:
 
 
 def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> bytes:
-    """The index file from rank-bm25's own models (the build before issue 5, in the v2 layout)."""
+    """The index file from rank-bm25's own models (the build before issue 5, in the v14 layout)."""
     n_docs = len(entries)
+    doc_bits = max(1, (n_docs - 1).bit_length())
+    width = (doc_bits + 14) // 8  # at least 7 bits for the tf
     tokenized = {name: [tokenize(field_texts(e)[name]) for e in entries] for name in FIELD_WEIGHTS}
     spans: dict[str, list[tuple[int, int, int]]] = {}  # term → (field, count, first posting)
     postings = bytearray()
-    tfs = array.array("I")
+    big_tfs: list[int] = []
+    numbered = 0
     fields = []
+    lengths: list[int] = []
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
         docs_tokens = tokenized[name]
-        fields.append({"name": name, "weight": weight, "delta": DELTA})
+        total = sum(len(tokens) for tokens in docs_tokens)
+        longest = max((len(tokens) for tokens in docs_tokens), default=0)
+        fields.append(
+            {"name": name, "weight": weight, "delta": DELTA, "total": total, "longest": longest}
+        )
+        lengths += [len(tokens) for tokens in docs_tokens]
         if n_docs == 0 or not any(docs_tokens):
             continue
         model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
-        by_term: dict[str, tuple[array.array[int], array.array[float]]] = {}
-        term_tfs: dict[str, list[int]] = {}
+        assert model.avgdl == total / n_docs
+        by_term: dict[str, list[tuple[int, int]]] = {}
         for doc, freqs in enumerate(model.doc_freqs):
-            norm = K1 * (1 - B + B * model.doc_len[doc] / model.avgdl)
             for term, tf in freqs.items():
-                idf = model.idf[term]
-                contribution = idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
-                docs, extras = by_term.setdefault(term, (array.array(_INT), array.array("d")))
-                docs.append(doc)
-                extras.append(contribution)
-                term_tfs.setdefault(term, []).append(tf)
+                by_term.setdefault(term, []).append((doc, tf))
         for term in sorted(by_term):
-            docs, extras = by_term[term]
+            pairs = by_term[term]
             # The reader takes the idf from the count, by rank-bm25's own expression.
-            assert math.log((n_docs + 1) / len(docs)) == model.idf[term]
-            if sys.byteorder != "little":
-                docs.byteswap()
-                extras.byteswap()
-            spans.setdefault(term, []).append((field_no, len(docs), len(postings) // 12))
-            postings += docs.tobytes() + extras.tobytes()
-            tfs.extend(term_tfs[term])
+            assert math.log((n_docs + 1) / len(pairs)) == model.idf[term]
+            spans.setdefault(term, []).append((field_no, len(pairs), numbered))
+            # A tf written 0 (it does not fit), then 1, then the rest, each by entry.
+            limit = 1 << (8 * width - doc_bits)
+            for doc, tf in sorted(pairs, key=lambda p: (min(p[1] if p[1] < limit else 0, 2), p[0])):
+                if tf >= limit:
+                    big_tfs += [numbered, tf]
+                    tf = 0
+                postings += (doc | tf << doc_bits).to_bytes(width, "little")
+                numbered += 1
     document_freq: dict[str, int] = {}
     for doc in range(n_docs):
         for term in {t for name in FIELD_WEIGHTS for t in tokenized[name][doc]}:
@@ -96,9 +100,24 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         ends.append(at)
         table += [x for span in spans[term] for x in span]
         starts.append(len(table) // 3)
-    entry_lines = [_stored(e) for e in entries]
+    blocks = []
+    firsts = [0]
+    for _, group in itertools.groupby(entries, _collection):
+        lines: list[bytes] = []
+        filled = 0
+        for entry in group:
+            lines.append(_stored(entry))
+            filled += len(lines[-1]) + 1
+            if filled >= BLOCK_BYTES:
+                blocks.append(_block(lines))
+                firsts.append(firsts[-1] + len(lines))
+                lines, filled = [], 0
+        if lines:
+            blocks.append(_block(lines))
+            firsts.append(firsts[-1] + len(lines))
     ids = {e.id: n for n, e in enumerate(entries)}
     parents = [ids.get(e.parent, -1) if e.parent else -1 for e in entries]
+    length_code = "H" if max(lengths, default=0) < 1 << 16 else "I"
     body = {
         "terms": "".join(terms).encode(),
         "term_ends": struct.pack(f"<{len(ends)}I", *ends),
@@ -106,12 +125,14 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "term_spans": struct.pack(f"<{len(starts)}I", *(starts if terms else [0])),
         "spans": struct.pack(f"<{len(table)}I", *table),
         "postings": bytes(postings),
-        "tfs": struct.pack(f"<{len(tfs)}I", *tfs),
+        "big_tfs": struct.pack(f"<{len(big_tfs)}I", *big_tfs),
+        "lengths": struct.pack(f"<{len(lengths)}{length_code}", *lengths),
         "parents": struct.pack(f"<{len(parents)}i", *parents),
-        "entry_ends": struct.pack(
-            f"<{len(entry_lines)}Q", *itertools.accumulate(len(line) for line in entry_lines)
+        "block_firsts": struct.pack(f"<{len(firsts)}I", *firsts),
+        "block_ends": struct.pack(
+            f"<{len(blocks)}Q", *itertools.accumulate(len(block) for block in blocks)
         ),
-        "entries": b"".join(entry_lines),
+        "entries": b"".join(blocks),
     }
     header: dict[str, Any] = {
         "format": FORMAT,
@@ -119,6 +140,9 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
         "byteorder": "little",
         "params": params(),
         "fields": fields,
+        "doc_bits": doc_bits,
+        "posting_width": width,
+        "length_width": 2 if length_code == "H" else 4,
         "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
         "term_count": len(terms),
         "fingerprint": fingerprint_,
@@ -153,10 +177,15 @@ def _reference_index(entries: list[Entry], fingerprint_: dict[str, Any]) -> byte
 
 
 def _stored(entry: Entry) -> bytes:
-    """An entry as the index stores it: compact JSON, compressed with the shared dictionary."""
+    """An entry as the index stores it: one line of compact JSON."""
     line = json.dumps(compact(entry.model_dump()), ensure_ascii=False, separators=(",", ":"))
+    return line.encode()
+
+
+def _block(lines: list[bytes]) -> bytes:
+    """Entries' lines as the index stores them: compressed together, with the dictionary."""
     packer = zlib.compressobj(6, zdict=ZDICT)
-    return packer.compress(line.encode()) + packer.flush()
+    return packer.compress(b"\n".join(lines)) + packer.flush()
 
 
 def _entries(spec: SourceSpec) -> tuple[list[Entry], dict[str, Any]]:
@@ -200,13 +229,13 @@ def test_real_corpora_indexes_are_byte_identical_to_the_rank_bm25_build() -> Non
         model = BM25Plus(docs_tokens, k1=K1, b=B, delta=DELTA)
         term = min(model.idf, key=lambda t: (model.idf[t], t))  # in the most entries
         info = reader.terms[term]
-        offset, count = next(
-            (int(info[k + 2]), int(info[k + 3]))
+        idf, offset, count = next(
+            (info[k + 1], int(info[k + 2]), int(info[k + 3]))
             for k in range(1, len(info), 4)
             if info[k] == field_no
         )
         assert count == sum(term in freqs for freqs in model.doc_freqs)
-        docs, extras = reader.postings(offset, count)
+        docs, extras = reader.postings(field_no, idf, offset, count)
         scores = model.get_scores([term])
         base = model.idf[term] * DELTA
         for doc, extra in zip(docs, extras, strict=True):
@@ -222,6 +251,29 @@ def test_subsets_and_empty_fields_are_byte_identical() -> None:
     ]
     for subset in ([], entries[:1], entries[:2], entries[::2], entries[::-1], bare, some):
         _assert_same_index(subset, fingerprint_)
+
+
+def test_a_tf_too_large_to_pack_scores_as_rank_bm25() -> None:
+    """A tf past the posting's spare bits is kept aside (big_tfs) and read back."""
+    entries, fingerprint_ = _entries(SourceSpec())
+    entries = [entries[0].model_copy(update={"answer": "ulimit " * 5000}), *entries[1:]]
+    reader = IndexReader(_assert_same_index(entries, fingerprint_), "<memory>")
+    assert reader.section_size("big_tfs") == 8
+    field_no = list(FIELD_WEIGHTS).index("answer")
+    model = BM25Plus([tokenize(field_texts(e)["answer"]) for e in entries], k1=K1, b=B, delta=DELTA)
+    (term,) = tokenize("ulimit")
+    info = reader.terms[term]
+    at = next(k for k in range(1, len(info), 4) if info[k] == field_no)
+    span = (field_no, info[at + 1], int(info[at + 2]), int(info[at + 3]))
+    docs, extras = reader.postings(*span)
+    numpy_docs, numpy_extras = reader.postings_array(*span)
+    assert sorted(docs) == sorted(numpy_docs.tolist()) and 0 in docs
+    assert dict(zip(docs, extras, strict=True)) == dict(
+        zip(numpy_docs.tolist(), numpy_extras.tolist(), strict=True)
+    )
+    scores = model.get_scores([term])
+    for doc, extra in zip(docs, extras, strict=True):
+        assert extra + info[at + 1] * DELTA == pytest.approx(scores[doc], abs=1e-12, rel=0)
 
 
 @pytest.mark.parametrize("pack", [True, False])

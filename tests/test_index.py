@@ -143,7 +143,7 @@ def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBa
 
 def test_pickle_free_index_is_json_and_binary_data(seed_kb: KnowledgeBase) -> None:
     data = Path(seed_kb.path).read_bytes()
-    assert data.startswith(b'{"byteorder":"little","checksums":{"entries":[')
+    assert data.startswith(b'{"byteorder":"little","checksums":{"big_tfs":[')
     assert b',"entry_count":9,' in data.split(b"\n", 1)[0]
     assert b"\x80\x04\x95" not in data  # no pickle protocol-4 frame anywhere
 

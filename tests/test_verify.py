@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import struct
 import zlib
 from pathlib import Path
 
@@ -56,20 +55,25 @@ def test_verify_passes_on_real_corpora(tmp_path: Path) -> None:
 
 
 def _tamper(path: Path, term: str) -> None:
-    """Change one stored contribution of ``term`` and fix the checksums to match."""
+    """Add one to a stored term frequency of ``term`` and fix the checksums to match."""
     data = path.read_bytes()
     reader = IndexReader(data, str(path))
     info = reader.terms[term]
-    offset, count = int(info[3]), int(info[4])
+    first = int(info[3])  # the term's first posting in its first field
+    width, bits = reader.header["posting_width"], reader.header["doc_bits"]
     p_at, p_len = reader.header["sections"]["postings"]
-    where = offset + 4 * count  # the term's first contribution in its first field
+    where = first * width
     chunk = where // CHECK_CHUNK
     old = reader.header["checksums"]["postings"][chunk]
-    (value,) = struct.unpack_from("<d", data, p_at + where)
+    value = int.from_bytes(data[p_at + where : p_at + where + width], "little")
     head_end = data.index(b"\n") + 1
     for step in range(1, 10_000):  # a checksum as long as the old: the header keeps its size
         tampered = bytearray(data)
-        struct.pack_into("<d", tampered, p_at + where, value + step * 1e-6)
+        tf = (value >> bits) + step
+        if tf >= 1 << (8 * width - bits):
+            continue
+        packed = (value & ((1 << bits) - 1)) | tf << bits
+        tampered[p_at + where : p_at + where + width] = packed.to_bytes(width, "little")
         low = p_at + chunk * CHECK_CHUNK
         crc = zlib.crc32(tampered[low : min(low + CHECK_CHUNK, p_at + p_len)])
         if len(str(crc)) == len(str(old)):

@@ -26,12 +26,14 @@ from kb.index.prepare import Prepared, field_texts, load_source, prepare_entries
 from kb.index.reader import (
     INDEX_FILE,
     IndexReader,
+    _same_stat,
     file_fingerprint,
     rst_names,
     sweep_leftovers,
     write_streaming,
 )
-from kb.ingest.sources import Source
+from kb.ingest.site_labels import Scan
+from kb.ingest.sources import Source, Sources
 from kb.models import Entry
 from kb.spec import SourceSpec, split_source_arg
 
@@ -169,7 +171,7 @@ class Reuse:
     replaced meanwhile). An unchanged source is neither parsed nor tokenized again: its
     entries' lines are copied, and its tokens come back from the old postings' term
     frequencies (all BM25Plus needs of an entry: each term's tf and the field's length),
-    to be scored afresh with the new index's N, df and average lengths.
+    to be counted afresh with the new index's numbering.
     """
 
     handle: BinaryIO | None = None
@@ -238,25 +240,29 @@ class Reuse:
             streams[number] = None
             run.lengths[number].frombytes(length.astype(_NP_INT).tobytes())
         parents = np.frombuffer(reader.parents, dtype=np.intc)
-        ends = np.frombuffer(reader.whole("entry_ends"), dtype=np.int64)
+        ends = np.frombuffer(reader.whole("block_ends"), dtype=np.int64)
+        firsts = np.frombuffer(reader.block_firsts(), dtype=np.uint32).astype(np.int64)
         numbers: list[int] = []
         at = 0
         copies = []
         for first, stop in ranges:
-            copies.append(reader.entry_span(first, stop))
-            previous = int(ends[first - 1]) if first else 0
-            run.sizes += np.diff(ends[first:stop], prepend=previous).tolist()
+            low, high = reader.blocks_of(first, stop)
+            copies.append(reader.block_span(low, high))
+            previous = int(ends[low - 1]) if low else 0
+            run.block_sizes += np.diff(ends[low:high], prepend=previous).tolist()
+            run.block_counts += np.diff(firsts[low : high + 1]).tolist()
             # A parent within the run is renumbered; one outside it (or none) is -1.
             mine = parents[first:stop].astype(np.int64)
             inside = (mine >= first) & (mine < stop)
             numbers += np.where(inside, mine - first + at, -1).tolist()
             at += stop - first
+        run.count = total
         run.parent_numbers = numbers
         run.copy_lines = functools.partial(self._copy, copies)
         return run
 
     def _copy(self, spans: list[tuple[int, int]], out: BinaryIO) -> None:
-        """Copy stored entry lines (file offsets, checked) from the old index to ``out``."""
+        """Copy stored entry blocks (file offsets, checked) from the old index to ``out``."""
         assert self.handle is not None
         for start, end in spans:
             self.handle.seek(start)
@@ -292,18 +298,28 @@ class Reuse:
         spans = section("spans", "<u4").reshape(-1, 3)
         term_spans = section("term_spans", "<u4").astype(np.int64)
         span_terms = np.repeat(np.arange(len(term_spans) - 1, dtype=np.int32), np.diff(term_spans))
-        ints, all_tfs = section("postings", "<i4"), section("tfs", "<u4")
+        header = reader.header
+        width, bits = int(header["posting_width"]), int(header["doc_bits"])
+        raw = section("postings", "u1").reshape(-1, width)
+        wide = np.zeros((len(raw), 8), dtype=np.uint8)
+        wide[:, :width] = raw
+        del raw
+        values = wide.view("<u8").ravel()
+        all_docs = (values & ((1 << bits) - 1)).astype(np.int32)
+        all_tfs = (values >> bits).astype(np.int64)
+        del wide, values
+        big = section("big_tfs", "<u4").reshape(-1, 2).astype(np.int64)
+        all_tfs[big[:, 0]] = big[:, 1]
         table = []
         for field_no in range(len(reader.fields)):
             mine = spans[:, 0] == field_no
             counts, firsts = spans[mine, 1].astype(np.int64), spans[mine, 2].astype(np.int64)
             first_of = np.repeat(firsts, counts)
-            within = np.arange(len(first_of)) - np.repeat(np.cumsum(counts) - counts, counts)
-            # A span's postings: its entries (i32) from 3 * its first posting on, then scores.
-            docs = ints[3 * first_of + within]
-            tfs = all_tfs[first_of + within]
+            first_of += np.arange(len(first_of)) - np.repeat(np.cumsum(counts) - counts, counts)
+            docs = all_docs[first_of]
+            tfs = all_tfs[first_of]
             terms = np.repeat(span_terms[mine], counts)
-            del first_of, within
+            del first_of
             # By entry, then term: the spans run in term order, so a stable sort by entry
             # (a radix sort for these ints) keeps each entry's terms in order.
             order = np.argsort(docs, kind="stable")
@@ -366,10 +382,24 @@ def gather(
     return corpus, warnings
 
 
-def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
-    """What the index was built from, to tell later whether it is still fresh."""
-    files = [file_fingerprint(s.path) for s in sources]
-    files += [file_fingerprint(s.aliases) for s in sources if s.aliases]
+def fingerprint(
+    spec: SourceSpec, sources: list[Source], earlier: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What the index was built from, to tell later whether it is still fresh.
+
+    A file whose stat is the one in ``earlier`` (the previous index's fingerprint) is not
+    read and hashed again.
+    """
+    before = {item["path"]: item for item in (earlier or {}).get("files", [])}
+
+    def take(path: Path) -> dict[str, Any]:
+        item = before.get(str(path))
+        if item is not None and _unchanged(item):
+            return dict(item)
+        return file_fingerprint(path)
+
+    files = [take(s.path) for s in sources]
+    files += [take(s.aliases) for s in sources if s.aliases]
     absent = [
         str(s.path.with_suffix(".aliases.toml")) for s in sources if not s.aliases and not s.origin
     ]
@@ -410,7 +440,49 @@ def fingerprint(spec: SourceSpec, sources: list[Source]) -> dict[str, Any]:
         "folders": folders,
         "sources": records,
         "docutils": docutils_version(),
+        # Each source's labels scan that found any, kept for the next build: a file whose
+        # stat has not moved is not read again (see ``_known_scan``).
+        "labels": {
+            str(s.path): [*sources.scans[str(s.path)], s.url.split("#")[0]]
+            for s in sources
+            if isinstance(sources, Sources) and str(s.path) in sources.scans
+        },
     }
+
+
+def _unchanged(item: dict[str, Any]) -> bool:
+    """Whether a fingerprinted file's stat is still the one fingerprinted."""
+    try:
+        return _same_stat(os.stat(item["path"]), item)
+    except (OSError, KeyError, TypeError):
+        return False
+
+
+def _previous_fingerprint(index_dir: str | None) -> dict[str, Any]:
+    """The fingerprint of the index in ``index_dir`` ({} if none can be read)."""
+    if index_dir is None:
+        return {}
+    try:
+        return IndexReader.open(os.path.join(index_dir, INDEX_FILE)).fingerprint
+    except (FaqError, OSError, ValueError):
+        return {}
+
+
+def _known_scan(
+    files: dict[str, dict[str, Any]], found: dict[str, Any] | None, source: Source
+) -> Scan | None:
+    """A source's labels scan from the previous build (its fingerprinted ``files`` by path
+    and the ``found`` scans), if its file has not changed since."""
+    path = str(source.path)
+    item = files.get(path)
+    if found is None or item is None or not _unchanged(item):
+        return None
+    if path not in found:
+        return [], []  # nothing found in it (the scan's deep links need no page)
+    refs, labels, page = found[path]
+    if page != source.url.split("#")[0]:
+        return None
+    return [str(r) for r in refs], [(str(a), str(b), str(c)) for a, b, c in labels]
 
 
 def docutils_version() -> str:
@@ -578,8 +650,11 @@ def _build(
     started = time.perf_counter()
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
-    sources = resolve_sources(spec, previous_dir)
-    fingerprint_ = fingerprint(spec, sources)
+    earlier = _previous_fingerprint(previous_dir)
+    files = {item["path"]: item for item in earlier.get("files", [])}
+    known = functools.partial(_known_scan, files, earlier.get("labels"))
+    sources = resolve_sources(spec, previous_dir, known=known)
+    fingerprint_ = fingerprint(spec, sources, earlier)
     reuse = _reusable(previous_dir, fingerprint_)
     try:
         with spool() as lines:

@@ -1,10 +1,9 @@
-"""Write the index file: prepared sources → BM25Plus contributions (numpy) → one file.
+"""Write the index file: prepared sources → postings and lengths (numpy) → one file.
 
-The layout is ``kb.index.reader``'s (``SECTIONS``).
-
-BM25Plus as rank-bm25 computes it (tests/test_build_speed.py keeps rank-bm25 as the
-reference), counted with numpy over term numbers instead of per-document dicts and a
-per-posting loop.
+The layout is ``kb.index.reader``'s (``SECTIONS``). The postings hold each entry's term
+frequency; the reader computes BM25Plus from them and the entries' field lengths as
+rank-bm25 does (tests/test_build_speed.py keeps rank-bm25 as the reference), counted
+with numpy over term numbers instead of per-document dicts.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import math
 import shutil
 from typing import Any, BinaryIO
 
-from kb.index.params import DELTA, FIELD_WEIGHTS, K1, UNKNOWN_SHARE, B, params
+from kb.index.params import DELTA, FIELD_WEIGHTS, UNKNOWN_SHARE, params
 from kb.index.prepare import FIELDS, Prepared
 from kb.index.reader import (
     _INT,
@@ -38,7 +37,7 @@ class Corpus:
 
     Holds only what the postings need, as int arrays (each source's term numbers mapped to
     one numbering), and the entries' parents; the entries' stored bytes go straight to
-    ``spool``, to be copied into the index file last.
+    ``spool`` (compressed in blocks), to be copied into the index file last.
     """
 
     def __init__(self, spool: BinaryIO) -> None:
@@ -46,7 +45,9 @@ class Corpus:
         self.numbering: dict[str, int] = {}
         self.terms = [array.array(_INT) for _ in FIELDS]
         self.lengths = [array.array(_INT) for _ in FIELDS]
-        self.sizes: list[int] = []
+        self.count = 0  # entries
+        self.block_sizes: list[int] = []  # stored bytes of each block of entries
+        self.block_counts: list[int] = []  # entries in each block
         self.parents: list[int] = []  # each entry's parent's number, -1 for none
         self.source_counts: list[int] = []  # entries of each source, in order
         self.source_warnings: list[list[str]] = []  # each source's warnings, in order
@@ -54,7 +55,7 @@ class Corpus:
         self.numbering_seconds = 0.0
 
     def __len__(self) -> int:
-        return len(self.sizes)
+        return self.count
 
     def add(self, prepared: Prepared) -> None:
         """Append one source's entries (or a run of unchanged ones: ``prepared.runs``)."""
@@ -74,9 +75,11 @@ class Corpus:
             prepared.copy_lines(self.spool)
         else:
             self.spool.write(prepared.lines)
-        base = len(self.sizes)
+        base = self.count
         self.parents.extend(base + p if p >= 0 else -1 for p in prepared.local_parents())
-        self.sizes.extend(prepared.sizes)
+        self.count += len(prepared)
+        self.block_sizes.extend(prepared.block_sizes)
+        self.block_counts.extend(prepared.block_counts)
         if prepared.runs is None:
             self.source_counts.append(len(prepared))
             self.source_warnings.append(list(prepared.warnings))
@@ -86,6 +89,16 @@ class Corpus:
                 self.source_warnings.append(list(warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
+
+
+def posting_layout(n_docs: int) -> tuple[int, int]:
+    """How many low bits of a posting hold its entry's number, and its width in bytes.
+
+    A posting is ``doc | tf << doc_bits``, little-endian, in the fewest bytes that leave
+    at least 7 bits to the tf; a larger tf is written 0 and kept in ``big_tfs``.
+    """
+    doc_bits = max(1, (n_docs - 1).bit_length())
+    return doc_bits, (doc_bits + 7 + 7) // 8
 
 
 def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> None:
@@ -101,27 +114,34 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     by_rank = sorted(by_number)
     del by_number
 
+    doc_bits, width = posting_layout(n_docs)
+    tf_limit = 1 << (8 * width - doc_bits)
     fields = []
-    postings_size = 0  # in postings (12 bytes each)
-    # Per field: its postings' docs (int32) and contributions (float64), term by term, and
-    # each term's rank and number of postings. Big arrays are updated in place.
+    postings_size = 0  # in postings
+    # Per field: its postings' docs, term by term, and each term's rank and postings count.
     blocks: list[tuple[Any, Any, list[int], list[int]]] = []
     # Per field: (term ranks, field numbers, counts, first posting numbers) of its spans.
     span_parts: list[tuple[Any, Any, Any, Any]] = []
-    tf_parts: list[Any] = []  # per field: its postings' term frequencies
-    laid_out: list[Any] = []  # per field: its postings as written (see _interleave)
+    laid_out: list[Any] = []  # per field: its postings as written
+    big_tfs: list[Any] = []  # per field: (posting number, tf) of each tf too large to pack
+    lengths: list[Any] = []  # per field: each entry's length in tokens
     for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
-        fields.append({"name": name, "weight": weight, "delta": DELTA})
         term_nums = np.frombuffer(corpus.terms[field_no], dtype=_NP_INT)
         doc_lens = np.frombuffer(corpus.lengths[field_no], dtype=_NP_INT)
         corpus.terms[field_no] = corpus.lengths[field_no] = array.array(_INT)
         total = int(doc_lens.sum(dtype=np.int64))
+        # The reader's avgdl is total / entry_count, as rank-bm25's.
+        longest = int(doc_lens.max()) if n_docs else 0
+        fields.append(
+            {"name": name, "weight": weight, "delta": DELTA, "total": total, "longest": longest}
+        )
+        lengths.append(doc_lens.astype(np.int64))
         if n_docs == 0 or total == 0:
             continue  # rank-bm25 cannot score a field with no token at all (avgdl 0)
-        # One (term rank, doc) key per token; their distinct values are the postings, in
-        # file order (term by term, sorted; docs ascending), and their counts the tfs.
+        # One (term rank, doc) key per token; their distinct values are the postings (term
+        # by term, sorted; docs ascending), and their counts the tfs.
         keys, tfs = _postings_keys(rank, term_nums, doc_lens)
-        del term_nums
+        del term_nums, doc_lens
         term_of = keys // n_docs
         starts = _firsts(term_of)
         ranks = term_of[starts].tolist()
@@ -134,40 +154,27 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
                 starts + postings_size,
             )
         )
-        postings_size += len(keys)
         del starts
         term_of *= n_docs
         keys -= term_of  # now the docs
         del term_of
-        docs = keys.astype("<i4")
+        # Within a term: postings whose tf did not fit (written 0), then those of tf 1 (the
+        # reader takes them at once), then the rest, each by entry.
+        tfs = tfs.astype(np.int64)
+        packed = np.where(tfs < tf_limit, tfs, 0)
+        packed <<= doc_bits
+        packed |= keys
         del keys
-        # rank-bm25's idf and its own expression, term by term, minus the idf*delta every
-        # document gets for the term (added back once per query term at search):
-        #   idf * (DELTA + (tf * (K1 + 1)) / (norm + tf)) - idf * DELTA
-        # in place, in the same order (IEEE + and * are commutative, so exactly the same).
-        # The reader computes each idf again from the postings count, by the same expression.
-        idfs = [math.log((n_docs + 1) / df) for df in counts]
-        avgdl = total / n_docs
-        norms = K1 * (1 - B + B * doc_lens.astype(np.float64) / avgdl)
-        del doc_lens
-        tf_parts.append(tfs.astype("<u4"))
-        extras = tfs.astype(np.float64)
+        _partition_by_tf(packed, tfs, counts, doc_bits)
+        big = np.flatnonzero(tfs >= tf_limit)
+        if len(big):
+            big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
         del tfs
-        denominators = norms[docs]
-        del norms
-        denominators += extras
-        extras *= K1 + 1
-        extras /= denominators
-        del denominators
-        extras += DELTA
-        idf = np.repeat(np.array(idfs, dtype=np.float64), counts)
-        extras *= idf
-        idf *= DELTA
-        extras -= idf
-        del idf
-        laid_out.append(_interleave(docs, extras.astype("<f8", copy=False), counts))
-        blocks.append((docs, None, ranks, counts))
-        del docs, extras
+        postings_size += len(packed)
+        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        packed &= (1 << doc_bits) - 1  # now the docs
+        blocks.append((packed.astype("<i4"), None, ranks, counts))
+        del packed
     # A term's overall document frequency counts the entries having it in any field.
     document_freq = _document_freqs(blocks, len(by_rank), n_docs) if blocks else []
     del blocks
@@ -194,7 +201,10 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         span_table = np.zeros((0, 3), dtype="<u4")
         term_spans = np.zeros(len(term_ends) + 1, dtype=np.int64)
     del span_parts
-    offsets = np.cumsum(np.array(corpus.sizes, dtype=np.int64))
+    all_lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
+    length_width = 2 if not len(all_lengths) or int(all_lengths.max()) < 1 << 16 else 4
+    block_ends = np.cumsum(np.array(corpus.block_sizes, dtype=np.int64))
+    block_firsts = np.cumsum([0, *corpus.block_counts], dtype=np.int64)
     parents = corpus.parents
     if postings_size >= 1 << 32 or len(term_bytes) >= 1 << 32:
         raise ValueError("an index this large needs 64-bit vocabulary offsets")
@@ -204,16 +214,18 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "term_df": np.array(document_freq, dtype="<u4").tobytes(),
         "term_spans": term_spans.astype("<u4").tobytes(),
         "spans": span_table.tobytes(),
-        "tfs": b"".join(part.tobytes() for part in tf_parts),
+        "big_tfs": b"".join(part.astype("<u4").tobytes() for part in big_tfs),
+        "lengths": all_lengths.astype(f"<u{length_width}").tobytes(),
         "parents": np.array(parents, dtype="<i4").tobytes(),
-        "entry_ends": offsets.astype("<u8").tobytes(),
+        "block_ends": block_ends.astype("<u8").tobytes(),
+        "block_firsts": block_firsts.astype("<u4").tobytes(),
     }
-    del term_bytes, term_ends, term_spans, span_table, parents, tf_parts
+    del term_bytes, term_ends, term_spans, span_table, parents, big_tfs, lengths, all_lengths
     spool = corpus.spool
     checksums = {name: _crcs(data) for name, data in binary.items()}
     chunker = Chunker()
-    for words in laid_out:
-        chunker.feed(memoryview(words).cast("B"))
+    for part in laid_out:
+        chunker.feed(part)
     checksums["postings"] = chunker.done()
     checksums["entries"] = _spool_crcs(spool)
     header: dict[str, Any] = {
@@ -224,6 +236,9 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "byteorder": "little",
         "params": params(),
         "fields": fields,
+        "doc_bits": doc_bits,
+        "posting_width": width,
+        "length_width": length_width,
         "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
         "term_count": len(document_freq),
         "fingerprint": fingerprint,
@@ -233,8 +248,8 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "source_warnings": corpus.source_warnings,
     }
     sizes = {name: len(binary[name]) if name in binary else 0 for name in SECTIONS}
-    sizes["postings"] = 12 * postings_size
-    sizes["entries"] = int(offsets[-1]) if len(offsets) else 0
+    sizes["postings"] = width * postings_size
+    sizes["entries"] = int(block_ends[-1]) if len(block_ends) else 0
     # Section offsets depend on the header's own length: lay out, then fix the point.
     header["sections"] = {name: [0, 0] for name in SECTIONS}
     while True:
@@ -256,7 +271,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         written = at + sizes[name]
         if name == "postings":
             while laid_out:
-                out.write(memoryview(laid_out.pop(0)).cast("B"))
+                out.write(laid_out.pop(0))
         elif name == "entries":
             spool.seek(0)
             if isinstance(spool, io.BytesIO):
@@ -267,36 +282,44 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             out.write(binary.pop(name))
 
 
-def _interleave(docs: Any, extras: Any, counts: list[int]) -> Any:
-    """A field's postings as the file holds them, as 4-byte words: term after term, the
-    term's documents (i32), then their contributions (f64, two words each).
-
-    Laid out a range of terms at a time, so that the index arrays stay small.
-    """
+def _partition_by_tf(packed: Any, tfs: Any, counts: list[int], doc_bits: int) -> None:
+    """Lay each span's postings out by tf class (``_by_tf_class``), in place, a range of
+    spans (about PASS_TOKENS postings) at a time: the arrays counting where each posting
+    goes stay small."""
     import numpy as np
 
-    words = np.empty(3 * len(docs), dtype="<i4")
-    halves = extras.view("<i4").reshape(-1, 2)  # each f64 as its two words, in order
     sizes = np.array(counts, dtype=np.int64)
-    starts = np.cumsum(sizes) - sizes
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
     first = 0
     while first < len(sizes):
-        # Whole terms, about PASS_TOKENS postings (at least one term).
         stop = max(first + 1, int(np.searchsorted(starts, starts[first] + PASS_TOKENS)))
-        low = int(starts[first])
-        high = int(starts[stop - 1] + sizes[stop - 1])
-        span_start = np.repeat(starts[first:stop], sizes[first:stop])
-        within = np.arange(low, high, dtype=np.int64) - span_start
-        span_start *= 3
-        span_start += within  # where each document goes
-        words[span_start] = docs[low:high]
-        span_start += within
-        span_start += np.repeat(sizes[first:stop], sizes[first:stop])  # its contribution
-        words[span_start] = halves[low:high, 0]
-        span_start += 1
-        words[span_start] = halves[low:high, 1]
+        low, high = int(starts[first]), int(ends[stop - 1])
+        where = _by_tf_class(np.minimum(packed[low:high] >> doc_bits, 2), counts[first:stop])
+        packed[low:high][where] = packed[low:high].copy()
+        tfs[low:high][where] = tfs[low:high].copy()
         first = stop
-    return words
+
+
+def _by_tf_class(classes: Any, counts: list[int]) -> Any:
+    """Where each posting goes so that within its span those of class 0 come first, then
+    1, then 2, each kept in order: a stable partition, counted instead of sorted."""
+    import numpy as np
+
+    sizes = np.array(counts, dtype=np.int64)
+    starts = np.cumsum(sizes) - sizes
+    span_of = np.repeat(np.arange(len(sizes)), sizes)
+    where = np.empty(len(classes), dtype=np.int64)
+    free = starts.copy()  # per span: where its next class starts
+    for kind in range(3):
+        mine = classes == kind
+        seen = np.zeros(len(mine) + 1, dtype=np.int64)
+        np.cumsum(mine, out=seen[1:])  # how many of the class come before each posting
+        at = np.flatnonzero(mine)
+        spans = span_of[at]
+        where[at] = free[spans] + seen[at] - seen[starts][spans]
+        free += seen[starts + sizes] - seen[starts]
+    return where
 
 
 def _crcs(data: bytes) -> list[int]:

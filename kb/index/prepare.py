@@ -20,7 +20,7 @@ from kb.analysis.typography import plain_typography
 from kb.errors import SourceError
 from kb.index.params import FIELD_WEIGHTS
 from kb.index.reader import _INT
-from kb.index.records import encode
+from kb.index.records import BLOCK_BYTES, line, pack
 from kb.ingest.sources import Source
 from kb.models import Entry
 
@@ -32,8 +32,10 @@ class Prepared:
     """One source's entries, ready to index (or its problems, if it could not be read)."""
 
     name: str
-    lines: bytearray = field(default_factory=bytearray)  # entries as stored, back to back
-    sizes: list[int] = field(default_factory=list)  # bytes of each line
+    count: int = 0  # entries
+    lines: bytearray = field(default_factory=bytearray)  # entry blocks as stored, in a row
+    block_sizes: list[int] = field(default_factory=list)  # stored bytes of each block
+    block_counts: list[int] = field(default_factory=list)  # entries in each block
     ids: list[str] = field(default_factory=list)
     parents: list[str] = field(default_factory=list)  # "" for a top-level entry
     # The source's own term numbering: ``vocab[n]`` is term n; per field, the term numbers
@@ -51,13 +53,20 @@ class Prepared:
     # (None: this is one source), and each entry's parent by number (-1: none) in the run.
     runs: list[tuple[int, list[str]]] | None = None
     parent_numbers: list[int] | None = None
-    # Writes the run's entry lines (copied from the old index) instead of ``lines``.
+    # Writes the run's entry blocks (copied from the old index) instead of ``lines``.
     copy_lines: Callable[[BinaryIO], None] | None = None
     tokenize_seconds: float = 0.0  # CPU time spent tokenizing ...
     numbering_seconds: float = 0.0  # ... and numbering the tokens
 
     def __len__(self) -> int:
-        return len(self.sizes)
+        return self.count
+
+    def add_block(self, lines: list[bytes]) -> None:
+        """Store some entries' lines as one more block."""
+        block = pack(lines)
+        self.lines += block
+        self.block_sizes.append(len(block))
+        self.block_counts.append(len(lines))
 
     def local_parents(self) -> list[int]:
         """Each entry's parent's place among these entries (-1: none, or not among them)."""
@@ -119,8 +128,8 @@ def prepare_entries(name: str, entries: Iterable[Entry]) -> Prepared:
 
 
 def _line(entry: Entry) -> bytes:
-    """The entry's stored bytes (``kb.index.records.encode``)."""
-    return encode(entry.model_dump())
+    """The entry's stored line (``kb.index.records.line``)."""
+    return line(entry.model_dump())
 
 
 def _prepare(name: str, rows: Iterable[tuple[bytes, str, str, dict[str, str]]]) -> Prepared:
@@ -131,9 +140,15 @@ def _prepare(name: str, rows: Iterable[tuple[bytes, str, str, dict[str, str]]]) 
     # text equal to the previous entry's is not tokenized again.
     last: list[tuple[str, array.array[int]]] = [("", array.array(_INT)) for _ in FIELDS]
     clock = time.perf_counter
-    for line, id_, parent, texts in rows:
-        prepared.lines += line
-        prepared.sizes.append(len(line))
+    block: list[bytes] = []  # lines of the block being filled
+    filled = 0
+    for stored, id_, parent, texts in rows:
+        block.append(stored)
+        filled += len(stored) + 1
+        if filled >= BLOCK_BYTES:
+            prepared.add_block(block)
+            block, filled = [], 0
+        prepared.count += 1
         prepared.ids.append(id_)
         prepared.parents.append(parent)
         for number, name_ in enumerate(FIELDS):
@@ -148,6 +163,8 @@ def _prepare(name: str, rows: Iterable[tuple[bytes, str, str, dict[str, str]]]) 
             numbers = last[number][1]
             prepared.lengths[number].append(len(numbers))
             prepared.terms[number].extend(numbers)
+    if block:
+        prepared.add_block(block)
     prepared.vocab = list(numbering)
     return prepared
 

@@ -2,22 +2,25 @@
 
 One file, written atomically: a JSON header line, then binary sections (``SECTIONS``): a
 sorted term table looked up by binary search where it lies (memory-mapped, never parsed
-whole), the postings, the entries' parents and offsets, and the entries (compact JSON,
-each compressed on its own).
-Postings hold each term's per-document BM25 contribution, computed at build time, so
-answering a question needs neither numpy nor rank-bm25: only ``array``, a few probes of
-the term table, the postings the question's terms name and the entries shown. Data
+whole), the postings (each entry's number and term frequency, packed in a few bytes),
+the entries' field lengths and parents, and the entries (compact JSON lines, compressed
+a block of neighbours at a time). A posting's BM25Plus contribution is computed when a
+question reads it, by rank-bm25's own expression, so answering a question needs neither
+numpy nor rank-bm25: only ``array``, a few probes of the term table, the postings the
+question's terms name, their fields' lengths and the blocks of the entries shown. Data
 only, never pickle.
 """
 
 from __future__ import annotations
 
 import array
+import itertools
 import json
 import math
 import mmap
 import os
 import sys
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
 from kb.errors import IndexFileError
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
 FORMAT = "faq-kb-index"
 # Bump whenever the file layout, the tokenizer or the ingest changes what an index holds:
 # an index with another version is rebuilt, never misread.
-SCHEMA_VERSION = 13  # 11: both; 12: binary sorted vocabulary; 13: compressed entries
+# 11: both; 12: binary sorted vocabulary; 13: compressed entries; 14: tf postings, blocks
+SCHEMA_VERSION = 14
 INDEX_FILE = "index.faqkb"
 _INT = "i" if array.array("i").itemsize == 4 else "l"
 # Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
@@ -174,14 +178,18 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
 class Field:
     """One BM25 field of the index and its weight in the combined score."""
 
-    __slots__ = ("delta", "name", "weight")
+    __slots__ = ("delta", "longest", "name", "total", "weight")
 
-    def __init__(self, name: str, weight: float, delta: float) -> None:
+    def __init__(
+        self, name: str, weight: float, delta: float, total: int = 0, longest: int = 0
+    ) -> None:
         self.name, self.weight, self.delta = name, weight, delta
+        self.total = total  # tokens in the field over all entries (avgdl: total / entries)
+        self.longest = longest  # the most tokens one entry has in the field
 
 
 # A term's entry in the vocabulary: its weight (idf over all fields), then per field it
-# occurs in: field number, that field's idf, its postings' byte offset and count.
+# occurs in: field number, that field's idf, its first posting's number and their count.
 TermInfo = list[float]
 
 
@@ -260,7 +268,7 @@ class Vocabulary:
         for at in range(0, len(spans), 3):
             field, count, posting = spans[at], spans[at + 1], spans[at + 2]
             # rank-bm25's idf, by its own expression: the very float the build used.
-            info.extend((field, math.log(n_docs1 / count), 12 * posting, count))
+            info.extend((field, math.log(n_docs1 / count), posting, count))
         return info
 
 
@@ -270,10 +278,14 @@ _LOOKUPS_KEPT = 200_000
 # the terms' UTF-8 bytes back to back, sorted (UTF-8 sorts as code points do), where each
 # ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
 # one more); a span (three u32): field number, postings count, first posting's number.
-# Postings: per span its documents (i32) then their contributions (f64); each posting's
-# term frequency (u32; a rebuild reuses an unchanged source's postings through them, never
-# tokenizing it again). Then each entry's parent (i32, -1 for none), where each entry's
-# stored bytes end (u64), and the entries (``kb.index.records.encode``: compressed JSON).
+# Postings: per span, each entry's number in the low ``doc_bits`` bits and its term
+# frequency above them, little-endian, in ``posting_width`` bytes: first any whose tf did
+# not fit (written 0; ``big_tfs`` holds it: u32 pairs, posting number and tf, ascending),
+# then those of tf 1, then the others, each by entry. Each
+# field's lengths of every entry (``length_width`` bytes each, field after field), each
+# entry's parent (i32, -1 for none); the entries in blocks (``kb.index.records.pack``):
+# each block's first entry (u32, and one more: the entry count), where each block's
+# stored bytes end (u64), and the blocks.
 SECTIONS = (
     "terms",
     "term_ends",
@@ -281,13 +293,19 @@ SECTIONS = (
     "term_spans",
     "spans",
     "postings",
-    "tfs",
+    "big_tfs",
+    "lengths",
     "parents",
-    "entry_ends",
+    "block_firsts",
+    "block_ends",
     "entries",
 )
-_TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "tfs": "I"}
-_TYPECODES.update(parents="i", entry_ends="Q")
+_TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "big_tfs": "I"}
+_TYPECODES.update(parents="i", block_firsts="I", block_ends="Q")
+# Postings whose contributions a preloaded reader keeps (16 bytes each).
+_POSTINGS_KEPT = 4_000_000
+# The entry blocks a memory-mapped reader keeps decompressed (a question shows a few).
+_BLOCKS_KEPT = 8
 
 
 class IndexReader:
@@ -310,9 +328,19 @@ class IndexReader:
             self._crcs: dict[str, list[int]] = {
                 name: list(self.header["checksums"][name]) for name in SECTIONS
             }
-            self.fields = [Field(f["name"], f["weight"], f["delta"]) for f in self.header["fields"]]
+            self.fields = [
+                Field(f["name"], f["weight"], f["delta"], int(f["total"]), int(f["longest"]))
+                for f in self.header["fields"]
+            ]
             self.unknown_weight: float = self.header["unknown_weight"]
             self._count = int(self.header["entry_count"])
+            self._k1 = float(self.header["params"]["k1"])
+            self._b = float(self.header["params"]["b"])
+            self._doc_bits = int(self.header["doc_bits"])
+            self._width = int(self.header["posting_width"])
+            self._length_width = int(self.header["length_width"])
+            if not 0 < self._width <= 8 or self._length_width not in (2, 4):
+                raise ValueError("posting or length width")
             end = buf.find(b"\n") + 1
             for name in SECTIONS:  # in file order, each after the last and its zero padding
                 at, length = self._sections[name]
@@ -323,8 +351,11 @@ class IndexReader:
                 raise ValueError(f"{len(buf)} bytes where the header promises {end}")
             if self._sections["parents"][1] != 4 * self._count:
                 raise ValueError("parents")
-            if self._sections["entry_ends"][1] != 8 * self._count:
-                raise ValueError("entry offsets")
+            lengths = self._sections["lengths"][1]
+            if lengths != self._length_width * self._count * len(self.fields):
+                raise ValueError("lengths")
+            if self._sections["block_firsts"][1] != self._sections["block_ends"][1] // 2 + 4:
+                raise ValueError("entry blocks")
             self.terms = Vocabulary(self)
         except (KeyError, TypeError, ValueError) as exc:
             raise IndexFileError(f"{path}: the index is damaged ({exc!r}); rebuild it") from None
@@ -332,10 +363,12 @@ class IndexReader:
         self._entries_at = self._sections["entries"][0]
         self._checked: dict[str, set[int]] = {name: set() for name in SECTIONS}
         self._entry_cache: dict[int, dict[str, Any]] = {}
+        self._blocks: dict[int, list[bytes]] = {}
         self._arrays: dict[str, Any] = {}
         # In memory (the bot): per-term arrays worth keeping between questions.
         self.preloaded = isinstance(buf, bytes)
         self.cache: dict[Any, Any] = {}
+        self._kept_postings = 0  # postings whose contributions ``cache`` holds
         self._swap = sys.byteorder != self.header.get("byteorder", "little")
         # Read by few questions (sub-parts), small (4 bytes an entry): checked now, so that
         # no damage in it goes unnoticed until the question that reads it.
@@ -458,28 +491,173 @@ class IndexReader:
         """Each entry's parent's number (-1: a top-level entry)."""
         return self.whole("parents")
 
-    def postings(self, offset: int, count: int) -> tuple[array.array[int], array.array[float]]:
-        """Document numbers and their score contributions for one (term, field)."""
-        self.check("postings", int(offset), int(offset) + 12 * count)
-        start = self._postings_at + int(offset)
-        docs = array.array(_INT)
-        docs.frombytes(self._buf[start : start + 4 * count])
-        extras = array.array("d")
-        extras.frombytes(self._buf[start + 4 * count : start + 12 * count])
-        if self._swap:
-            docs.byteswap()
-            extras.byteswap()
-        return docs, extras
+    def packed(self, first: int, count: int) -> tuple[list[int], list[int]]:
+        """Entry numbers and term frequencies of postings ``first`` to ``first + count - 1``."""
+        values = self._values(first, count)
+        bits = self._doc_bits
+        mask = (1 << bits) - 1
+        docs = [v & mask for v in values]
+        tfs = [v >> bits for v in values]
+        if docs and max(docs) >= self._count:
+            raise IndexFileError(f"{self.path}: posting {first} out of range; rebuild it")
+        if 0 in tfs:
+            self._big_tfs(first, tfs)
+        return docs, tfs
 
-    def postings_array(self, offset: int, count: int) -> tuple[Any, Any]:
-        """The same as ``postings`` as numpy arrays viewing the file (no copy)."""
+    def _values(self, first: int, count: int) -> array.array[int]:
+        """Postings ``first`` to ``first + count - 1`` as written (tf and entry number)."""
+        width = self._width
+        raw = self.span("postings", first * width, (first + count) * width)
+        if width in (2, 4):
+            values = array.array("H" if width == 2 else "I", raw)
+        else:  # each posting widened to 4 (or 8) bytes, a byte column at a time
+            size = 4 if width < 4 else 8
+            wide = bytearray(size * count)
+            for at in range(width):
+                wide[at::size] = raw[at::width]
+            values = array.array("I" if size == 4 else "Q", wide)
+        if self._swap:
+            values.byteswap()
+        return values
+
+    def _big_tfs(self, first: int, tfs: list[int]) -> None:
+        """Put the tfs too large to pack (written 0) in their places."""
+        from bisect import bisect_left
+
+        big = self._arrays.get("big_numbers")
+        if big is None:
+            pairs = self.whole("big_tfs")
+            big = self._arrays["big_numbers"] = (pairs[0::2], pairs[1::2])
+        numbers, values = big
+        for at, tf in enumerate(tfs):
+            if tf == 0:
+                found = bisect_left(numbers, first + at)
+                if found == len(numbers) or numbers[found] != first + at:
+                    raise IndexFileError(f"{self.path}: posting {first + at} has no tf; rebuild")
+                tfs[at] = values[found]
+
+    def lengths(self, field_no: int) -> array.array[int]:
+        """Each entry's length in tokens in one field (read once)."""
+        key = f"lengths{field_no}"
+        values = self._arrays.get(key)
+        if values is None:
+            size = self._length_width * self._count
+            values = self._arrays[key] = array.array("H" if self._length_width == 2 else "I")
+            values.frombytes(self.span("lengths", field_no * size, (field_no + 1) * size))
+            if self._swap:
+                values.byteswap()
+        return values
+
+    def postings(
+        self, field_no: int, idf: float, first: int, count: int, weight: float = 1.0
+    ) -> tuple[list[int], list[float]]:
+        """Document numbers and their score contributions for one (term, field).
+
+        A contribution is rank-bm25's BM25Plus term score less ``idf * delta`` (which
+        every entry gets), by rank-bm25's own expression (the very float it computes),
+        times ``weight`` (the field's weight in a question's score; 1.0 changes nothing).
+        """
+        lens = self.lengths(field_no)
+        field = self.fields[field_no]
+        k1, b = self._k1, self._b
+        k1p1, omb, delta = k1 + 1, 1 - b, field.delta
+        avgdl = field.total / self._count
+        base = idf * delta
+        values = self._values(first, count)
+        one = 1 << self._doc_bits
+        # A span's postings: any whose tf did not fit (below ``one``), then those with a tf
+        # of 1 (their entry numbers plus ``one``), then the rest: bisect finds the bounds.
+        low, high = bisect_left(values, one), bisect_left(values, one << 1)
+        ones = list(map(one.__rsub__, values[low:high]))
+        docs, tfs = self.packed(first + high, count - high) if high < count else ([], [])
+        if low:
+            big_docs, big_tfs = self.packed(first, low)
+            docs, tfs = big_docs + docs, big_tfs + tfs
+        if ones and ones[-1] >= self._count:  # ascending: the last is the largest
+            raise IndexFileError(f"{self.path}: posting {first} out of range; rebuild it")
+        extras = [
+            weight * (idf * (delta + tf * k1p1 / (k1 * (omb + b * lens[d] / avgdl) + tf)) - base)
+            for d, tf in zip(docs, tfs, strict=True)
+        ]
+        longest = field.longest
+        if len(ones) > longest:
+            # A tf of 1: the contribution depends on the entry's length only.
+            by_length = [
+                weight * (idf * (delta + k1p1 / (k1 * (omb + b * n / avgdl) + 1)) - base)
+                for n in range(longest + 1)
+            ]
+            firsts = list(map(by_length.__getitem__, map(lens.__getitem__, ones)))
+        else:
+            firsts = [
+                weight * (idf * (delta + k1p1 / (k1 * (omb + b * lens[d] / avgdl) + 1)) - base)
+                for d in ones
+            ]
+        if low:
+            return docs[:low] + ones + docs[low:], extras[:low] + firsts + extras[low:]
+        return ones + docs, firsts + extras
+
+    def packed_array(self, first: int, count: int) -> tuple[Any, Any]:
+        """The same as ``packed`` as numpy arrays."""
         import numpy as np
 
-        self.check("postings", int(offset), int(offset) + 12 * count)
-        start = self._postings_at + int(offset)
-        docs = np.frombuffer(self._buf, dtype="<i4", count=count, offset=start)
-        extras = np.frombuffer(self._buf, dtype="<f8", count=count, offset=start + 4 * count)
-        return docs, extras
+        width = self._width
+        self.check("postings", first * width, (first + count) * width)
+        raw = np.frombuffer(
+            self._buf, dtype=np.uint8, count=width * count, offset=self._postings_at + first * width
+        )
+        wide = np.zeros((count, 8), dtype=np.uint8)
+        wide[:, :width] = raw.reshape(count, width)
+        values = wide.view("<u8").ravel()
+        docs = (values & ((1 << self._doc_bits) - 1)).astype(np.intp)
+        tfs = values >> self._doc_bits
+        if not tfs.all():
+            fixed = tfs.tolist()
+            self._big_tfs(first, fixed)
+            tfs = np.array(fixed, dtype=np.uint64)
+        return docs, tfs
+
+    def postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
+        """The same as ``postings`` as numpy arrays (the same floats).
+
+        A preloaded index (the bot) keeps them, up to ``_POSTINGS_KEPT`` postings in all:
+        a warm process asked about a term again reads its contributions, as it did when
+        the file held them.
+        """
+        key = ("postings", first)
+        if self.preloaded:
+            kept = self.cache.get(key)
+            if kept is not None:
+                return kept  # type: ignore[no-any-return]
+        found = self._postings_array(field_no, idf, first, count)
+        if self.preloaded and self._kept_postings + count <= _POSTINGS_KEPT:
+            self.cache[key] = found
+            self._kept_postings += count
+        return found
+
+    def _postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
+        import numpy as np
+
+        docs, tfs = self.packed_array(first, count)
+        lens = self._arrays.get(f"np_lengths{field_no}")
+        if lens is None:
+            lens = self._arrays[f"np_lengths{field_no}"] = np.array(
+                self.lengths(field_no), dtype=np.float64
+            )
+        field = self.fields[field_no]
+        k1, b = self._k1, self._b
+        avgdl = field.total / self._count
+        norms = b * lens[docs]
+        norms /= avgdl
+        norms += 1 - b  # (1 - b) + b * len / avgdl: the same sum, commuted
+        norms *= k1
+        tf = tfs.astype(np.float64)
+        norms += tf
+        tf *= k1 + 1
+        tf /= norms
+        tf += field.delta
+        tf *= idf
+        tf -= idf * field.delta
+        return docs, tf
 
     def entry(self, number: int) -> dict[str, Any]:
         """The stored entry (as a dict shaped like ``kb.models.Entry``) with that number."""
@@ -490,28 +668,65 @@ class IndexReader:
 
     def load_entry(self, number: int) -> dict[str, Any]:
         """``entry(number)`` read afresh, not kept (for a pass over every entry)."""
+        from bisect import bisect_right
+
         from kb.index.records import decode
 
-        raw = self.raw_entry(number)
+        if not 0 <= number < self._count:
+            raise IndexError(number)
+        firsts = self.block_firsts()
+        block = bisect_right(firsts, number) - 1
         try:
-            return decode(raw)
-        except ValueError as exc:  # checksummed, so written so by a faulty build
+            return decode(self.block(block)[number - firsts[block]])
+        except (ValueError, IndexError) as exc:  # checksummed: written so by a faulty build
             raise IndexFileError(f"{self.path}: entry {number} is unreadable ({exc})") from None
 
-    def entry_span(self, first: int, stop: int) -> tuple[int, int]:
-        """Where entries ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
-        if not 0 <= first <= stop <= self._count:
-            raise IndexError(first if first < 0 or first > self._count else stop)
-        ends = self.whole("entry_ends")
+    def block_firsts(self) -> array.array[int]:
+        """Each entry block's first entry's number, and then the entry count."""
+        firsts = self.whole("block_firsts")
+        if "firsts_checked" not in self._arrays:
+            ordered = all(a <= b for a, b in itertools.pairwise(firsts))
+            if firsts[0] != 0 or firsts[-1] != self._count or not ordered:
+                raise IndexFileError(f"{self.path}: the index is damaged (entry blocks); rebuild")
+            self._arrays["firsts_checked"] = True
+        return firsts
+
+    def block(self, number: int) -> list[bytes]:
+        """The stored lines of the entries of one block."""
+        from kb.index.records import unpack
+
+        lines = self._blocks.get(number)
+        if lines is None:
+            start, end = self.block_span(number, number + 1)
+            try:
+                at = self._entries_at
+                lines = unpack(self.span("entries", start - at, end - at))
+            except ValueError as exc:
+                raise IndexFileError(f"{self.path}: block {number} is unreadable ({exc})") from None
+            if len(self._blocks) >= _BLOCKS_KEPT:
+                del self._blocks[next(iter(self._blocks))]
+            self._blocks[number] = lines
+        return lines
+
+    def blocks_of(self, first: int, stop: int) -> tuple[int, int]:
+        """The blocks holding exactly entries ``first`` to ``stop - 1`` (a run of sources)."""
+        from bisect import bisect_left
+
+        firsts = self.block_firsts()
+        low, high = bisect_left(firsts, first), bisect_left(firsts, stop)
+        if high == len(firsts) or firsts[low] != first or firsts[high] != stop:
+            raise IndexFileError(f"{self.path}: entries {first}-{stop} are not whole blocks")
+        return low, high
+
+    def block_span(self, first: int, stop: int) -> tuple[int, int]:
+        """Where blocks ``first`` to ``stop - 1`` are stored: file offsets, start and end."""
+        ends = self.whole("block_ends")
+        if not 0 <= first <= stop <= len(ends):
+            raise IndexError(first if first < 0 or first > len(ends) else stop)
         return (
             self._entries_at + (ends[first - 1] if first else 0),
             self._entries_at + (ends[stop - 1] if stop else 0),
         )
-
-    def raw_entry(self, number: int) -> bytes:
-        """The stored bytes of entry ``number``, as written (``kb.index.records.encode``)."""
-        start, end = self.entry_span(number, number + 1)
-        return self.span("entries", start - self._entries_at, end - self._entries_at)
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry, in index order."""

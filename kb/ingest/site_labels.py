@@ -8,6 +8,7 @@ text for ``.. _label:`` right above a section title, and handed to it with the s
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -64,30 +65,49 @@ def _plain(title: str) -> str:
     return " ".join(re.sub(r"[`*\\]", "", title).split())
 
 
-def with_site_labels(sources: list[Source]) -> list[Source]:
-    """The sources, each with the labels of the others that its ``:ref:`` roles name.
+# What the scan of one file found: the labels its ``:ref:`` roles name (sorted), and its
+# own section labels (as ``scan_labels`` gives them).
+Scan = tuple[list[str], list[XRef]]
 
-    Each text is read, scanned and let go in turn: a build over many sources never holds
-    them all in memory.
+
+def scan_file(source: Source) -> Scan | None:
+    """What one source's text holds (None: it cannot be read; its parse reports that)."""
+    try:
+        text = source.path.read_bytes().decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    refs = {label.strip().lower() for label in _REF_RE.findall(text)} if ":ref:`" in text else set()
+    return sorted(refs), scan_labels(text, source.url.split("#")[0])
+
+
+def with_site_labels(
+    sources: list[Source], known: Callable[[Source], Scan | None] | None = None
+) -> tuple[list[Source], dict[str, Scan]]:
+    """The sources, each with the labels of the others that its ``:ref:`` roles name, and
+    each source's scan that found any (by path).
+
+    ``known(source)`` gives a source's scan from an earlier build when its file has not
+    changed since (None: scan it). Each text is read, scanned and let go in turn: a build
+    over many sources never holds them all in memory.
     """
     everywhere: dict[str, tuple[str, XRef]] = {}
     wanted: dict[str, set[str]] = {}
+    scans: dict[str, Scan] = {}
     for source in sources:
-        try:
-            text = source.path.read_bytes().decode("utf-8", errors="replace")
-        except OSError:  # reported when the source is parsed
-            continue
-        refs = (
-            {label.strip().lower() for label in _REF_RE.findall(text)}
-            if ":ref:`" in text
-            else set()
-        )
+        scan = known(source) if known is not None else None
+        if scan is None:
+            scan = scan_file(source)
+            if scan is None:
+                continue
+        refs, labels = scan
+        if refs or labels:
+            scans[str(source.path)] = scan
         if refs:
-            wanted[source.name] = refs
-        for xref in scan_labels(text, source.url.split("#")[0]):
+            wanted[source.name] = set(refs)
+        for xref in labels:
             everywhere.setdefault(xref[0], (source.name, xref))
     if not wanted:
-        return sources
+        return sources, scans
     out = []
     for source in sources:
         xrefs = tuple(
@@ -98,4 +118,4 @@ def with_site_labels(sources: list[Source]) -> list[Source]:
             )
         )
         out.append(replace(source, xrefs=xrefs) if xrefs else source)
-    return out
+    return out, scans

@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from kb.errors import ManifestError
 from kb.spec import SourceSpec, is_url, split_source_arg
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from kb.ingest.site_labels import Scan
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -36,20 +42,32 @@ class Source:
 class Sources(list[Source]):
     """The sources of a spec, and warnings about files skipped on the way."""
 
-    def __init__(self, sources: list[Source], warnings: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        sources: list[Source],
+        warnings: list[str] | None = None,
+        scans: dict[str, Scan] | None = None,
+    ) -> None:
         super().__init__(sources)
         self.warnings = list(warnings or [])
+        self.scans = scans or {}  # the labels scan of each file with any, by path
 
 
 def resolve_sources(
-    spec: SourceSpec, index_dir: str | None = None, *, fetch: bool = False, labels: bool = True
+    spec: SourceSpec,
+    index_dir: str | None = None,
+    *,
+    fetch: bool = False,
+    labels: bool = True,
+    known: Callable[[Source], Scan | None] | None = None,
 ) -> Sources:
     """Return the sources a spec names, checking names, paths and URLs.
 
     Remote sources (an http(s) ``path``) are cached under ``index_dir`` (default: the
     spec's index folder) and asked for again when due, or always with ``fetch``. With
     ``labels`` (for a build), each source also gets the other sources' section labels its
-    ``:ref:`` roles name: a read of every source, which a check of the spec can skip.
+    ``:ref:`` roles name: a read of every source, which a check of the spec can skip,
+    and a rebuild can for files ``known`` gives the earlier scan of.
 
     Raises:
         ManifestError: the manifest is missing or malformed, or a ``--source`` is unusable.
@@ -85,7 +103,8 @@ def resolve_sources(
     if labels and len(sources) > 1:
         from kb.ingest.site_labels import with_site_labels
 
-        sources = with_site_labels(sources)
+        labelled, scans = with_site_labels(sources, known)
+        return Sources(labelled, warnings, scans)
     return Sources(sources, warnings)
 
 

@@ -145,7 +145,7 @@ def _compare_field(
     idf = 0.0
     if at is not None:
         idf = info[at + 1]
-        docs, extras = reader.postings(int(info[at + 2]), int(info[at + 3]))
+        docs, extras = reader.postings(int(info[at]), idf, int(info[at + 2]), int(info[at + 3]))
     term, name = where
     delta = model.delta
     stored = {int(doc): idf * delta + x for doc, x in zip(docs, extras, strict=True)}

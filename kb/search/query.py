@@ -182,7 +182,8 @@ class _ArrayScored(Scored):
         return float(self.covered[doc]) / self.total if self.total else 0.0
 
 
-_Span = tuple[float, float, int, int]  # field weight, coverage share, postings offset, count
+# Field weight, coverage share, field number, the field's idf, first posting, postings count.
+_Span = tuple[float, float, int, float, int, int]
 
 
 def score_all(index: IndexReader, tokens: list[str]) -> Scored:
@@ -208,7 +209,16 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
             fld = fields[int(info[at])]
             base += fld.weight * info[at + 1] * fld.delta
             share = MATCH_SHARE.get(fld.name, OTHER_FIELD_SHARE)
-            spans.append((fld.weight, share, int(info[at + 2]), int(info[at + 3])))
+            spans.append(
+                (
+                    fld.weight,
+                    share,
+                    int(info[at]),
+                    info[at + 1],
+                    int(info[at + 2]),
+                    int(info[at + 3]),
+                )
+            )
             postings += int(info[at + 3])
         plan.append((term, weight, spans))
     threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
@@ -220,11 +230,11 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
     found: set[int] = set()
     for _term, weight, spans in plan:
         read = []
-        for w, share, offset, count in spans:
-            docs, extras = index.postings(offset, count)
+        for w, share, field_no, idf, first, count in spans:
+            docs, extras = index.postings(field_no, idf, first, count, w)
             # The same additions in the same order as numpy's bincount: term by term,
-            # field by field (``w * x`` as ``w.__mul__(x)``: the same product).
-            for doc, x in zip(docs, map(w.__mul__, extras), strict=True):
+            # field by field (``w * x``: the same product).
+            for doc, x in zip(docs, extras, strict=True):
                 extra[doc] += x
             found.update(docs)
             read.append((share, docs))
@@ -244,8 +254,8 @@ def _score_numpy(
 
     docs_parts, value_parts, cover_docs, cover_values = [], [], [], []
     for term, weight, spans in plan:
-        for w, _share, offset, count in spans:
-            docs, extras = index.postings_array(offset, count)
+        for w, _share, field_no, idf, first, count in spans:
+            docs, extras = index.postings_array(field_no, idf, first, count)
             docs_parts.append(docs)
             value_parts.append(w * extras)
         term_docs, shares = _term_shares(index, term, spans)
@@ -265,8 +275,8 @@ def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any
 
     cached = index.cache.get(term)
     if cached is None:
-        docs = np.concatenate([index.postings_array(off, cnt)[0] for _, _, off, cnt in spans])
-        shares = np.concatenate([np.full(cnt, share) for _, share, _, cnt in spans])
+        docs = np.concatenate([_docs_array(index, first, count) for *_, first, count in spans])
+        shares = np.concatenate([np.full(span[5], span[1]) for span in spans])
         order = np.lexsort((-shares, docs))
         docs, shares = docs[order], shares[order]
         first = np.ones(len(docs), dtype=bool)
@@ -275,6 +285,10 @@ def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any
         if index.preloaded:
             index.cache[term] = cached
     return cached
+
+
+def _docs_array(index: IndexReader, first: int, count: int) -> Any:
+    return index.packed_array(first, count)[0]
 
 
 def field_scores(index: IndexReader, field_name: str, tokens: list[str]) -> list[float]:
@@ -290,7 +304,7 @@ def field_scores(index: IndexReader, field_name: str, tokens: list[str]) -> list
             if int(info[at]) != field_no:
                 continue
             idf = info[at + 1]
-            docs, extras = index.postings(int(info[at + 2]), int(info[at + 3]))
+            docs, extras = index.postings(field_no, idf, int(info[at + 2]), int(info[at + 3]))
             scores = [s + idf * fld.delta for s in scores]
             for doc, x in zip(docs, extras, strict=True):
                 scores[doc] += x
@@ -407,7 +421,9 @@ def _explain(index: IndexReader, doc: int, tokens: list[str]) -> list[TermMatch]
         count = tokens.count(term)
         for at in range(1, len(info), 4):
             fld = index.fields[int(info[at])]
-            docs, extras = index.postings(int(info[at + 2]), int(info[at + 3]))
+            docs, extras = index.postings(
+                int(info[at]), info[at + 1], int(info[at + 2]), int(info[at + 3])
+            )
             for d, x in zip(docs, extras, strict=True):
                 if d == doc:
                     matches.append(TermMatch(term, fld.name, count * fld.weight * x))
