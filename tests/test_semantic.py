@@ -242,6 +242,7 @@ def test_a_few_questions_skip_the_graph_optimisation_and_embed_the_same() -> Non
     assert patient._optimized is not None
     bot = Encoder(*model_files())
     bot.optimize()  # what a long-running process (the bot) does at start
+    assert bot._quick is None  # the quick session is let go
     assert float(bot(texts[:1])[0] @ quick[0]) == pytest.approx(1.0, abs=1e-5)
 
 

@@ -20,7 +20,7 @@ import math
 import mmap
 import os
 import sys
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 
 from kb.errors import IndexFileError
@@ -422,11 +422,6 @@ class IndexReader:
         if isinstance(self._buf, mmap.mmap) and hasattr(mmap, "MADV_DONTNEED"):
             self._buf.madvise(mmap.MADV_DONTNEED)
 
-    @property
-    def entries_at(self) -> int:
-        """Where the entries' lines start in the file."""
-        return self._entries_at
-
     def check(self, section: str, start: int, end: int) -> None:
         """Verify the checksums of the chunks holding bytes ``start:end`` of a section.
 
@@ -522,8 +517,6 @@ class IndexReader:
 
     def _big_tfs(self, first: int, tfs: list[int]) -> None:
         """Put the tfs too large to pack (written 0) in their places."""
-        from bisect import bisect_left
-
         big = self._arrays.get("big_numbers")
         if big is None:
             pairs = self.whole("big_tfs")
@@ -668,8 +661,6 @@ class IndexReader:
 
     def load_entry(self, number: int) -> dict[str, Any]:
         """``entry(number)`` read afresh, not kept (for a pass over every entry)."""
-        from bisect import bisect_right
-
         from kb.index.records import decode
 
         if not 0 <= number < self._count:
@@ -710,8 +701,6 @@ class IndexReader:
 
     def blocks_of(self, first: int, stop: int) -> tuple[int, int]:
         """The blocks holding exactly entries ``first`` to ``stop - 1`` (a run of sources)."""
-        from bisect import bisect_left
-
         firsts = self.block_firsts()
         low, high = bisect_left(firsts, first), bisect_left(firsts, stop)
         if high == len(firsts) or firsts[low] != first or firsts[high] != stop:

@@ -131,6 +131,7 @@ class Encoder:
         with self._lock:
             if self._optimized is None:
                 self._optimized = _session(self._ort, self._model, optimized=True)
+                self._quick = None  # never used again: a long-running process frees it
 
     def _session_for(self, texts: int) -> Any:
         """The quick session for the first few single questions, else the optimised one."""
