@@ -119,8 +119,8 @@ def no_answer_message(
     closest = _hit_list(near, name_sources)
     if closest:
         blocks.append(_section("*Closest questions*\n" + closest))
-    if result.band == "suggest" and near:
-        # The closest question is often the one meant: how its answer begins.
+    if near and result.previews_closest():
+        # Then the closest question is likely the one meant: how its answer begins.
         start = escape(shorten(near[0].entry["answer"], PREVIEW_CHARS))
         blocks.append(_context(f"{escape(shorten(near[0].entry['title'], 80))}: {start}"))
     if near and shown is not None:

@@ -94,6 +94,11 @@ def test_suggestions_preview_the_closest_answer(
     preview = rest.split("\n\n")[0].splitlines()
     assert 1 <= len(preview) <= 4 and preview[0].startswith("    Most functions")
     assert preview[-1].endswith(" …")
+    # Several close questions: the first is a coin toss, so none of them is quoted.
+    code, out, _ = run(capsys, "--index", index_dir, "can dask run on a single machine")
+    listed = out.partition("Closest questions\n")[2].partition("\n\nThe whole FAQ")[0]
+    assert code == 1 and listed.count("  • ") > 1
+    assert all(line.startswith(("  • ", "    http")) for line in listed.splitlines())
 
 
 def test_explain_shows_terms_fields_and_band(

@@ -187,9 +187,9 @@ def format_result(result: SearchResult, stream: TextIO, *, explain: bool = False
         out.append(style.bold(heading))
         for number, hit in enumerate(result.hits):
             out.extend(_short_hit(hit, style, explain, result))
-            if number == 0 and result.band == "suggest":
-                # The closest question is often the one meant: the start of its answer
-                # saves asking again with its exact title.
+            if number == 0 and result.previews_closest():
+                # Then the closest question is likely the one meant: the start of its
+                # answer saves asking again with its exact title.
                 out.extend(["", *preview_lines(hit.entry["blocks"], width - 4)])
         page = result.hits[0].entry["url"].split("#")[0]
         out.append("")
