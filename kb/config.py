@@ -9,13 +9,13 @@ is parsed only when a file is found, so a cold ``faq-search`` stays light.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from kb.errors import FaqError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Mapping
     from typing import Any
 
     from kb.cli.main import SearchOptions

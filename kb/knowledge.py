@@ -5,7 +5,6 @@ from __future__ import annotations
 import _thread
 import os
 import time
-from collections.abc import Callable
 
 from kb.errors import FaqError, IndexFileError
 from kb.index.params import params
@@ -22,13 +21,14 @@ from kb.spec import SourceSpec
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TypeVar
 
     from kb.search.semantic import SemanticRanker
 
     _T = TypeVar("_T")
+    Notify = Callable[[str], None]
 
-Notify = Callable[[str], None]
 # (path, size, mtime_ns, ctime_ns) of every file an index was built from.
 SourceState = tuple[tuple[str, int, int, int], ...]
 

@@ -408,3 +408,12 @@ def test_a_build_removes_the_temp_files_of_builds_that_died(tmp_path: Path) -> N
     assert not any(p.exists() for p in leftovers)
     assert live.exists()
     assert IndexReader.open(str(index / INDEX_FILE)).entry(0)["title"]
+
+
+def test_the_build_s_int_typecode_is_four_bytes() -> None:
+    """``_INT`` is the build's 4-byte int typecode (numpy reads its arrays as ``=i4``)."""
+    import array
+
+    from kb.index.reader import _INT
+
+    assert array.array(_INT).itemsize == 4

@@ -1,6 +1,7 @@
 """The tokenizer, the question clean-up and ``printable`` skip their regexes when a text
-cannot match them (a cold query's start-up): proven here to give what the regexes alone
-gave, on every line and paragraph of the real corpora, the bench's questions and fuzz."""
+cannot match them, and scan short texts without ``re`` (a cold query's start-up): proven
+here to give what the regexes alone gave, on every line and paragraph of the real
+corpora, the bench's questions and fuzz."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from itertools import chain
 
 import pytest
 
-from kb.analysis import normalize, tokens
+from kb.analysis import normalize, scan, tokens
 from kb.analysis.stopwords import ENGLISH_STOPWORDS
 from kb.render import printable
 from tests.conftest import ROOT, corpus_files
@@ -191,10 +192,50 @@ texts = st.one_of(
 )
 
 
-def test_the_real_texts_tokenize_as_before() -> None:
+@pytest.fixture(params=["patterns", "scanned"])
+def scanned(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run a test with the compiled patterns, then with the scanners a cold query uses
+    (``re`` is loaded in the tests, so ``use_patterns`` would always choose the former)."""
+    if request.param == "scanned":
+        monkeypatch.setattr(tokens, "use_patterns", lambda text: False)
+    return request.param == "scanned"
+
+
+def test_the_real_texts_tokenize_as_before(scanned: bool) -> None:
     assert len(REAL) > 1000
     for text in REAL:
         assert tokens.tokenize(text) == reference_tokenize(text), text
+
+
+def _scanners_agree(text: str) -> None:
+    """Each scanner gives what its pattern finds; each ``may_*`` is False only where its
+    pattern finds nothing."""
+    assert scan.runs_like(text) == _RUN_RE.findall(text)
+    for piece in text.split("_"):
+        assert scan.camel_like(piece) == _CAMEL_RE.findall(piece)
+    assert scan.ascii_words(text) == re.findall("[a-z]+", text)
+    for may, pattern in [
+        (scan.may_have_operator, _OPERATOR_RE),
+        (scan.may_have_quoted, _QUOTED_RE),
+        (scan.may_have_long_number, _LONG_NUMBER_RE),
+        (scan.may_have_timestamp, _TIMESTAMP_RE),
+        (scan.may_have_leading_tag, _TAGS_RE),
+        (scan.may_have_trailing_tag, _TRAILING_TAGS_RE),
+    ]:
+        if not may(text):
+            assert pattern.search(text) is None, (may.__name__, text)
+
+
+def test_the_scanners_agree_with_their_patterns_on_the_real_texts() -> None:
+    for text in REAL:
+        _scanners_agree(text)
+        _scanners_agree(text.lower())
+
+
+@settings(max_examples=3000, deadline=None)
+@given(texts)
+def test_the_scanners_agree_with_their_patterns_on_any_text(text: str) -> None:
+    _scanners_agree(text)
 
 
 def test_the_real_texts_clean_up_as_before() -> None:
@@ -207,6 +248,14 @@ def test_the_real_texts_clean_up_as_before() -> None:
 @given(texts)
 def test_any_text_tokenizes_as_before(text: str) -> None:
     assert tokens.tokenize(text) == reference_tokenize(text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts)
+def test_any_text_tokenizes_as_before_scanned(text: str) -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tokens, "use_patterns", lambda text: False)
+        assert tokens.tokenize(text) == reference_tokenize(text)
 
 
 @settings(max_examples=1000, deadline=None)

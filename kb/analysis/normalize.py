@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import re
+from kb.analysis.scan import (
+    may_have_leading_tag,
+    may_have_long_number,
+    may_have_timestamp,
+    may_have_trailing_tag,
+)
 
-# The patterns are compiled on first use (re caches them), and each only if the text holds
-# a character it needs: a plain question costs no compile (~1 ms of a cold query).
+# Each pattern is applied only to a text it may match (``kb.analysis.scan``), and ``re``
+# imported only then: a plain question costs neither the import (~10 ms of a cold query)
+# nor a compile.
 # "[Bug]:", "[QST]", "[Solved]", "BUG:", "DOC:", "ENH:" … at the start of an issue title.
 _TAGS = (
     r"^\s*(?:(?:\[[^\]\n]{1,24}\]|\((?:bug|question|help|solved)\)|"
@@ -26,9 +32,13 @@ def normalize_question(text: str) -> str:
     it and its exception lines but not its frames and source lines; timestamps, memory
     addresses and long numbers (ids, ports, PIDs) go; a line pasted twice counts once.
     """
-    if "[" in text or "(" in text or ":" in text:
+    if may_have_leading_tag(text):
+        import re
+
         text = re.sub(_TAGS, "", text, flags=re.IGNORECASE)
-    if "]" in text or ")" in text:
+    if may_have_trailing_tag(text):
+        import re
+
         text = re.sub(_TRAILING_TAGS, "", text)
     kept: list[str] = []
     in_frames = False
@@ -38,6 +48,8 @@ def normalize_question(text: str) -> str:
             in_frames = True
             continue
         if in_frames:
+            import re
+
             if re.match(_TRACEBACK_FRAME, line):
                 continue
             if line[:1].isspace():  # the source line shown under a frame
@@ -46,10 +58,16 @@ def normalize_question(text: str) -> str:
         if stripped and stripped not in kept:
             kept.append(stripped)
     text = "\n".join(kept)
-    if "-" in text and ":" in text:
+    if may_have_timestamp(text):
+        import re
+
         text = re.sub(_TIMESTAMP, "", text)
     if "0x" in text:
+        import re
+
         text = re.sub(_HEX, "", text)
-    if any(char.isdigit() for char in text):
+    if may_have_long_number(text):
+        import re
+
         text = re.sub(_LONG_NUMBER, "", text)
     return text

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import functools
-import re
 from itertools import chain
 
 import Stemmer  # PyStemmer: the Snowball stemmers in C, imported in under a millisecond
 
+from kb.analysis.scan import camel_like, may_have_operator, may_have_quoted, runs_like, use_patterns
 from kb.analysis.stopwords import ENGLISH_STOPWORDS
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
+if TYPE_CHECKING:
+    import re
 
 # An identifier-like run: words joined by dots, dashes or colons (``client.upload_file``,
 # ``dask-worker``, ``os.path``). The whole run is kept as a token of its own, unstemmed,
 # so that an exact identifier in a question finds its entry first.
-_RUN_RE = re.compile(r"\w+(?:['’]\w+)?(?:[.\-:]\w+)*")
-_CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+_RUN = r"\w+(?:['’]\w+)?(?:[.\-:]\w+)*"
+_CAMEL = r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+"
 # A stopword or an operator quoted on its own (``in``, "is", `//`, '+=') is what the
 # question is about, so it is kept: "Behaviour of "in" on a Series".
 _QUOTES = "`\"'‘“"  # what a quoted word can open with
@@ -23,7 +26,7 @@ _QUOTED = rf"""(?:``|[{_QUOTES}])([^\s`"'’”]{{1,4}})(?:``|[`"'’”])"""
 # path, a URL or a word: runs of two or more, or a single one of these.
 _OPS = "-+*/%=<>!&|^~@:"
 # (The leading lookahead only lets the regex engine skip non-operator characters fast.)
-_OPS_CLASS = re.escape(_OPS)
+_OPS_CLASS = "\\-\\+\\*/%=<>!\\&\\|\\^\\~@:"  # re.escape(_OPS)
 _OPERATOR = (
     rf"(?=[{_OPS_CLASS}])(?<![\w)\]}}{_OPS_CLASS}])"
     rf"([{_OPS_CLASS}]{{2,3}}|[/%@^~|&*])"
@@ -31,23 +34,29 @@ _OPERATOR = (
 )
 _NOT_OPERATORS = frozenset({"--", "---", "==", "===", "::", ":", "**", "***", "*", "&", "|"})
 _STEMMER = Stemmer.Stemmer("english")
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+_STEMS: dict[str, str] = {}
+# The tokens of each identifier-like run seen lately (see ``_run_tokens``).
+RUN_CACHE: dict[str, tuple[str, ...]] = {}
+RUN_CACHE_SIZE = 2**16
 
 
-@functools.cache
 def _compiled(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled on first use: a text without quotes or operator characters (a
-    plain question) never pays for the two largest compiles (~1 ms of a cold query)."""
-    return re.compile(pattern)
+    """``pattern`` compiled on first use, ``re`` imported then: a short question without
+    quotes or operators never imports it (``kb.analysis.scan``)."""
+    compiled = _PATTERNS.get(pattern)
+    if compiled is None:
+        import re
+
+        compiled = _PATTERNS[pattern] = re.compile(pattern)
+    return compiled
 
 
-def _has_any(text: str, chars: str) -> bool:
-    return any(char in text for char in chars)
-
-
-@functools.cache
 def stem(word: str) -> str:
     """Return the Snowball stem of a lower-case word."""
-    stemmed: str = _STEMMER.stemWord(word)
+    stemmed = _STEMS.get(word)
+    if stemmed is None:
+        stemmed = _STEMS[word] = _STEMMER.stemWord(word)
     return stemmed
 
 
@@ -68,7 +77,7 @@ def _words(part: str) -> list[str]:
         ):
             words.append(head.lower())
             continue
-        camel = _CAMEL_RE.findall(piece)
+        camel = _compiled(_CAMEL).findall(piece) if use_patterns(piece) else camel_like(piece)
         if len(camel) > 1:
             # ``KilledWorker`` is searched as itself and as "killed worker".
             words.append(piece.lower())
@@ -89,28 +98,39 @@ def tokenize(text: str) -> list[str]:
 
         text = unicodedata.normalize("NFKC", text)
     tokens: list[str] = []
-    if _has_any(text, _OPS):
+    patterns = use_patterns(text)
+    if patterns or may_have_operator(text):
         tokens.extend(
             op
             for op in _compiled(_OPERATOR).findall(text)
             if op not in _NOT_OPERATORS and (len(op) <= 2 or op.endswith("="))
         )
-    if _has_any(text, _QUOTES):
+    if patterns or may_have_quoted(text):
         for quoted in _compiled(_QUOTED).findall(text):
             word = quoted.lower()
             if word in ENGLISH_STOPWORDS:
                 tokens.append(word)
-    tokens.extend(chain.from_iterable(map(_run_tokens, _RUN_RE.findall(text))))
+    runs = _compiled(_RUN).findall(text) if patterns else runs_like(text)
+    tokens.extend(chain.from_iterable(map(_run_tokens, runs)))
     return tokens
 
 
-@functools.lru_cache(maxsize=2**16)
 def _run_tokens(run: str) -> tuple[str, ...]:
     """The tokens of one identifier-like run: they depend on the run alone, so are cached.
 
-    Bounded: a corpus's runs follow Zipf's law, so 65k recent runs catch nearly all repeats
-    while the cache stays a few MB (the stems below are cached per word, unbounded).
+    Bounded: a corpus's runs follow Zipf's law, so the cache (emptied whenever it holds
+    65k runs) catches nearly all repeats while it stays a few MB (the stems below are
+    cached per word, unbounded).
     """
+    tokens = RUN_CACHE.get(run)
+    if tokens is None:
+        if len(RUN_CACHE) >= RUN_CACHE_SIZE:
+            RUN_CACHE.clear()
+        tokens = RUN_CACHE[run] = _tokens_of_run(run)
+    return tokens
+
+
+def _tokens_of_run(run: str) -> tuple[str, ...]:
     run = run.replace("’", "'")
     tokens: list[str] = []
     parts = run.replace("-", ".").replace(":", ".").split(".")  # split at each joiner

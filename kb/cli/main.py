@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
 
 from kb import config
 from kb.errors import BuildError, FaqError
@@ -20,6 +19,7 @@ from kb.spec import SourceSpec
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
 
 EXIT_ANSWERED, EXIT_UNANSWERED, EXIT_USAGE = 0, 1, 2
 

@@ -6,27 +6,26 @@ whole), the postings (each entry's number and term frequency, packed in a few by
 the entries' field lengths and parents, and the entries (compact JSON lines, compressed
 a block of neighbours at a time). A posting's BM25Plus contribution is computed when a
 question reads it, by rank-bm25's own expression, so answering a question needs neither
-numpy nor rank-bm25: only ``array``, a few probes of the term table, the postings the
+numpy nor rank-bm25: only ``memoryview`` casts, a few probes of the term table, the postings the
 question's terms name, their fields' lengths and the blocks of the entries shown. Data
 only, never pickle.
 """
 
 from __future__ import annotations
 
-import array
 import itertools
-import json
 import math
 import mmap
 import os
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterator
 
 from kb.errors import IndexFileError
+from kb.index.json_scan import loads
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
     from typing import Any, BinaryIO
 
 FORMAT = "faq-kb-index"
@@ -35,7 +34,9 @@ FORMAT = "faq-kb-index"
 # 11: both; 12: binary sorted vocabulary; 13: compressed entries; 14: tf postings, blocks
 SCHEMA_VERSION = 14
 INDEX_FILE = "index.faqkb"
-_INT = "i" if array.array("i").itemsize == 4 else "l"
+# The build's ``array`` typecode for 4-byte ints: a C int, 4 bytes wherever CPython runs
+# (``tests/test_index.py`` checks it).
+_INT = "i"
 # Postings and entries are checksummed (CRC-32) in chunks of this many bytes, each chunk
 # checked the first time a question reads from it; the header and vocabulary on open.
 CHECK_CHUNK = 1 << 16
@@ -302,6 +303,7 @@ SECTIONS = (
 )
 _TYPECODES = {"term_ends": "I", "term_df": "I", "term_spans": "I", "spans": "I", "big_tfs": "I"}
 _TYPECODES.update(parents="i", block_firsts="I", block_ends="Q")
+_SIZES = {"H": 2, "I": 4, "i": 4, "Q": 8}
 # Postings whose contributions a preloaded reader keeps (16 bytes each).
 _POSTINGS_KEPT = 4_000_000
 # The entry blocks a memory-mapped reader keeps decompressed (a question shows a few).
@@ -460,29 +462,38 @@ class IndexReader:
         self.check(section, start, end)
         return self._buf[at + start : at + end]
 
-    def ints(self, section: str, first: int, stop: int) -> array.array[int]:
+    def ints(self, section: str, first: int, stop: int) -> memoryview:
         """Items ``first:stop`` of one of the integer sections."""
         code = _TYPECODES[section]
-        values = array.array(code if code != "Q" else "q")
-        size = values.itemsize
-        values.frombytes(self.span(section, first * size, stop * size))
-        if self._swap:
-            values.byteswap()
-        return values
+        size = _SIZES[code]
+        return self._cast(self.span(section, first * size, stop * size), code)
 
-    def whole(self, section: str) -> array.array[int]:
+    def _cast(self, data: bytes | bytearray, code: str) -> memoryview:
+        """``data`` as native integers of type ``code`` (``memoryview.cast``: ``array``'s
+        import costs a cold query ~4 ms), byte-swapped if the index came from a machine of
+        the other byte order."""
+        if code == "Q":
+            code = "q"
+        if self._swap:
+            import array
+
+            values = array.array(code, data)
+            values.byteswap()
+            return memoryview(values)
+        return memoryview(data).cast(code)
+
+    def whole(self, section: str) -> memoryview:
         """One integer section whole (parents, entry offsets), read and checked once."""
         values = self._arrays.get(section)
         if values is None:
-            code = _TYPECODES[section]
-            size = array.array(code).itemsize
+            size = _SIZES[_TYPECODES[section]]
             values = self._arrays[section] = self.ints(
                 section, 0, self._sections[section][1] // size
             )
         return values
 
     @property
-    def parents(self) -> array.array[int]:
+    def parents(self) -> memoryview:
         """Each entry's parent's number (-1: a top-level entry)."""
         return self.whole("parents")
 
@@ -499,21 +510,17 @@ class IndexReader:
             self._big_tfs(first, tfs)
         return docs, tfs
 
-    def _values(self, first: int, count: int) -> array.array[int]:
+    def _values(self, first: int, count: int) -> memoryview:
         """Postings ``first`` to ``first + count - 1`` as written (tf and entry number)."""
         width = self._width
         raw = self.span("postings", first * width, (first + count) * width)
         if width in (2, 4):
-            values = array.array("H" if width == 2 else "I", raw)
-        else:  # each posting widened to 4 (or 8) bytes, a byte column at a time
-            size = 4 if width < 4 else 8
-            wide = bytearray(size * count)
-            for at in range(width):
-                wide[at::size] = raw[at::width]
-            values = array.array("I" if size == 4 else "Q", wide)
-        if self._swap:
-            values.byteswap()
-        return values
+            return self._cast(raw, "H" if width == 2 else "I")
+        size = 4 if width < 4 else 8  # each posting widened to 4 (or 8) bytes, a byte column
+        wide = bytearray(size * count)  # at a time
+        for at in range(width):
+            wide[at::size] = raw[at::width]
+        return self._cast(wide, "I" if size == 4 else "Q")
 
     def _big_tfs(self, first: int, tfs: list[int]) -> None:
         """Put the tfs too large to pack (written 0) in their places."""
@@ -529,16 +536,14 @@ class IndexReader:
                     raise IndexFileError(f"{self.path}: posting {first + at} has no tf; rebuild")
                 tfs[at] = values[found]
 
-    def lengths(self, field_no: int) -> array.array[int]:
+    def lengths(self, field_no: int) -> memoryview:
         """Each entry's length in tokens in one field (read once)."""
         key = f"lengths{field_no}"
         values = self._arrays.get(key)
         if values is None:
             size = self._length_width * self._count
-            values = self._arrays[key] = array.array("H" if self._length_width == 2 else "I")
-            values.frombytes(self.span("lengths", field_no * size, (field_no + 1) * size))
-            if self._swap:
-                values.byteswap()
+            raw = self.span("lengths", field_no * size, (field_no + 1) * size)
+            values = self._arrays[key] = self._cast(raw, "H" if self._length_width == 2 else "I")
         return values
 
     def postings(
@@ -672,7 +677,7 @@ class IndexReader:
         except (ValueError, IndexError) as exc:  # checksummed: written so by a faulty build
             raise IndexFileError(f"{self.path}: entry {number} is unreadable ({exc})") from None
 
-    def block_firsts(self) -> array.array[int]:
+    def block_firsts(self) -> memoryview:
         """Each entry block's first entry's number, and then the entry count."""
         firsts = self.whole("block_firsts")
         if "firsts_checked" not in self._arrays:
@@ -743,7 +748,7 @@ def _parse_header(buf: bytes | mmap.mmap, path: str) -> dict[str, Any]:
     end = buf.find(b"\n")
     line = buf[: end if end >= 0 else len(buf)]
     try:
-        header = json.loads(line)
+        header = loads(line)
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:

@@ -13,8 +13,9 @@ one block and a rebuild copies an unchanged source's blocks as they are.
 
 from __future__ import annotations
 
-import json
 import zlib
+
+from kb.index.json_scan import loads
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ BLOCK_BYTES = 1 << 16
 
 def line(entry: dict[str, Any]) -> bytes:
     """An entry's stored JSON line (no newline: JSON escapes every one it holds)."""
+    import json  # writing: a build, which has imported re (json's own cost) anyway
+
     return json.dumps(compact(entry), ensure_ascii=False, separators=(",", ":")).encode()
 
 
@@ -71,7 +74,7 @@ def decode(stored_line: bytes) -> dict[str, Any]:
     Raises:
         ValueError: the bytes are not a stored entry.
     """
-    record: dict[str, Any] = json.loads(stored_line)
+    record: dict[str, Any] = loads(stored_line)
     if not isinstance(record, dict):
         raise ValueError("not a stored entry")
     return expand(record)

@@ -9,24 +9,23 @@ same characters as JSON ``\\u`` escapes (the value is unchanged; the bytes are i
 
 from __future__ import annotations
 
-import functools
-import json
-import re
-
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    import re
     from typing import Any
 
 # C0 controls but tab and newline, DEL, C1 controls, bidi controls, and lone surrogates
 # (undecodable bytes of a path or an argument). Every one is unprintable to
 # ``str.isprintable``, so a text that is printable but for tabs and newlines holds none:
-# the pattern is compiled only for a text that may (~0.5 ms of a cold query saved).
+# ``re`` is imported and the pattern compiled only for a text that may (``re`` alone is
+# ~10 ms of a cold query).
 _UNSAFE = "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 
 
-@functools.cache
 def _unsafe() -> re.Pattern[str]:
-    return re.compile(_UNSAFE)
+    import re
+
+    return re.compile(_UNSAFE)  # re keeps it compiled
 
 
 def _safe(text: str) -> bool:
@@ -57,6 +56,8 @@ def clean(value: Any) -> Any:
 
 def json_text(data: Any, **kwargs: Any) -> str:
     """``json.dumps(data, ensure_ascii=False)`` with the unsafe characters ``\\u``-escaped."""
+    import json  # only for --json output
+
     text = json.dumps(data, ensure_ascii=False, **kwargs)
     if _safe(text):
         return text

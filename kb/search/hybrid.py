@@ -20,10 +20,10 @@ fitting functions (numpy) are used by eval/cross_faq.py and its tests only.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any
 
 # An alternative is shown after the best answer when it holds at least this share of the

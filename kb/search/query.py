@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 from kb.analysis.normalize import normalize_question
 from kb.analysis.tokens import tokenize
 from kb.index.reader import IndexReader
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
     from kb.search.semantic import SemanticRanker
@@ -79,7 +78,7 @@ class SearchResult:
         """Whether a "no confident answer" shows how its closest answer begins: when that
         question stands alone (no other held a share of the choice). Held out, such a
         closest question was right 71% (lexical) to 80% (with meaning) of the time; the
-        first of several, 46–54%: a coin toss not worth quoting."""
+        first of several, 46 to 54%: a coin toss not worth quoting."""
         return self.band == "suggest" and len(self.hits) == 1
 
 

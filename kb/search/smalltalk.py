@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from kb.analysis.scan import ascii_words
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
@@ -86,8 +86,7 @@ _PHRASES: dict[SmallTalk, frozenset[str]] = {
 _TRAILERS = {"bot", "faqbot", "faq", "again", "everyone", "all", "folks", "team"}
 # Words that may lead any of those ("ok, got it", "oh thanks").
 _FILLERS = {"ok", "okay", "oh", "ah", "well", "great", "cool"}
-_WORD_RE = re.compile(r"[a-z]+")
-_EMOJI_RE = re.compile(r":[a-z0-9_+-]+:")  # Slack's emoji codes, e.g. :wave:
+_EMOJI = r":[a-z0-9_+-]+:"  # Slack's emoji codes, e.g. :wave:
 
 
 def small_talk(question: str) -> SmallTalk | None:
@@ -95,8 +94,13 @@ def small_talk(question: str) -> SmallTalk | None:
 
     An empty or punctuation-only message (``"?"``) asks for help.
     """
-    text = _EMOJI_RE.sub(" ", question.lower()).replace("'", "").replace("’", "")
-    words = _WORD_RE.findall(text)
+    text = question.lower()
+    if text.count(":") > 1:  # an emoji code needs two; re is imported only then
+        import re
+
+        text = re.sub(_EMOJI, " ", text)
+    text = text.replace("'", "").replace("’", "")
+    words = ascii_words(text)
     if not words:
         return "help" if not any(ch.isdigit() for ch in text) else None
     while len(words) > 1 and words[-1] in _TRAILERS:
