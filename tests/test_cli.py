@@ -13,7 +13,7 @@ import pytest
 from kb.cli.main import kb_main, plain_search, search_main
 from kb.cli.parsers import search_parser
 from kb.models import SearchOutput
-from tests.conftest import GOLDEN, SEED, needs_corpora
+from tests.conftest import GOLDEN, ROOT, SEED, needs_corpora
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
@@ -390,6 +390,30 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
     )
     assert "#too-many-open-file-descriptors" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_a_plain_question_imports_no_re_nor_json(tmp_path: Path) -> None:
+    """The launcher and the query path add none of re, json, array, functools,
+    collections, enum to what the bare interpreter loads: ~13 ms of a cold query, most of
+    its budget above ``python -c pass``. Run without ``site`` (an editable install's
+    finder imports re itself), the packages found on this interpreter's paths."""
+    env = dict(os.environ, FAQ_INDEX=str(tmp_path / "i"))
+    subprocess.run([sys.executable, "-m", "kb", "build"], env=env, check=True, capture_output=True)
+    paths = [str(ROOT), *(p for p in sys.path if p.endswith("-packages"))]
+    probe = (
+        f"import sys; sys.path[:0] = {paths!r}; before = set(sys.modules)\n"
+        "sys.argv = ['faq-search', 'too many open files']\n"
+        f"launcher = {str(ROOT / 'bin' / 'faq-search')!r}\n"
+        "try:\n    exec(compile(open(launcher).read(), launcher, 'exec'))\n"
+        "except SystemExit:\n    pass\n"
+        "heavy = {'re', 'json', 'array', 'functools', 'collections', 'enum', 'typing'}\n"
+        "print(sorted(heavy & (set(sys.modules) - before)), file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert "#too-many-open-file-descriptors" in done.stdout, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]"
 
 
