@@ -158,8 +158,72 @@ def test_a_plain_question_gets_the_parsers_defaults(argv: list[str]) -> None:
     assert vars(plain) == vars(search_parser().parse_args(argv))
 
 
-@pytest.mark.parametrize("argv", [["-"], ["-k", "1", "q"], ["q", "--json"], ["-1"], ["--", "q"]])
-def test_any_option_goes_through_argparse(argv: list[str]) -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--index", "/x", "q"],
+        ["--index=/x", "too", "many"],
+        ["--no-rebuild", "--source", "a=https://e.org/", "--source=b", "--index", "i", "q"],
+        ["--manifest", "m.toml", "--no-rebuild", "q"],
+        ["--index", "a", "--index", "b", "q"],  # the last wins, as in argparse
+        ["--index", "/x"],
+        ["--source", "a b=c", "q q"],
+    ],
+)
+def test_light_options_are_parsed_as_argparse_parses_them(argv: list[str]) -> None:
+    """``--index``, ``--manifest``, ``--source`` and ``--no-rebuild`` before the question
+    skip argparse too (how a large FAQ is asked): to the same options."""
+    light = plain_search(argv)
+    assert light is not None
+    assert vars(light) == vars(search_parser().parse_args(argv))
+
+
+_ARGS = ["--index", "--index=i", "--source", "--source=a=b", "--manifest", "--manifest=m"]
+_ARGS += ["--no-rebuild", "q", "w w", "", "-", "--", "-k", "2", "--json", "--ind", "x=y", "-x"]
+
+
+def test_light_parsing_never_differs_from_argparse(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every command line of up to four of these arguments (~110k): wherever the light
+    parsing answers, argparse parses it, to the same options."""
+    import itertools
+
+    parser = search_parser()
+    answered = 0
+    for length in range(5):
+        for argv in itertools.product(_ARGS, repeat=length):
+            light = plain_search(argv)
+            if light is None:
+                continue
+            answered += 1
+            try:
+                parsed = parser.parse_args(argv)
+            except SystemExit:
+                pytest.fail(f"argparse refuses {argv}, the light parsing does not")
+            assert vars(light) == vars(parsed), argv
+    assert answered > 1000
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-"],
+        ["-k", "1", "q"],
+        ["q", "--json"],
+        ["-1"],
+        ["--", "q"],
+        ["--index"],  # no value: argparse's error
+        ["--index", "-x", "q"],
+        ["--index="],
+        ["--ind", "x", "q"],  # an abbreviation argparse accepts
+        ["q", "--index", "x"],  # an option after the question
+        ["--manifest", "m", "--source", "s", "q"],  # exclusive: argparse's error
+        ["--no-rebuild=1", "q"],
+        ["--index", "x", "--top", "2", "q"],
+        ["--index", "x", "q", "-"],
+    ],
+)
+def test_any_other_option_goes_through_argparse(argv: list[str]) -> None:
     assert plain_search(argv) is None
 
 

@@ -27,8 +27,8 @@ EXIT_ANSWERED, EXIT_UNANSWERED, EXIT_USAGE = 0, 1, 2
 class SearchOptions:
     """What ``search_parser()`` makes of a command line without any option: the defaults.
 
-    ``faq-search too many open files`` (no argument starting with ``-``) is answered with
-    these, without importing argparse nor building the parser (~5 ms of a cold query).
+    ``faq-search too many open files`` (and a few options, see ``plain_search``) is
+    answered with these, without importing argparse nor building the parser.
     """
 
     def __init__(self, question: list[str]) -> None:
@@ -48,11 +48,48 @@ if TYPE_CHECKING:
     Args = argparse.Namespace | SearchOptions
 
 
+# The options a cold query may carry without argparse: each spelled in full, with its
+# value after "=" or as the next argument (value options), or alone (flags).
+_LIGHT_VALUES = {"--index": "index", "--manifest": "manifest", "--source": "source"}
+_LIGHT_FLAGS = {"--no-rebuild": "no_rebuild"}
+
+
 def plain_search(argv: Sequence[str]) -> SearchOptions | None:
-    """``argv``'s options if it holds no option (nothing starts with ``-``), else None."""
-    if any(arg.startswith("-") for arg in argv):
+    """``argv``'s options if argparse would parse them just so, else None.
+
+    That is a question with no option, or after some of ``--index``, ``--manifest``,
+    ``--source`` (repeatable) and ``--no-rebuild`` spelled in full (how a large FAQ's
+    index is named): argparse and its parser cost a cold query ~15 ms (it imports ``re``).
+    Anything else (another option, an abbreviation, an option after the question, a value
+    starting with "-", ``--manifest`` with ``--source``) goes through argparse.
+    """
+    options = SearchOptions([])
+    at = 0
+    while at < len(argv) and argv[at].startswith("-"):
+        name, equals, value = argv[at].partition("=")
+        if name in _LIGHT_FLAGS and not equals:
+            setattr(options, _LIGHT_FLAGS[name], True)
+            at += 1
+            continue
+        if name not in _LIGHT_VALUES:
+            return None
+        if not equals:
+            at += 1
+            if at == len(argv):
+                return None
+            value = argv[at]
+        if not value or value.startswith("-"):
+            return None
+        if name == "--source":
+            options.source.append(value)
+        else:
+            setattr(options, _LIGHT_VALUES[name], value)
+        at += 1
+    question = list(argv[at:])
+    if any(arg.startswith("-") for arg in question) or (options.manifest and options.source):
         return None
-    return SearchOptions(list(argv))
+    options.question = question
+    return options
 
 
 def _spec(args: Args) -> SourceSpec:

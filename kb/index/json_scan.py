@@ -33,7 +33,8 @@ def _scanner() -> Callable[[str, int], tuple[Any, int]] | None:
         from _json import make_scanner
     except ImportError:  # not CPython
         return None
-    scan: Callable[[str, int], tuple[Any, int]] = make_scanner(_Settings())
+    # (typeshed types the context as a JSONDecoder: the scanner reads only these attributes)
+    scan: Callable[[str, int], tuple[Any, int]] = make_scanner(_Settings())  # type: ignore[arg-type]
     return scan
 
 

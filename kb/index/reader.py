@@ -480,7 +480,8 @@ class IndexReader:
             values = array.array(code, data)
             values.byteswap()
             return memoryview(values)
-        return memoryview(data).cast(code)
+        view: memoryview = memoryview(data).cast(code)  # type: ignore[call-overload]
+        return view
 
     def whole(self, section: str) -> memoryview:
         """One integer section whole (parents, entry offsets), read and checked once."""
