@@ -1,0 +1,456 @@
+"""Rebuild an index by splicing: the previous index's postings, less the entries of the
+sources that changed, merged with those sources' new postings.
+
+Nothing stored depends on the entry count or the average lengths (BM25Plus is computed on
+reading), so an unchanged source's postings, lengths and stored entries carry over as
+they are, renumbered: a rebuild after an edit parses and tokenizes only the edited source,
+and never turns the old postings back into tokens. The file written is the one a full
+build writes (``kb.index.encode.write_parts``), byte for byte (tests/test_rebuild.py).
+
+The postings of a field lie term by term (sorted), and within a term by tf class (a tf
+too large to pack, a tf of 1, the others), each class by entry. A posting's place is
+thus given by one integer key, ``(term rank * 3 + class) * entries + entry``: the old
+postings keep their order under a renumbering that keeps the sources' order (and the
+same tf classes), so the new ones are merged in by binary search; otherwise the old
+keys are sorted once.
+"""
+
+from __future__ import annotations
+
+import array
+import bisect
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+from kb.index.encode import (
+    _NP_INT,
+    Corpus,
+    Parts,
+    _firsts,
+    _postings_keys,
+    posting_layout,
+    write_parts,
+)
+from kb.index.params import DELTA, FIELD_WEIGHTS
+from kb.index.reader import _INT, Chunker, IndexReader
+
+
+@dataclass
+class Layout:
+    """The new index's entries in order: runs of the old index's entries, kept as they
+    are, and the entries of the sources prepared anew (``Corpus``), in turns."""
+
+    # (first, stop): old entries first to stop - 1; an int: that many fresh entries next.
+    pieces: list[tuple[int, int] | int] = field(default_factory=list)
+    source_counts: list[int] = field(default_factory=list)  # every source's, in order
+    source_warnings: list[list[str]] = field(default_factory=list)
+
+    def keep(self, first: int, stop: int) -> None:
+        """Old entries ``first`` to ``stop - 1`` come next (joined to a run just before)."""
+        last = self.pieces[-1] if self.pieces else None
+        if isinstance(last, tuple) and last[1] == first:
+            self.pieces[-1] = (last[0], stop)
+        elif stop > first:
+            self.pieces.append((first, stop))
+
+    def add(self, count: int) -> None:
+        """The next ``count`` fresh entries come next."""
+        if count:
+            self.pieces.append(count)
+
+
+class _Terms:
+    """The old term table as a sequence of UTF-8 bytes, for ``bisect``."""
+
+    def __init__(self, blob: bytes, ends: Any) -> None:
+        self._blob, self._ends = blob, ends
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def __getitem__(self, number: int) -> bytes:
+        return self._blob[self._ends[number - 1] if number else 0 : self._ends[number]]
+
+
+def splice_index(
+    old: IndexReader,
+    handle: BinaryIO,
+    layout: Layout,
+    fresh: Corpus,
+    fingerprint: dict[str, Any],
+    out: BinaryIO,
+) -> None:
+    """Write the index of ``layout`` into ``out``: ``old`` (read from ``handle``, every
+    checksum verified) for the entries kept, ``fresh`` for the others."""
+    import numpy as np
+
+    n_old, n_fresh = len(old), len(fresh)
+    # Each old entry's new number (-1: its source changed or went), each fresh entry's.
+    remap = np.full(n_old, -1, dtype=np.int64)
+    fresh_at = np.empty(n_fresh, dtype=np.int64)
+    at = taken = 0
+    for piece in layout.pieces:
+        if isinstance(piece, tuple):
+            first, stop = piece
+            remap[first:stop] = np.arange(at, at + stop - first)
+            at += stop - first
+        else:
+            fresh_at[taken : taken + piece] = np.arange(at, at + piece)
+            taken += piece
+            at += piece
+    n_docs = at
+    kept = np.flatnonzero(remap >= 0)
+    # The old postings keep their order when the kept entries keep theirs (and tf classes).
+    in_order = bool(np.all(np.diff(remap[kept]) > 0))
+
+    # Each field's lengths; the header's totals and longest follow from them.
+    old_lengths = old.numpy_section("lengths", f"<u{old.header['length_width']}")
+    old_lengths = old_lengths.reshape(len(FIELD_WEIGHTS), n_old)
+    lengths, fields, fresh_lengths = [], [], []
+    for field_no, (name, weight) in enumerate(FIELD_WEIGHTS.items()):
+        ours = np.frombuffer(fresh.lengths[field_no], dtype=_NP_INT)
+        mine = np.zeros(n_docs, dtype=np.int64)
+        mine[remap[kept]] = old_lengths[field_no, kept]
+        mine[fresh_at] = ours
+        total = int(mine.sum())
+        longest = int(mine.max()) if n_docs else 0
+        fields.append(
+            {"name": name, "weight": weight, "delta": DELTA, "total": total, "longest": longest}
+        )
+        lengths.append(mine)
+        fresh_lengths.append(ours)
+    del old_lengths
+
+    old_postings = _OldPostings(old, remap)
+    vocabulary = _Vocabulary(old, old_postings.removed_df(), list(fresh.numbering))
+    fresh.numbering = {}
+    doc_bits, width = posting_layout(n_docs)
+    tf_limit = 1 << (8 * width - doc_bits)
+    in_order = in_order and tf_limit == old_postings.tf_limit
+    fresh_pairs = []  # (term rank, fresh entry) keys of the fresh postings, for the dfs
+    span_parts: list[tuple[Any, Any, Any, Any]] = []
+    laid_out: list[Any] = []
+    big_tfs: list[Any] = []
+    postings_size = 0
+    for field_no in range(len(FIELD_WEIGHTS)):
+        keys, tfs = old_postings.keys(field_no, vocabulary.old_ranks, n_docs, tf_limit)
+        if n_docs == 0 or fields[field_no]["total"] == 0:
+            continue  # no postings (as a full build: rank-bm25 cannot score such a field)
+        if not in_order:
+            order = np.argsort(keys, kind="stable")
+            keys, tfs = keys[order], tfs[order]
+            del order
+        tokens = np.frombuffer(fresh.terms[field_no], dtype=_NP_INT)
+        if len(tokens):
+            pairs, new_tfs = _postings_keys(vocabulary.fresh_ranks, tokens, fresh_lengths[field_no])
+            fresh_pairs.append(pairs)
+            ranks, entries = np.divmod(pairs, n_fresh)
+            new_keys = _key(ranks, new_tfs, fresh_at[entries], n_docs, tf_limit)
+            del ranks, entries
+            order = np.argsort(new_keys)
+            new_keys, new_tfs = new_keys[order], new_tfs[order]
+            # The fresh entries' numbers are no old one's: no key is in both.
+            where = np.searchsorted(keys, new_keys)
+            keys = np.insert(keys, where, new_keys)
+            tfs = np.insert(tfs, where, new_tfs)
+            del order, where, new_keys, new_tfs
+        del tokens
+        # As write_index lays them out: the spans, the packed postings, the large tfs.
+        term_of = keys // (3 * n_docs)
+        starts = _firsts(term_of)
+        ranks = term_of[starts]
+        counts = np.diff(np.append(starts, len(keys)))
+        del term_of
+        span_parts.append(
+            (ranks, np.full(len(ranks), field_no, dtype=np.int64), counts, starts + postings_size)
+        )
+        keys %= n_docs  # now the entries
+        packed = np.where(tfs < tf_limit, tfs, 0)
+        packed <<= doc_bits
+        packed |= keys
+        del keys
+        big = np.flatnonzero(tfs >= tf_limit)
+        if len(big):
+            big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
+        del tfs
+        postings_size += len(packed)
+        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        del packed
+    for field_no in range(len(FIELD_WEIGHTS)):
+        fresh.terms[field_no] = fresh.lengths[field_no] = array.array(_INT)
+    del fresh_lengths
+    document_freq = vocabulary.document_freqs(fresh_pairs, n_fresh)
+    del fresh_pairs
+
+    old_parents = old.numpy_section("parents", "<i4").astype(np.int64)[kept]
+    parents = np.full(n_docs, -1, dtype=np.int64)
+    parents[remap[kept]] = np.where(old_parents >= 0, remap[np.maximum(old_parents, 0)], -1)
+    ours = np.array(fresh.parents, dtype=np.int64)
+    parents[fresh_at] = np.where(ours >= 0, fresh_at[np.maximum(ours, 0)], -1)
+    del old_parents, ours, remap, kept
+    old.forget_pages()
+
+    blocks = _Blocks(old, handle, fresh)
+    for piece in layout.pieces:
+        blocks.add(piece)
+    parts = Parts(
+        n_docs=n_docs,
+        doc_bits=doc_bits,
+        width=width,
+        fields=fields,
+        term_bytes=vocabulary.term_bytes(),
+        term_ends=vocabulary.term_ends(),
+        document_freq=document_freq,
+        span_parts=span_parts,
+        laid_out=laid_out,
+        big_tfs=big_tfs,
+        lengths=lengths,
+        parents=parents,
+        block_sizes=blocks.sizes,
+        block_counts=blocks.counts,
+        entry_crcs=blocks.crcs(),
+        write_entries=blocks.write,
+        source_counts=layout.source_counts,
+        source_warnings=layout.source_warnings,
+    )
+    del span_parts, laid_out, big_tfs, lengths, parents, vocabulary
+    write_parts(parts, fingerprint, out)
+
+
+def _key(ranks: Any, tfs: Any, entries: Any, n_docs: int, tf_limit: int) -> Any:
+    """Postings' places in a field's layout: ``(rank * 3 + tf class) * n_docs + entry``."""
+    import numpy as np
+
+    keys = ranks * 3
+    keys += np.where(tfs >= tf_limit, 0, np.where(tfs == 1, 1, 2))
+    keys *= n_docs
+    keys += entries
+    return keys
+
+
+class _OldPostings:
+    """The previous index's postings, field by field: each one's entry's new number (-1:
+    its source changed or went) and its tf; and what the entries gone took of each term."""
+
+    def __init__(self, old: IndexReader, remap: Any) -> None:
+        import numpy as np
+
+        header = old.header
+        bits, width = int(header["doc_bits"]), int(header["posting_width"])
+        self.tf_limit = 1 << (8 * width - bits)
+        self.n_old = len(old)
+        self.n_terms = int(header["term_count"])
+        raw = old.numpy_section("postings", "u1").reshape(-1, width)
+        spans = old.numpy_section("spans", "<u4").reshape(-1, 3).astype(np.int64)
+        term_spans = old.numpy_section("term_spans", "<u4").astype(np.int64)
+        span_terms = np.repeat(np.arange(self.n_terms, dtype=np.int64), np.diff(term_spans))
+        big = old.numpy_section("big_tfs", "<u4").reshape(-1, 2).astype(np.int64)
+        # Per field: its spans' terms (old ranks) and postings counts, in the file's order
+        # (term order), and per posting the new entry number and the tf.
+        self.fields: list[tuple[Any, Any, Any, Any] | None] = []
+        gone: list[Any] = []  # (old term rank, old entry) keys of the postings dropped
+        for field_no in range(len(FIELD_WEIGHTS)):
+            mine = spans[:, 0] == field_no
+            terms, counts, firsts = span_terms[mine], spans[mine, 1], spans[mine, 2]
+            if not len(terms):
+                self.fields.append(None)
+                continue
+            low, high = int(firsts[0]), int(firsts[0] + counts.sum())
+            wide = np.zeros((high - low, 8), dtype=np.uint8)
+            wide[:, :width] = raw[low:high]
+            values = wide.view("<u8").ravel()
+            docs = (values & ((1 << bits) - 1)).astype(np.int64)
+            tfs = (values >> bits).astype(np.int64)
+            del wide, values
+            inside = big[(big[:, 0] >= low) & (big[:, 0] < high)]
+            tfs[inside[:, 0] - low] = inside[:, 1]
+            entries = remap[docs]
+            dropped = np.flatnonzero(entries < 0)
+            if len(dropped):
+                span_of = np.searchsorted(np.cumsum(counts), dropped, side="right")
+                gone.append(terms[span_of] * self.n_old + docs[dropped])
+            del docs, dropped
+            self.fields.append((terms, counts, entries.astype(np.int32), tfs.astype(np.uint32)))
+            del entries, tfs
+        self._gone = gone
+        old.forget_pages()
+
+    def removed_df(self) -> Any:
+        """Per old term: how many of the entries dropped have it (in any field)."""
+        import numpy as np
+
+        if not self._gone:
+            return np.zeros(self.n_terms, dtype=np.int64)
+        pairs = np.unique(np.concatenate(self._gone))
+        self._gone = []
+        return np.bincount(pairs // self.n_old, minlength=self.n_terms)
+
+    def keys(self, field_no: int, ranks: Any, n_docs: int, tf_limit: int) -> tuple[Any, Any]:
+        """A field's postings kept: their keys (``_key``, by the terms' new ``ranks``) and tfs
+        (int64), in the old file's order."""
+        import numpy as np
+
+        found = self.fields[field_no]
+        self.fields[field_no] = None
+        if found is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        terms, counts, entries, tfs = found
+        keep = entries >= 0
+        tfs = tfs[keep].astype(np.int64)
+        new_ranks = np.repeat(ranks[terms], counts)[keep]
+        keys = _key(new_ranks, tfs, entries[keep], n_docs, tf_limit)
+        return keys, tfs
+
+
+class _Vocabulary:
+    """The new term table: the old one less the terms no entry has any more, with the
+    fresh entries' new terms put in their places; each term's new rank."""
+
+    def __init__(self, old: IndexReader, removed_df: Any, fresh_terms: list[str]) -> None:
+        import numpy as np
+
+        n_terms = int(old.header["term_count"])
+        self._blob = old.span("terms", 0, old.section_size("terms"))
+        self._ends = old.whole("term_ends")
+        table = _Terms(self._blob, self._ends)
+        encoded = [term.encode() for term in fresh_terms]
+        found = np.full(len(encoded), -1, dtype=np.int64)
+        places = np.zeros(len(encoded), dtype=np.int64)  # where a new term goes in the old
+        for number, term in enumerate(encoded):
+            place = bisect.bisect_left(table, term)
+            if place < n_terms and table[place] == term:
+                found[number] = place
+            places[number] = place
+        known = found >= 0
+        self._left = old.numpy_section("term_df", "<u4").astype(np.int64) - removed_df
+        survives = self._left > 0
+        survives[found[known]] = True
+        new = sorted(np.flatnonzero(~known).tolist(), key=encoded.__getitem__)
+        self._new = [encoded[number] for number in new]
+        new_places = places[new]
+        removed_before = np.zeros(n_terms + 1, dtype=np.int64)
+        np.cumsum(~survives, out=removed_before[1:])
+        self.old_ranks = np.arange(n_terms, dtype=np.int64) - removed_before[:-1]
+        self.old_ranks += np.searchsorted(new_places, np.arange(n_terms), side="right")
+        new_ranks = new_places - removed_before[new_places] + np.arange(len(new))
+        self.fresh_ranks = np.empty(len(encoded), dtype=np.int64)
+        self.fresh_ranks[known] = self.old_ranks[found[known]]
+        self.fresh_ranks[new] = new_ranks
+        self.size = int(survives.sum()) + len(new)
+        self._survives = survives
+        self._new_ranks = new_ranks
+        self._new_places = new_places.tolist()
+
+    def document_freqs(self, fresh_pairs: list[Any], n_fresh: int) -> Any:
+        """Each term's document frequency: the old one, less the entries gone, plus the
+        fresh entries having it (``fresh_pairs``: their (rank, fresh entry) keys)."""
+        import numpy as np
+
+        freqs = np.zeros(self.size, dtype=np.int64)
+        survives = self._survives
+        freqs[self.old_ranks[survives]] = self._left[survives]
+        if fresh_pairs:
+            ranks = np.unique(np.concatenate(fresh_pairs)) // n_fresh
+            freqs += np.bincount(ranks, minlength=self.size)
+        return freqs
+
+    def term_bytes(self) -> bytes:
+        """The new term table's bytes: the old one's, cut and filled in."""
+        blob, ends = self._blob, self._ends
+
+        def start(number: int) -> int:
+            return ends[number - 1] if number else 0
+
+        # Each new term goes before the old term at its place; that one may be dropped.
+        events = [(place, 0, term) for place, term in zip(self._new_places, self._new, strict=True)]
+        events += [(number, 1, b"") for number in (~self._survives).nonzero()[0].tolist()]
+        events.sort()
+        pieces = []
+        cursor = 0  # the first old term not yet copied
+        for place, kind, term in events:
+            pieces.append(blob[start(cursor) : start(place)])
+            if kind == 0:
+                pieces.append(term)
+                cursor = place
+            else:
+                cursor = place + 1
+        pieces.append(blob[start(cursor) :])
+        return b"".join(pieces)
+
+    def term_ends(self) -> Any:
+        """Where each term of the new table ends in ``term_bytes``."""
+        import numpy as np
+
+        ends = np.frombuffer(self._ends, dtype=np.uint32).astype(np.int64)
+        sizes = np.diff(ends, prepend=0)
+        new_sizes = np.zeros(self.size, dtype=np.int64)
+        survives = self._survives
+        new_sizes[self.old_ranks[survives]] = sizes[survives]
+        new_sizes[self._new_ranks] = [len(term) for term in self._new]
+        return np.cumsum(new_sizes)
+
+
+class _Blocks:
+    """The new index's entry blocks: runs of the old file's, and the fresh sources' from
+    their spool, copied as they are."""
+
+    def __init__(self, old: IndexReader, handle: BinaryIO, fresh: Corpus) -> None:
+        self._old, self._handle, self._fresh = old, handle, fresh
+        self.sizes: list[int] = []
+        self.counts: list[int] = []
+        self._copies: list[tuple[BinaryIO, int, int]] = []  # (file, start, end) in order
+        self._fresh_block = 0  # the next fresh block
+        self._fresh_at = 0  # where it starts in the spool
+
+    def add(self, piece: tuple[int, int] | int) -> None:
+        """The blocks of the next piece of ``Layout.pieces``."""
+        if isinstance(piece, tuple):
+            old = self._old
+            low, high = old.blocks_of(*piece)
+            start, end = old.block_span(low, high)
+            ends, firsts = old.whole("block_ends"), old.block_firsts()
+            self.sizes += [ends[n] - (ends[n - 1] if n else 0) for n in range(low, high)]
+            self.counts += [firsts[n + 1] - firsts[n] for n in range(low, high)]
+            self._copy(self._handle, start, end)
+            return
+        fresh, left, size = self._fresh, piece, 0
+        while left > 0:
+            count = fresh.block_counts[self._fresh_block]
+            self.counts.append(count)
+            self.sizes.append(fresh.block_sizes[self._fresh_block])
+            size += fresh.block_sizes[self._fresh_block]
+            left -= count
+            self._fresh_block += 1
+        self._copy(fresh.spool, self._fresh_at, self._fresh_at + size)
+        self._fresh_at += size
+
+    def _copy(self, source: BinaryIO, start: int, end: int) -> None:
+        last = self._copies[-1] if self._copies else None
+        if last is not None and last[0] is source and last[2] == start:
+            self._copies[-1] = (source, last[1], end)
+        elif end > start:
+            self._copies.append((source, start, end))
+
+    def _pieces(self) -> Any:
+        """The entries section's bytes, a piece at a time."""
+        for source, start, end in self._copies:
+            source.seek(start)
+            left = end - start
+            while left > 0:
+                piece = source.read(min(left, 1 << 20))
+                if not piece:
+                    raise OSError(f"{getattr(source, 'name', 'spool')}: shorter than expected")
+                yield piece
+                left -= len(piece)
+
+    def crcs(self) -> list[int]:
+        """The entries section's chunk checksums."""
+        chunker = Chunker()
+        for piece in self._pieces():
+            chunker.feed(piece)
+        return chunker.done()
+
+    def write(self, out: BinaryIO) -> None:
+        """Write the entries section to ``out``."""
+        for piece in self._pieces():
+            out.write(piece)
