@@ -177,13 +177,14 @@ class Reuse:
 
     handle: BinaryIO | None = None
     reader: IndexReader | None = None
+    buf: mmap.mmap | None = None  # the old index's bytes, which ``reader`` reads
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → entry numbers
     warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
     damaged: bool = False  # the previous index failed its checksums: nothing reused
 
     def close(self) -> None:
         """Let go of the old index."""
-        self.reader = None
+        self.reader = self.buf = None
         if self.handle is not None:
             self.handle.close()
 
@@ -316,14 +317,27 @@ def _unchanged(item: dict[str, Any]) -> bool:
         return False
 
 
-def _previous_fingerprint(index_dir: str | None) -> dict[str, Any]:
-    """The fingerprint of the index in ``index_dir`` ({} if none can be read)."""
+def _open_previous(index_dir: str | None) -> Reuse:
+    """The index in ``index_dir``, opened once for the whole build (the fingerprint the
+    next one is compared with, and what it may reuse); empty if none can be read.
+
+    Read through a handle kept open: another process may replace the file meanwhile.
+    """
     if index_dir is None:
-        return {}
+        return Reuse()
+    path = os.path.join(index_dir, INDEX_FILE)
+    from kb.ingest.files import open_regular
+
     try:
-        return IndexReader.open(os.path.join(index_dir, INDEX_FILE)).fingerprint
+        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
+    except OSError:
+        return Reuse()
+    try:
+        buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return Reuse(handle, IndexReader(buf, path), buf)
     except (FaqError, OSError, ValueError):
-        return {}
+        handle.close()
+        return Reuse()
 
 
 def _known_scan(
@@ -350,55 +364,45 @@ def docutils_version() -> str:
     return str(docutils.__version__)
 
 
-def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
-    """The entries of the index in ``index_dir`` whose sources have not changed since.
+def _reusable(previous: Reuse, fingerprint_: dict[str, Any]) -> Reuse:
+    """The entries of the ``previous`` index whose sources have not changed since.
 
     Only from an index of this schema and these ranking constants, parsed by the same
     docutils; a source counts as unchanged when its name, URL, path, content and aliases
-    are all the same.
+    are all the same. ``previous`` is closed if nothing of it is reused.
     """
-    if index_dir is None:
-        return Reuse()
-    path = os.path.join(index_dir, INDEX_FILE)
-    from kb.ingest.files import open_regular
-
-    try:
-        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
-    except OSError:
-        return Reuse()
-    try:
-        # The header from the very file the lines will be read from.
-        old = IndexReader(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), path)
-    except (FaqError, OSError, ValueError):
-        handle.close()
-        return Reuse()
+    old = previous.reader
+    if old is None:
+        return previous
     try:
         old.check_all()  # stored lines are never reused unchecked
         old.forget_pages()
     except FaqError:
-        handle.close()
+        previous.close()
         return Reuse(damaged=True)
-    previous = old.fingerprint
-    records, counts = previous.get("sources", []), old.header.get("source_counts", [])
+    fingerprint = old.fingerprint
+    records, counts = fingerprint.get("sources", []), old.header.get("source_counts", [])
     warnings = old.header.get("source_warnings")
     if (
         old.header.get("params") != params()
-        or previous.get("docutils") != docutils_version()
+        or fingerprint.get("docutils") != docutils_version()
         or len(records) != len(counts)
         or not isinstance(warnings, list)
         or len(warnings) != len(records)
     ):
-        handle.close()
+        previous.close()
         return Reuse()
-    reuse = Reuse(handle, old)
     at = 0
     # The header counts each source's entries, in order: their numbers follow.
     for record, count, kept in zip(records, counts, warnings, strict=True):
         if record in fingerprint_["sources"]:
-            reuse.spans[record["name"]] = (at, at + count)
-            reuse.warnings[record["name"]] = [str(w) for w in kept]
+            previous.spans[record["name"]] = (at, at + count)
+            previous.warnings[record["name"]] = [str(w) for w in kept]
         at += count
-    return reuse
+    if not previous.spans:
+        previous.close()
+        return Reuse()
+    return previous
 
 
 @overload
@@ -501,7 +505,7 @@ def _splice(
 ) -> None:
     """The index of ``layout``: the previous index (``reuse``) spliced with ``corpus``."""
     assert reuse.reader is not None and reuse.handle is not None
-    splice_index(reuse.reader, reuse.handle, layout, corpus, fingerprint_, out)
+    splice_index(reuse.reader, reuse.buf, reuse.handle, layout, corpus, fingerprint_, out)
 
 
 def _build(
@@ -516,12 +520,17 @@ def _build(
     started = time.perf_counter()
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
-    earlier = _previous_fingerprint(previous_dir)
-    files = {item["path"]: item for item in earlier.get("files", [])}
-    known = functools.partial(_known_scan, files, earlier.get("labels"))
-    sources = resolve_sources(spec, previous_dir, known=known)
-    fingerprint_ = fingerprint(spec, sources, earlier)
-    reuse = _reusable(previous_dir, fingerprint_)
+    previous = _open_previous(previous_dir)
+    try:
+        earlier = previous.reader.fingerprint if previous.reader is not None else {}
+        files = {item["path"]: item for item in earlier.get("files", [])}
+        known = functools.partial(_known_scan, files, earlier.get("labels"))
+        sources = resolve_sources(spec, previous_dir, known=known)
+        fingerprint_ = fingerprint(spec, sources, earlier)
+    except BaseException:
+        previous.close()
+        raise
+    reuse = _reusable(previous, fingerprint_)
     try:
         with spool() as lines:
             corpus, warnings, layout = gather(sources, reuse, lines, progress)

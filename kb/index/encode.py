@@ -104,6 +104,40 @@ def posting_layout(n_docs: int) -> tuple[int, int]:
     return doc_bits, (doc_bits + 7 + 7) // 8
 
 
+def pack_postings(values: Any, width: int) -> bytes:
+    """Postings (ints below ``1 << 8 * width``) as written: ``width`` bytes each, little-endian."""
+    import numpy as np
+
+    if width in (1, 2, 4, 8):
+        return bytes(values.astype(f"<u{width}").tobytes())
+    if width == 3:  # up to 2**17 entries: two fields of a record, not a copy byte by byte
+        laid = np.empty(len(values), dtype=[("low", "<u2"), ("high", "u1")])
+        laid["low"] = values & 0xFFFF
+        laid["high"] = values >> 16
+        return bytes(laid.tobytes())
+    return bytes(values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+
+
+def unpack_postings(buf: Any, at: int, count: int, width: int) -> Any:
+    """``count`` postings as written from byte ``at`` of ``buf``: a numpy array of uint32
+    (``width`` up to 4) or uint64 (the inverse of ``pack_postings``)."""
+    import numpy as np
+
+    word = 4 if width <= 4 else 8
+    if width == word or not count:
+        values = np.frombuffer(buf, dtype=f"<u{width}", count=count, offset=at)
+        return values.astype(f"=u{word}")
+    if at + width * (count - 1) + word <= len(buf):
+        # Each posting's bytes and the next one's first: a word read every ``width`` bytes.
+        words = np.ndarray((count,), dtype=f"<u{word}", buffer=buf, offset=at, strides=(width,))
+        return np.bitwise_and(words, (1 << 8 * width) - 1, dtype=f"=u{word}")
+    wide = np.zeros((count, word), dtype=np.uint8)
+    wide[:, :width] = np.frombuffer(buf, dtype=np.uint8, count=count * width, offset=at).reshape(
+        count, width
+    )
+    return wide.view(f"<u{word}").ravel().astype(f"=u{word}")
+
+
 def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> None:
     """The index of ``corpus`` into ``out``: header line, vocab, postings, entries."""
     import numpy as np
@@ -174,7 +208,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
         del tfs
         postings_size += len(packed)
-        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        laid_out.append(pack_postings(packed, width))
         packed &= (1 << doc_bits) - 1  # now the docs
         blocks.append((packed.astype("<i4"), None, ranks, counts))
         del packed

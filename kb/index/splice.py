@@ -28,7 +28,9 @@ from kb.index.encode import (
     Parts,
     _firsts,
     _postings_keys,
+    pack_postings,
     posting_layout,
+    unpack_postings,
     write_parts,
 )
 from kb.index.params import DELTA, FIELD_WEIGHTS
@@ -74,14 +76,16 @@ class _Terms:
 
 def splice_index(
     old: IndexReader,
+    buf: Any,
     handle: BinaryIO,
     layout: Layout,
     fresh: Corpus,
     fingerprint: dict[str, Any],
     out: BinaryIO,
 ) -> None:
-    """Write the index of ``layout`` into ``out``: ``old`` (read from ``handle``, every
-    checksum verified) for the entries kept, ``fresh`` for the others."""
+    """Write the index of ``layout`` into ``out``: ``old`` (its file's bytes ``buf``, read
+    from ``handle``; every checksum verified) for the entries kept, ``fresh`` for the
+    others."""
     import numpy as np
 
     n_old, n_fresh = len(old), len(fresh)
@@ -121,60 +125,46 @@ def splice_index(
         fresh_lengths.append(ours)
     del old_lengths
 
-    old_postings = _OldPostings(old, remap)
-    vocabulary = _Vocabulary(old, old_postings.removed_df(), list(fresh.numbering))
-    fresh.numbering = {}
     doc_bits, width = posting_layout(n_docs)
     tf_limit = 1 << (8 * width - doc_bits)
-    in_order = in_order and tf_limit == old_postings.tf_limit
+    # Kept in order and packed alike, the old postings are kept as written, each entry
+    # number moved by its source's shift; otherwise they are laid out anew.
+    header = old.header
+    shifted = in_order and (doc_bits, width) == (header["doc_bits"], header["posting_width"])
+    old_postings = _OldPostings(old, buf, remap, shifted)
+    vocabulary = _Vocabulary(old, old_postings.removed_df(), list(fresh.numbering))
+    fresh.numbering = {}
     fresh_pairs = []  # (term rank, fresh entry) keys of the fresh postings, for the dfs
     span_parts: list[tuple[Any, Any, Any, Any]] = []
     laid_out: list[Any] = []
     big_tfs: list[Any] = []
     postings_size = 0
     for field_no in range(len(FIELD_WEIGHTS)):
-        keys, tfs = old_postings.keys(field_no, vocabulary.old_ranks, n_docs, tf_limit)
         if n_docs == 0 or fields[field_no]["total"] == 0:
+            old_postings.fields[field_no] = None
             continue  # no postings (as a full build: rank-bm25 cannot score such a field)
-        if not in_order:
-            order = np.argsort(keys, kind="stable")
-            keys, tfs = keys[order], tfs[order]
-            del order
         tokens = np.frombuffer(fresh.terms[field_no], dtype=_NP_INT)
-        if len(tokens):
-            pairs, new_tfs = _postings_keys(vocabulary.fresh_ranks, tokens, fresh_lengths[field_no])
-            fresh_pairs.append(pairs)
-            ranks, entries = np.divmod(pairs, n_fresh)
-            new_keys = _key(ranks, new_tfs, fresh_at[entries], n_docs, tf_limit)
-            del ranks, entries
-            order = np.argsort(new_keys)
-            new_keys, new_tfs = new_keys[order], new_tfs[order]
-            # The fresh entries' numbers are no old one's: no key is in both.
-            where = np.searchsorted(keys, new_keys)
-            keys = np.insert(keys, where, new_keys)
-            tfs = np.insert(tfs, where, new_tfs)
-            del order, where, new_keys, new_tfs
+        new = _Fresh(tokens, fresh_lengths[field_no], vocabulary.fresh_ranks, fresh_at, tf_limit)
         del tokens
-        # As write_index lays them out: the spans, the packed postings, the large tfs.
-        term_of = keys // (3 * n_docs)
-        starts = _firsts(term_of)
-        ranks = term_of[starts]
-        counts = np.diff(np.append(starts, len(keys)))
-        del term_of
+        if new.pairs is not None:
+            fresh_pairs.append(new.pairs)
+            new.pairs = None
+        merge = old_postings.shifted if shifted else old_postings.keyed
+        ranks, counts, packed, big = merge(field_no, vocabulary, new, n_docs, doc_bits, tf_limit)
+        del new
         span_parts.append(
-            (ranks, np.full(len(ranks), field_no, dtype=np.int64), counts, starts + postings_size)
+            (
+                ranks,
+                np.full(len(ranks), field_no, dtype=np.int64),
+                counts,
+                np.cumsum(counts) - counts + postings_size,
+            )
         )
-        keys %= n_docs  # now the entries
-        packed = np.where(tfs < tf_limit, tfs, 0)
-        packed <<= doc_bits
-        packed |= keys
-        del keys
-        big = np.flatnonzero(tfs >= tf_limit)
         if len(big):
-            big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
-        del tfs
+            big[:, 0] += postings_size
+            big_tfs.append(big)
         postings_size += len(packed)
-        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        laid_out.append(pack_postings(packed, width))
         del packed
     for field_no in range(len(FIELD_WEIGHTS)):
         fresh.terms[field_no] = fresh.lengths[field_no] = array.array(_INT)
@@ -217,37 +207,60 @@ def splice_index(
     write_parts(parts, fingerprint, out)
 
 
-def _key(ranks: Any, tfs: Any, entries: Any, n_docs: int, tf_limit: int) -> Any:
-    """Postings' places in a field's layout: ``(rank * 3 + tf class) * n_docs + entry``."""
+def _classes(tfs: Any, tf_limit: int) -> Any:
+    """Each posting's tf class: 0 a tf too large to pack, 1 a tf of 1, 2 the others."""
     import numpy as np
 
-    keys = ranks * 3
-    keys += np.where(tfs >= tf_limit, 0, np.where(tfs == 1, 1, 2))
-    keys *= n_docs
-    keys += entries
-    return keys
+    return np.where(tfs >= tf_limit, 0, np.where(tfs == 1, 1, 2))
+
+
+class _Fresh:
+    """The postings of the fresh entries in one field, in the order of the file: by term
+    rank, tf class and entry; each with its new entry number and tf."""
+
+    def __init__(
+        self, tokens: Any, lengths: Any, fresh_ranks: Any, fresh_at: Any, tf_limit: int
+    ) -> None:
+        import numpy as np
+
+        self.pairs: Any = None  # (rank, fresh entry) keys, for the dfs
+        if not len(tokens):
+            self.ranks = self.entries = self.tfs = np.zeros(0, dtype=np.int64)
+            return
+        self.pairs, tfs = _postings_keys(fresh_ranks, tokens, lengths)
+        ranks, entries = np.divmod(self.pairs, len(lengths))
+        entries = fresh_at[entries]
+        order = np.lexsort((entries, _classes(tfs, tf_limit), ranks))
+        self.ranks, self.entries, self.tfs = ranks[order], entries[order], tfs[order]
+
+    def __len__(self) -> int:
+        return len(self.ranks)
 
 
 class _OldPostings:
-    """The previous index's postings, field by field: each one's entry's new number (-1:
-    its source changed or went) and its tf; and what the entries gone took of each term."""
+    """The previous index's postings, field by field, and what the entries dropped took of
+    each term.
 
-    def __init__(self, old: IndexReader, remap: Any) -> None:
+    ``shifted``: each field's postings kept as written but for their entry numbers moved
+    (``remap`` keeps the entries' order and the layout is the same); else each posting's
+    new entry number (-1: dropped) and tf, to be laid out anew.
+    """
+
+    def __init__(self, old: IndexReader, buf: Any, remap: Any, shifted: bool) -> None:
         import numpy as np
 
         header = old.header
         bits, width = int(header["doc_bits"]), int(header["posting_width"])
-        self.tf_limit = 1 << (8 * width - bits)
         self.n_old = len(old)
         self.n_terms = int(header["term_count"])
-        raw = old.numpy_section("postings", "u1").reshape(-1, width)
+        postings_at = int(header["sections"]["postings"][0])
         spans = old.numpy_section("spans", "<u4").reshape(-1, 3).astype(np.int64)
         term_spans = old.numpy_section("term_spans", "<u4").astype(np.int64)
         span_terms = np.repeat(np.arange(self.n_terms, dtype=np.int64), np.diff(term_spans))
         big = old.numpy_section("big_tfs", "<u4").reshape(-1, 2).astype(np.int64)
-        # Per field: its spans' terms (old ranks) and postings counts, in the file's order
-        # (term order), and per posting the new entry number and the tf.
-        self.fields: list[tuple[Any, Any, Any, Any] | None] = []
+        moves = remap - np.arange(self.n_old)  # a kept entry's new number less its old
+        dropped = remap < 0
+        self.fields: list[Any] = []
         gone: list[Any] = []  # (old term rank, old entry) keys of the postings dropped
         for field_no in range(len(FIELD_WEIGHTS)):
             mine = spans[:, 0] == field_no
@@ -255,23 +268,28 @@ class _OldPostings:
             if not len(terms):
                 self.fields.append(None)
                 continue
+            # The field's postings lie together, term after term.
             low, high = int(firsts[0]), int(firsts[0] + counts.sum())
-            wide = np.zeros((high - low, 8), dtype=np.uint8)
-            wide[:, :width] = raw[low:high]
-            values = wide.view("<u8").ravel()
-            docs = (values & ((1 << bits) - 1)).astype(np.int64)
-            tfs = (values >> bits).astype(np.int64)
-            del wide, values
-            inside = big[(big[:, 0] >= low) & (big[:, 0] < high)]
-            tfs[inside[:, 0] - low] = inside[:, 1]
-            entries = remap[docs]
-            dropped = np.flatnonzero(entries < 0)
-            if len(dropped):
-                span_of = np.searchsorted(np.cumsum(counts), dropped, side="right")
-                gone.append(terms[span_of] * self.n_old + docs[dropped])
-            del docs, dropped
-            self.fields.append((terms, counts, entries.astype(np.int32), tfs.astype(np.uint32)))
-            del entries, tfs
+            values = unpack_postings(buf, postings_at + low * width, high - low, width)
+            docs = (values & ((1 << bits) - 1)).astype(np.intp)
+            lost = np.flatnonzero(dropped[docs])  # the postings dropped, by place
+            kept_counts = counts
+            if len(lost):
+                span_of = np.searchsorted(np.cumsum(counts), lost, side="right")
+                gone.append(terms[span_of] * self.n_old + docs[lost])
+                kept_counts = counts - np.bincount(span_of, minlength=len(counts))
+            large = big[(big[:, 0] >= low) & (big[:, 0] < high)]
+            large[:, 0] -= low
+            if shifted:
+                values += moves.astype(values.dtype)[docs]  # modulo 2**32 (or 2**64): exact
+                self.fields.append((terms, kept_counts, np.delete(values, lost), lost, large))
+            else:
+                tfs = (values >> bits).astype(np.int64)
+                tfs[large[:, 0]] = large[:, 1]
+                entries = remap[docs].astype(np.int32)
+                self.fields.append((terms, counts, entries, tfs.astype(np.uint32)))
+                del tfs, entries
+            del values, docs, lost
         self._gone = gone
         old.forget_pages()
 
@@ -285,21 +303,128 @@ class _OldPostings:
         self._gone = []
         return np.bincount(pairs // self.n_old, minlength=self.n_terms)
 
-    def keys(self, field_no: int, ranks: Any, n_docs: int, tf_limit: int) -> tuple[Any, Any]:
-        """A field's postings kept: their keys (``_key``, by the terms' new ``ranks``) and tfs
-        (int64), in the old file's order."""
+    def shifted(
+        self,
+        field_no: int,
+        vocabulary: _Vocabulary,
+        new: _Fresh,
+        n_docs: int,
+        bits: int,
+        tf_limit: int,
+    ) -> tuple[Any, Any, Any, Any]:
+        """A field's postings, the fresh ones put in place among the old ones kept: the
+        spans' term ranks and postings counts, the postings packed, and the large tfs."""
+        import numpy as np
+
+        found = self.fields[field_no]
+        self.fields[field_no] = None
+        dtype = "<u4" if tf_limit << bits <= 1 << 32 else "<u8"
+        if found is None:
+            found = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0, dtype=dtype),)
+            found += (np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
+        terms, kept_counts, stream, lost, large = found
+        having = kept_counts > 0
+        span_ranks = vocabulary.old_ranks[terms[having]]
+        span_counts = kept_counts[having]
+        starts = np.zeros(len(span_ranks) + 1, dtype=np.int64)
+        np.cumsum(span_counts, out=starts[1:])
+        # Each fresh posting's place: among the old postings of its term (if any), by
+        # tf class and entry (a binary search over all of them at once).
+        mask = (1 << bits) - 1
+        wanted = _classes(new.tfs, tf_limit) * n_docs + new.entries
+        at = np.searchsorted(span_ranks, new.ranks)
+        same = at < len(span_ranks)
+        same[same] = span_ranks[at[same]] == new.ranks[same]
+        low = starts[at]
+        high = np.where(same, starts[np.minimum(at + 1, len(span_ranks))], low)
+        while True:
+            open_ = low < high
+            if not open_.any():
+                break
+            middle = (low + high) // 2
+            value = stream[np.minimum(middle, len(stream) - 1)].astype(np.int64)
+            here = np.minimum(value >> bits, 2) * n_docs + (value & mask)
+            below = open_ & (here < wanted)
+            low = np.where(below, middle + 1, low)
+            high = np.where(open_ & ~below, middle, high)
+        places = low
+        packed = np.where(new.tfs < tf_limit, new.tfs, 0) << bits | new.entries
+        merged = np.insert(stream, places, packed.astype(dtype))
+        del stream, packed
+        counts = np.zeros(vocabulary.size, dtype=np.int64)
+        counts[span_ranks] = span_counts
+        counts += np.bincount(new.ranks, minlength=vocabulary.size)
+        ranks = np.flatnonzero(counts)
+        # The large tfs: the old ones kept, and the fresh ones, by their new places.
+        if len(lost):
+            before = np.searchsorted(lost, large[:, 0])
+            kept = (before == len(lost)) | (lost[np.minimum(before, len(lost) - 1)] != large[:, 0])
+            large, before = large[kept], before[kept]
+            large[:, 0] -= before
+        large[:, 0] += np.searchsorted(places, large[:, 0], side="right")
+        fresh_big = np.flatnonzero(new.tfs >= tf_limit)
+        big = np.concatenate(
+            (large, np.stack((places[fresh_big] + fresh_big, new.tfs[fresh_big]), axis=1))
+        )
+        big = big[np.argsort(big[:, 0])]
+        return ranks, counts[ranks], merged, big
+
+    def keyed(
+        self,
+        field_no: int,
+        vocabulary: _Vocabulary,
+        new: _Fresh,
+        n_docs: int,
+        bits: int,
+        tf_limit: int,
+    ) -> tuple[Any, Any, Any, Any]:
+        """As ``shifted`` when the old postings must be laid out anew: each posting's place
+        as one key, ``(term rank * 3 + tf class) * n_docs + entry``, sorted."""
         import numpy as np
 
         found = self.fields[field_no]
         self.fields[field_no] = None
         if found is None:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        terms, counts, entries, tfs = found
-        keep = entries >= 0
-        tfs = tfs[keep].astype(np.int64)
-        new_ranks = np.repeat(ranks[terms], counts)[keep]
-        keys = _key(new_ranks, tfs, entries[keep], n_docs, tf_limit)
-        return keys, tfs
+            keys = tfs = np.zeros(0, dtype=np.int64)
+        else:
+            terms, counts, entries, stored = found
+            keep = entries >= 0
+            tfs = stored[keep].astype(np.int64)
+            keys = np.repeat(vocabulary.old_ranks[terms], counts)[keep]
+            keys = _key(keys, tfs, entries[keep], n_docs, tf_limit)
+            del terms, counts, entries, stored, keep
+            order = np.argsort(keys, kind="stable")
+            keys, tfs = keys[order], tfs[order]
+            del order
+        if len(new):
+            new_keys = _key(new.ranks, new.tfs, new.entries, n_docs, tf_limit)
+            # The fresh entries' numbers are no old one's: no key is in both.
+            places = np.searchsorted(keys, new_keys)
+            keys = np.insert(keys, places, new_keys)
+            tfs = np.insert(tfs, places, new.tfs)
+            del places, new_keys
+        term_of = keys // (3 * n_docs)
+        starts = _firsts(term_of)
+        ranks = term_of[starts]
+        counts = np.diff(np.append(starts, len(keys)))
+        del term_of
+        keys %= n_docs  # now the entries
+        packed = np.where(tfs < tf_limit, tfs, 0)
+        packed <<= bits
+        packed |= keys
+        del keys
+        big = np.flatnonzero(tfs >= tf_limit)
+        big = np.stack((big, tfs[big]), axis=1)
+        return ranks, counts, packed.astype("<u8"), big
+
+
+def _key(ranks: Any, tfs: Any, entries: Any, n_docs: int, tf_limit: int) -> Any:
+    """Postings' places in a field's layout: ``(rank * 3 + tf class) * n_docs + entry``."""
+    keys = ranks * 3
+    keys += _classes(tfs, tf_limit)
+    keys *= n_docs
+    keys += entries
+    return keys
 
 
 class _Vocabulary:
