@@ -35,8 +35,11 @@ from kb.index.reader import (
 from kb.index.splice import Layout, splice_index
 from kb.ingest.site_labels import Scan
 from kb.ingest.sources import Source, Sources
-from kb.models import Entry
 from kb.spec import SourceSpec, split_source_arg
+
+TYPE_CHECKING = False  # the models (pydantic) only where a source is parsed
+if TYPE_CHECKING:
+    from kb.models import Entry
 
 __all__ = [
     "BuildReport",

@@ -61,7 +61,7 @@ class Corpus:
         return self.count
 
     def add(self, prepared: Prepared) -> None:
-        """Append one source's entries (or a run of unchanged ones: ``prepared.runs``)."""
+        """Append one source's entries."""
         import numpy as np  # build time only: the query path never imports numpy
 
         numbering = self.numbering
@@ -74,22 +74,14 @@ class Corpus:
             local = np.frombuffer(prepared.terms[number], dtype=_NP_INT)
             self.terms[number].frombytes(mapping[local].tobytes())
             self.lengths[number].extend(prepared.lengths[number])
-        if prepared.copy_lines is not None:
-            prepared.copy_lines(self.spool)
-        else:
-            self.spool.write(prepared.lines)
+        self.spool.write(prepared.lines)
         base = self.count
         self.parents.extend(base + p if p >= 0 else -1 for p in prepared.local_parents())
         self.count += len(prepared)
         self.block_sizes.extend(prepared.block_sizes)
         self.block_counts.extend(prepared.block_counts)
-        if prepared.runs is None:
-            self.source_counts.append(len(prepared))
-            self.source_warnings.append(list(prepared.warnings))
-        else:
-            for count, warnings in prepared.runs:
-                self.source_counts.append(count)
-                self.source_warnings.append(list(warnings))
+        self.source_counts.append(len(prepared))
+        self.source_warnings.append(list(prepared.warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
 
