@@ -22,7 +22,12 @@ from typing import Any, BinaryIO, TypeVar, overload
 from kb.errors import BuildError, FaqError, SourceError
 from kb.index.encode import Corpus, write_index
 from kb.index.params import params
-from kb.index.prepare import field_texts, load_source, prepare_entries, prepare_source
+from kb.index.prepare import (
+    field_texts,
+    load_source,
+    prepare_entries,
+    prepare_source,
+)
 from kb.index.reader import (
     INDEX_FILE,
     IndexReader,
@@ -108,6 +113,11 @@ def _size(source: Source) -> int:
         return 0
 
 
+def _in_parallel(count: int, size: int) -> bool:
+    """Whether ``count`` sources of ``size`` bytes in all are parsed by a pool of workers."""
+    return (os.cpu_count() or 1) >= 2 and count >= PARALLEL_MIN_FILES and size >= PARALLEL_MIN_BYTES
+
+
 def _map_ordered(
     work: Callable[[Any], _T], items: Iterator[Any], count: int, size: int
 ) -> Iterator[_T]:
@@ -117,7 +127,7 @@ def _map_ordered(
     lazily (an unchanged source's stored lines) are never all in memory at once.
     """
     workers = os.cpu_count() or 1
-    if workers < 2 or count < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+    if not _in_parallel(count, size):
         yield from map(work, items)
         return
     import multiprocessing

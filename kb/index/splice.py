@@ -127,11 +127,10 @@ def splice_index(
 
     doc_bits, width = posting_layout(n_docs)
     tf_limit = 1 << (8 * width - doc_bits)
+    old_postings = OldPostings(old, buf, remap >= 0)
     # Kept in order and packed alike, the old postings are kept as written, each entry
     # number moved by its source's shift; otherwise they are laid out anew.
-    header = old.header
-    shifted = in_order and (doc_bits, width) == (header["doc_bits"], header["posting_width"])
-    old_postings = _OldPostings(old, buf, remap, shifted)
+    shifted = old_postings.renumber(remap[kept], in_order, doc_bits, width)
     vocabulary = _Vocabulary(old, old_postings.removed_df(), list(fresh.numbering))
     fresh.numbering = {}
     fresh_pairs = []  # (term rank, fresh entry) keys of the fresh postings, for the dfs
@@ -237,20 +236,21 @@ class _Fresh:
         return len(self.ranks)
 
 
-class _OldPostings:
-    """The previous index's postings, field by field, and what the entries dropped took of
-    each term.
+class OldPostings:
+    """The previous index's postings of the entries kept, field by field, and what the
+    entries dropped took of each term.
 
-    ``shifted``: each field's postings kept as written but for their entry numbers moved
-    (``remap`` keeps the entries' order and the layout is the same); else each posting's
-    new entry number (-1: dropped) and tf, to be laid out anew.
+    Read in two steps: knowing only which entries are kept (``kept``, by old number),
+    each field's postings less those of the entries dropped, numbered among the kept
+    ones; then, knowing the new numbers, ``renumber``.
     """
 
-    def __init__(self, old: IndexReader, buf: Any, remap: Any, shifted: bool) -> None:
+    def __init__(self, old: IndexReader, buf: Any, kept: Any) -> None:
         import numpy as np
 
         header = old.header
-        bits, width = int(header["doc_bits"]), int(header["posting_width"])
+        self.bits = bits = int(header["doc_bits"])
+        self.width = width = int(header["posting_width"])
         self.n_old = len(old)
         self.n_terms = int(header["term_count"])
         postings_at = int(header["sections"]["postings"][0])
@@ -258,8 +258,12 @@ class _OldPostings:
         term_spans = old.numpy_section("term_spans", "<u4").astype(np.int64)
         span_terms = np.repeat(np.arange(self.n_terms, dtype=np.int64), np.diff(term_spans))
         big = old.numpy_section("big_tfs", "<u4").reshape(-1, 2).astype(np.int64)
-        moves = remap - np.arange(self.n_old)  # a kept entry's new number less its old
-        dropped = remap < 0
+        self.kept = kept
+        # A kept entry's place among the kept ones, less its old number.
+        moves = np.cumsum(kept) - 1 - np.arange(self.n_old)
+        # Per field: its spans' terms (old ranks) and postings counts kept, in the file's
+        # order (term order); its postings kept as written but for their entry numbers
+        # (among the kept); the tfs too large to pack (place among these, tf).
         self.fields: list[Any] = []
         gone: list[Any] = []  # (old term rank, old entry) keys of the postings dropped
         for field_no in range(len(FIELD_WEIGHTS)):
@@ -272,26 +276,52 @@ class _OldPostings:
             low, high = int(firsts[0]), int(firsts[0] + counts.sum())
             values = unpack_postings(buf, postings_at + low * width, high - low, width)
             docs = (values & ((1 << bits) - 1)).astype(np.intp)
-            lost = np.flatnonzero(dropped[docs])  # the postings dropped, by place
-            kept_counts = counts
+            lost = np.flatnonzero(~kept[docs])  # the postings dropped, by place
             if len(lost):
                 span_of = np.searchsorted(np.cumsum(counts), lost, side="right")
                 gone.append(terms[span_of] * self.n_old + docs[lost])
-                kept_counts = counts - np.bincount(span_of, minlength=len(counts))
+                counts = counts - np.bincount(span_of, minlength=len(counts))
+            values += moves.astype(values.dtype)[docs]  # modulo 2**32 (or 2**64): exact
+            del docs
             large = big[(big[:, 0] >= low) & (big[:, 0] < high)]
             large[:, 0] -= low
-            if shifted:
-                values += moves.astype(values.dtype)[docs]  # modulo 2**32 (or 2**64): exact
-                self.fields.append((terms, kept_counts, np.delete(values, lost), lost, large))
-            else:
-                tfs = (values >> bits).astype(np.int64)
-                tfs[large[:, 0]] = large[:, 1]
-                entries = remap[docs].astype(np.int32)
-                self.fields.append((terms, counts, entries, tfs.astype(np.uint32)))
-                del tfs, entries
-            del values, docs, lost
+            if len(lost):
+                values = np.delete(values, lost)
+                before = np.searchsorted(lost, large[:, 0])
+                still = before == len(lost)
+                still |= lost[np.minimum(before, len(lost) - 1)] != large[:, 0]
+                large = large[still]
+                large[:, 0] -= before[still]
+            self.fields.append((terms, counts, values, large))
+            del values, lost
         self._gone = gone
         old.forget_pages()
+
+    def renumber(self, numbers: Any, in_order: bool, bits: int, width: int) -> bool:
+        """Give the kept entries their new ``numbers`` (by place among the kept).
+
+        Returns whether the postings keep their layout (``shifted``); else they are
+        decoded (each one's new entry number and tf) to be laid out anew (``keyed``).
+        """
+        import numpy as np
+
+        mask = (1 << self.bits) - 1
+        shifted = in_order and (bits, width) == (self.bits, self.width)
+        moves = numbers - np.arange(len(numbers))
+        for field_no, found in enumerate(self.fields):
+            if found is None:
+                continue
+            terms, counts, values, large = found
+            if shifted:
+                if moves.any():
+                    values += moves.astype(values.dtype)[(values & mask).astype(np.intp)]
+                continue
+            tfs = (values >> self.bits).astype(np.int64)
+            tfs[large[:, 0]] = large[:, 1]
+            entries = numbers[(values & mask).astype(np.intp)]
+            self.fields[field_no] = (terms, counts, entries, tfs)
+            del values, tfs, entries
+        return shifted
 
     def removed_df(self) -> Any:
         """Per old term: how many of the entries dropped have it (in any field)."""
@@ -321,8 +351,8 @@ class _OldPostings:
         dtype = "<u4" if tf_limit << bits <= 1 << 32 else "<u8"
         if found is None:
             found = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros(0, dtype=dtype),)
-            found += (np.zeros(0, dtype=np.int64), np.zeros((0, 2), dtype=np.int64))
-        terms, kept_counts, stream, lost, large = found
+            found += (np.zeros((0, 2), dtype=np.int64),)
+        terms, kept_counts, stream, large = found
         having = kept_counts > 0
         span_ranks = vocabulary.old_ranks[terms[having]]
         span_counts = kept_counts[having]
@@ -356,11 +386,6 @@ class _OldPostings:
         counts += np.bincount(new.ranks, minlength=vocabulary.size)
         ranks = np.flatnonzero(counts)
         # The large tfs: the old ones kept, and the fresh ones, by their new places.
-        if len(lost):
-            before = np.searchsorted(lost, large[:, 0])
-            kept = (before == len(lost)) | (lost[np.minimum(before, len(lost) - 1)] != large[:, 0])
-            large, before = large[kept], before[kept]
-            large[:, 0] -= before
         large[:, 0] += np.searchsorted(places, large[:, 0], side="right")
         fresh_big = np.flatnonzero(new.tfs >= tf_limit)
         big = np.concatenate(
@@ -387,12 +412,10 @@ class _OldPostings:
         if found is None:
             keys = tfs = np.zeros(0, dtype=np.int64)
         else:
-            terms, counts, entries, stored = found
-            keep = entries >= 0
-            tfs = stored[keep].astype(np.int64)
-            keys = np.repeat(vocabulary.old_ranks[terms], counts)[keep]
-            keys = _key(keys, tfs, entries[keep], n_docs, tf_limit)
-            del terms, counts, entries, stored, keep
+            terms, counts, entries, tfs = found
+            keys = np.repeat(vocabulary.old_ranks[terms], counts)
+            keys = _key(keys, tfs, entries, n_docs, tf_limit)
+            del terms, counts, entries
             order = np.argsort(keys, kind="stable")
             keys, tfs = keys[order], tfs[order]
             del order
