@@ -20,9 +20,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, overload
 
 from kb.errors import BuildError, FaqError, SourceError
-from kb.index.encode import _NP_INT, Corpus, write_index
+from kb.index.encode import Corpus, write_index
 from kb.index.params import params
-from kb.index.prepare import Prepared, field_texts, load_source, prepare_entries, prepare_source
+from kb.index.prepare import (
+    field_texts,
+    load_source,
+    prepare_entries,
+    prepare_source,
+)
 from kb.index.reader import (
     INDEX_FILE,
     IndexReader,
@@ -32,10 +37,14 @@ from kb.index.reader import (
     sweep_leftovers,
     write_streaming,
 )
+from kb.index.splice import Layout, splice_index
 from kb.ingest.site_labels import Scan
 from kb.ingest.sources import Source, Sources
-from kb.models import Entry
 from kb.spec import SourceSpec, split_source_arg
+
+TYPE_CHECKING = False  # the models (pydantic) only where a source is parsed
+if TYPE_CHECKING:
+    from kb.models import Entry
 
 __all__ = [
     "BuildReport",
@@ -104,6 +113,11 @@ def _size(source: Source) -> int:
         return 0
 
 
+def _in_parallel(count: int, size: int) -> bool:
+    """Whether ``count`` sources of ``size`` bytes in all are parsed by a pool of workers."""
+    return (os.cpu_count() or 1) >= 2 and count >= PARALLEL_MIN_FILES and size >= PARALLEL_MIN_BYTES
+
+
 def _map_ordered(
     work: Callable[[Any], _T], items: Iterator[Any], count: int, size: int
 ) -> Iterator[_T]:
@@ -113,7 +127,7 @@ def _map_ordered(
     lazily (an unchanged source's stored lines) are never all in memory at once.
     """
     workers = os.cpu_count() or 1
-    if workers < 2 or count < PARALLEL_MIN_FILES or size < PARALLEL_MIN_BYTES:
+    if not _in_parallel(count, size):
         yield from map(work, items)
         return
     import multiprocessing
@@ -168,165 +182,24 @@ class Reuse:
     """The entries of a previous index whose sources have not changed since.
 
     Read through a file handle opened when the build starts (the old index may be
-    replaced meanwhile). An unchanged source is neither parsed nor tokenized again: its
-    entries' lines are copied, and its tokens come back from the old postings' term
-    frequencies (all BM25Plus needs of an entry: each term's tf and the field's length),
-    to be counted afresh with the new index's numbering.
+    replaced meanwhile). An unchanged source is neither parsed nor tokenized again: the
+    new index is the old one spliced (``kb.index.splice``): its postings, lengths and
+    stored entries carry over, renumbered, less those of the sources that changed or
+    went, with the new entries' merged in.
     """
 
     handle: BinaryIO | None = None
     reader: IndexReader | None = None
+    buf: mmap.mmap | None = None  # the old index's bytes, which ``reader`` reads
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → entry numbers
     warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
     damaged: bool = False  # the previous index failed its checksums: nothing reused
-    _table: list[tuple[Any, Any, Any]] | None = None
-    _terms: list[str] | None = None
-
-    def release(self) -> None:
-        """Free what was read of the old index (before the new one is written)."""
-        self._table = None
-        self._terms = None
 
     def close(self) -> None:
         """Let go of the old index."""
-        self.release()
-        self.reader = None
+        self.reader = self.buf = None
         if self.handle is not None:
             self.handle.close()
-
-    def prepared(self, names: list[str]) -> Prepared:
-        """A run of unchanged sources, as if prepared anew (the same tokens, counted)."""
-        import numpy as np
-
-        reader = self.reader
-        assert reader is not None
-        ranges = [self.spans[name] for name in names]
-        total = sum(stop - first for first, stop in ranges)
-        run = Prepared(names[0])
-        run.runs = [
-            (stop - first, self.warnings.get(name, []))
-            for name, (first, stop) in zip(names, ranges, strict=True)
-        ]
-        streams: list[Any] = []
-        lengths: list[Any] = []
-        for docs, terms, tfs in self._postings_table():
-            picked = []
-            at = 0
-            # Bounds in the table's own dtype: any other would convert the whole table.
-            bounds = np.searchsorted(docs, np.array(ranges, dtype=docs.dtype).ravel())
-            for number, (first, stop) in enumerate(ranges):
-                low, high = int(bounds[2 * number]), int(bounds[2 * number + 1])
-                picked.append((terms[low:high], tfs[low:high], docs[low:high] - (first - at)))
-                at += stop - first
-            run_terms = np.concatenate([p[0] for p in picked])
-            run_tfs = np.concatenate([p[1] for p in picked])
-            run_docs = np.concatenate([p[2] for p in picked])
-            # The field's tokens, entry after entry (their order within an entry is not
-            # counted: BM25 reads only each term's tf and the entry's length).
-            streams.append(np.repeat(run_terms, run_tfs))
-            lengths.append(np.bincount(run_docs, weights=run_tfs, minlength=total))
-        vocabulary = self._vocabulary()
-        # The run's own numbering: the old ranks it uses, in order (a mask, not a sort).
-        local = np.zeros(len(vocabulary), dtype=_NP_INT)
-        for stream in streams:
-            local[stream] = 1
-        used = np.flatnonzero(local)
-        local[used] = np.arange(len(used), dtype=_NP_INT)
-        run.vocab = [vocabulary[rank] for rank in used.tolist()]
-        for number, length in enumerate(lengths):
-            # Renumbered in the stream's own dtype and handed over without a bytes copy,
-            # each stream dropped once used: a field's tokens are held twice at most.
-            run.terms[number].frombytes(local[streams[number]].data.cast("B"))
-            streams[number] = None
-            run.lengths[number].frombytes(length.astype(_NP_INT).tobytes())
-        parents = np.frombuffer(reader.parents, dtype=np.intc)
-        ends = np.frombuffer(reader.whole("block_ends"), dtype=np.int64)
-        firsts = np.frombuffer(reader.block_firsts(), dtype=np.uint32).astype(np.int64)
-        numbers: list[int] = []
-        at = 0
-        copies = []
-        for first, stop in ranges:
-            low, high = reader.blocks_of(first, stop)
-            copies.append(reader.block_span(low, high))
-            previous = int(ends[low - 1]) if low else 0
-            run.block_sizes += np.diff(ends[low:high], prepend=previous).tolist()
-            run.block_counts += np.diff(firsts[low : high + 1]).tolist()
-            # A parent within the run is renumbered; one outside it (or none) is -1.
-            mine = parents[first:stop].astype(np.int64)
-            inside = (mine >= first) & (mine < stop)
-            numbers += np.where(inside, mine - first + at, -1).tolist()
-            at += stop - first
-        run.count = total
-        run.parent_numbers = numbers
-        run.copy_lines = functools.partial(self._copy, copies)
-        return run
-
-    def _copy(self, spans: list[tuple[int, int]], out: BinaryIO) -> None:
-        """Copy stored entry blocks (file offsets, checked) from the old index to ``out``."""
-        assert self.handle is not None
-        for start, end in spans:
-            self.handle.seek(start)
-            left = end - start
-            while left > 0:
-                piece = self.handle.read(min(left, 1 << 20))
-                if not piece:
-                    raise OSError(f"{self.handle.name}: shorter than its header says")
-                out.write(piece)
-                left -= len(piece)
-
-    def _vocabulary(self) -> list[str]:
-        """The old index's terms, in rank order (decoded once)."""
-        if self._terms is None:
-            reader = self.reader
-            assert reader is not None
-            blob = reader.span("terms", 0, reader.section_size("terms"))
-            ends = reader.whole("term_ends").tolist()
-            starts = [0, *ends[:-1]]
-            self._terms = [blob[a:b].decode() for a, b in zip(starts, ends, strict=True)]
-        return self._terms
-
-    def _postings_table(self) -> list[tuple[Any, Any, Any]]:
-        """Per field: every posting's entry, term (by rank) and tf, sorted by entry and term."""
-        import numpy as np
-
-        if self._table is not None:
-            return self._table
-        reader = self.reader
-        assert reader is not None
-
-        section = reader.numpy_section
-        spans = section("spans", "<u4").reshape(-1, 3)
-        term_spans = section("term_spans", "<u4").astype(np.int64)
-        span_terms = np.repeat(np.arange(len(term_spans) - 1, dtype=np.int32), np.diff(term_spans))
-        header = reader.header
-        width, bits = int(header["posting_width"]), int(header["doc_bits"])
-        raw = section("postings", "u1").reshape(-1, width)
-        wide = np.zeros((len(raw), 8), dtype=np.uint8)
-        wide[:, :width] = raw
-        del raw
-        values = wide.view("<u8").ravel()
-        all_docs = (values & ((1 << bits) - 1)).astype(np.int32)
-        all_tfs = (values >> bits).astype(np.int64)
-        del wide, values
-        big = section("big_tfs", "<u4").reshape(-1, 2).astype(np.int64)
-        all_tfs[big[:, 0]] = big[:, 1]
-        table = []
-        for field_no in range(len(reader.fields)):
-            mine = spans[:, 0] == field_no
-            counts, firsts = spans[mine, 1].astype(np.int64), spans[mine, 2].astype(np.int64)
-            first_of = np.repeat(firsts, counts)
-            first_of += np.arange(len(first_of)) - np.repeat(np.cumsum(counts) - counts, counts)
-            docs = all_docs[first_of]
-            tfs = all_tfs[first_of]
-            terms = np.repeat(span_terms[mine], counts)
-            del first_of
-            # By entry, then term: the spans run in term order, so a stable sort by entry
-            # (a radix sort for these ints) keeps each entry's terms in order.
-            order = np.argsort(docs, kind="stable")
-            table.append((docs[order], terms[order], tfs[order]))
-        self._table = table
-        reader.forget_pages()
-        return table
 
 
 def gather(
@@ -334,11 +207,13 @@ def gather(
     reuse: Reuse,
     spool: BinaryIO,
     progress: BuildProgress | None = None,
-) -> tuple[Corpus, list[str]]:
-    """Prepare every source (unchanged ones from ``reuse``, not parsed again), in order.
+) -> tuple[Corpus, list[str], Layout | None]:
+    """Prepare every source that changed (unchanged ones are in ``reuse``), in order.
 
-    Returns the corpus to index, its entry lines written to ``spool``, and the warnings.
-    ``progress(done, total, entries)`` is called as the build starts and after each source.
+    Returns the corpus of the sources prepared (their entry blocks written to ``spool``),
+    the warnings, and where the entries of ``reuse`` go among them (None when nothing is
+    reused: the corpus is then every source). ``progress(done, total, entries)`` is
+    called as the build starts and after each source.
 
     Raises:
         BuildError: any source is unreadable or has rst errors (every problem listed).
@@ -346,40 +221,37 @@ def gather(
     corpus = Corpus(spool)
     warnings: list[str] = []
     problems: list[SourceError] = []
+    layout = Layout() if reuse.spans else None
     changed = [s for s in sources if s.name not in reuse.spans]
     if progress:
         progress(0, len(sources), 0)
     results = _map_ordered(prepare_source, iter(changed), len(changed), sum(map(_size, changed)))
-    run: list[str] = []  # unchanged sources in a row: taken from the old index at once
-    pending = 0  # their entries
-
-    def flush() -> None:
-        nonlocal pending
-        if run and not problems:
-            corpus.add(reuse.prepared(run))
-        run.clear()
-        pending = 0
-
+    entries = 0
     for done, source in enumerate(sources, 1):
-        if source.name in reuse.spans:
-            run.append(source.name)
+        if layout is not None and source.name in reuse.spans:
             first, stop = reuse.spans[source.name]
-            pending += stop - first
-            warnings.extend(reuse.warnings.get(source.name, []))
+            kept = reuse.warnings.get(source.name, [])
+            layout.keep(first, stop)
+            layout.source_counts.append(stop - first)
+            layout.source_warnings.append(list(kept))
+            warnings.extend(kept)
+            entries += stop - first
         else:
-            flush()
             prepared = next(results)
             warnings.extend(prepared.warnings)
             problems.extend(prepared.problems)
             if not problems:
                 corpus.add(prepared)
+                if layout is not None:
+                    layout.add(len(prepared))
+                    layout.source_counts.append(len(prepared))
+                    layout.source_warnings.append(list(prepared.warnings))
+            entries += len(prepared)
         if progress:
-            progress(done, len(sources), len(corpus) + pending)
-    flush()
-    reuse.release()
+            progress(done, len(sources), entries)
     if problems:
         raise BuildError(problems)
-    return corpus, warnings
+    return corpus, warnings, layout
 
 
 def fingerprint(
@@ -458,14 +330,27 @@ def _unchanged(item: dict[str, Any]) -> bool:
         return False
 
 
-def _previous_fingerprint(index_dir: str | None) -> dict[str, Any]:
-    """The fingerprint of the index in ``index_dir`` ({} if none can be read)."""
+def _open_previous(index_dir: str | None) -> Reuse:
+    """The index in ``index_dir``, opened once for the whole build (the fingerprint the
+    next one is compared with, and what it may reuse); empty if none can be read.
+
+    Read through a handle kept open: another process may replace the file meanwhile.
+    """
     if index_dir is None:
-        return {}
+        return Reuse()
+    path = os.path.join(index_dir, INDEX_FILE)
+    from kb.ingest.files import open_regular
+
     try:
-        return IndexReader.open(os.path.join(index_dir, INDEX_FILE)).fingerprint
+        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
+    except OSError:
+        return Reuse()
+    try:
+        buf = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+        return Reuse(handle, IndexReader(buf, path), buf)
     except (FaqError, OSError, ValueError):
-        return {}
+        handle.close()
+        return Reuse()
 
 
 def _known_scan(
@@ -492,55 +377,45 @@ def docutils_version() -> str:
     return str(docutils.__version__)
 
 
-def _reusable(index_dir: str | None, fingerprint_: dict[str, Any]) -> Reuse:
-    """The entries of the index in ``index_dir`` whose sources have not changed since.
+def _reusable(previous: Reuse, fingerprint_: dict[str, Any]) -> Reuse:
+    """The entries of the ``previous`` index whose sources have not changed since.
 
     Only from an index of this schema and these ranking constants, parsed by the same
     docutils; a source counts as unchanged when its name, URL, path, content and aliases
-    are all the same.
+    are all the same. ``previous`` is closed if nothing of it is reused.
     """
-    if index_dir is None:
-        return Reuse()
-    path = os.path.join(index_dir, INDEX_FILE)
-    from kb.ingest.files import open_regular
-
-    try:
-        handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close
-    except OSError:
-        return Reuse()
-    try:
-        # The header from the very file the lines will be read from.
-        old = IndexReader(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ), path)
-    except (FaqError, OSError, ValueError):
-        handle.close()
-        return Reuse()
+    old = previous.reader
+    if old is None:
+        return previous
     try:
         old.check_all()  # stored lines are never reused unchecked
         old.forget_pages()
     except FaqError:
-        handle.close()
+        previous.close()
         return Reuse(damaged=True)
-    previous = old.fingerprint
-    records, counts = previous.get("sources", []), old.header.get("source_counts", [])
+    fingerprint = old.fingerprint
+    records, counts = fingerprint.get("sources", []), old.header.get("source_counts", [])
     warnings = old.header.get("source_warnings")
     if (
         old.header.get("params") != params()
-        or previous.get("docutils") != docutils_version()
+        or fingerprint.get("docutils") != docutils_version()
         or len(records) != len(counts)
         or not isinstance(warnings, list)
         or len(warnings) != len(records)
     ):
-        handle.close()
+        previous.close()
         return Reuse()
-    reuse = Reuse(handle, old)
     at = 0
     # The header counts each source's entries, in order: their numbers follow.
     for record, count, kept in zip(records, counts, warnings, strict=True):
         if record in fingerprint_["sources"]:
-            reuse.spans[record["name"]] = (at, at + count)
-            reuse.warnings[record["name"]] = [str(w) for w in kept]
+            previous.spans[record["name"]] = (at, at + count)
+            previous.warnings[record["name"]] = [str(w) for w in kept]
         at += count
-    return reuse
+    if not previous.spans:
+        previous.close()
+        return Reuse()
+    return previous
 
 
 @overload
@@ -638,6 +513,14 @@ def _spool(folder: str) -> BinaryIO:
     return tempfile.TemporaryFile("w+b", dir=folder)
 
 
+def _splice(
+    reuse: Reuse, layout: Layout, corpus: Corpus, fingerprint_: dict[str, Any], out: BinaryIO
+) -> None:
+    """The index of ``layout``: the previous index (``reuse``) spliced with ``corpus``."""
+    assert reuse.reader is not None and reuse.handle is not None
+    splice_index(reuse.reader, reuse.buf, reuse.handle, layout, corpus, fingerprint_, out)
+
+
 def _build(
     spec: SourceSpec,
     previous_dir: str | None,
@@ -650,17 +533,26 @@ def _build(
     started = time.perf_counter()
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
-    earlier = _previous_fingerprint(previous_dir)
-    files = {item["path"]: item for item in earlier.get("files", [])}
-    known = functools.partial(_known_scan, files, earlier.get("labels"))
-    sources = resolve_sources(spec, previous_dir, known=known)
-    fingerprint_ = fingerprint(spec, sources, earlier)
-    reuse = _reusable(previous_dir, fingerprint_)
+    previous = _open_previous(previous_dir)
+    try:
+        earlier = previous.reader.fingerprint if previous.reader is not None else {}
+        files = {item["path"]: item for item in earlier.get("files", [])}
+        known = functools.partial(_known_scan, files, earlier.get("labels"))
+        sources = resolve_sources(spec, previous_dir, known=known)
+        fingerprint_ = fingerprint(spec, sources, earlier)
+    except BaseException:
+        previous.close()
+        raise
+    reuse = _reusable(previous, fingerprint_)
     try:
         with spool() as lines:
-            corpus, warnings = gather(sources, reuse, lines, progress)
-            entries = len(corpus)
-            save(lambda out: write_index(corpus, fingerprint_, out))
+            corpus, warnings, layout = gather(sources, reuse, lines, progress)
+            if layout is None:
+                entries = len(corpus)
+                save(lambda out: write_index(corpus, fingerprint_, out))
+            else:
+                entries = sum(layout.source_counts)
+                save(lambda out: _splice(reuse, layout, corpus, fingerprint_, out))
     finally:
         reuse.close()
     fetch_warnings = [s.fetch_warning for s in sources if s.fetch_warning]

@@ -9,10 +9,13 @@ with numpy over term numbers instead of per-document dicts.
 from __future__ import annotations
 
 import array
+import functools
 import io
 import json
 import math
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from kb.index.params import DELTA, FIELD_WEIGHTS, UNKNOWN_SHARE, params
@@ -58,7 +61,7 @@ class Corpus:
         return self.count
 
     def add(self, prepared: Prepared) -> None:
-        """Append one source's entries (or a run of unchanged ones: ``prepared.runs``)."""
+        """Append one source's entries."""
         import numpy as np  # build time only: the query path never imports numpy
 
         numbering = self.numbering
@@ -71,22 +74,14 @@ class Corpus:
             local = np.frombuffer(prepared.terms[number], dtype=_NP_INT)
             self.terms[number].frombytes(mapping[local].tobytes())
             self.lengths[number].extend(prepared.lengths[number])
-        if prepared.copy_lines is not None:
-            prepared.copy_lines(self.spool)
-        else:
-            self.spool.write(prepared.lines)
+        self.spool.write(prepared.lines)
         base = self.count
         self.parents.extend(base + p if p >= 0 else -1 for p in prepared.local_parents())
         self.count += len(prepared)
         self.block_sizes.extend(prepared.block_sizes)
         self.block_counts.extend(prepared.block_counts)
-        if prepared.runs is None:
-            self.source_counts.append(len(prepared))
-            self.source_warnings.append(list(prepared.warnings))
-        else:
-            for count, warnings in prepared.runs:
-                self.source_counts.append(count)
-                self.source_warnings.append(list(warnings))
+        self.source_counts.append(len(prepared))
+        self.source_warnings.append(list(prepared.warnings))
         self.tokenize_seconds += prepared.tokenize_seconds
         self.numbering_seconds += prepared.numbering_seconds
 
@@ -99,6 +94,40 @@ def posting_layout(n_docs: int) -> tuple[int, int]:
     """
     doc_bits = max(1, (n_docs - 1).bit_length())
     return doc_bits, (doc_bits + 7 + 7) // 8
+
+
+def pack_postings(values: Any, width: int) -> bytes:
+    """Postings (ints below ``1 << 8 * width``) as written: ``width`` bytes each, little-endian."""
+    import numpy as np
+
+    if width in (1, 2, 4, 8):
+        return bytes(values.astype(f"<u{width}").tobytes())
+    if width == 3:  # up to 2**17 entries: two fields of a record, not a copy byte by byte
+        laid = np.empty(len(values), dtype=[("low", "<u2"), ("high", "u1")])
+        laid["low"] = values & 0xFFFF
+        laid["high"] = values >> 16
+        return bytes(laid.tobytes())
+    return bytes(values.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+
+
+def unpack_postings(buf: Any, at: int, count: int, width: int) -> Any:
+    """``count`` postings as written from byte ``at`` of ``buf``: a numpy array of uint32
+    (``width`` up to 4) or uint64 (the inverse of ``pack_postings``)."""
+    import numpy as np
+
+    word = 4 if width <= 4 else 8
+    if width == word or not count:
+        values = np.frombuffer(buf, dtype=f"<u{width}", count=count, offset=at)
+        return values.astype(f"=u{word}")
+    if at + width * (count - 1) + word <= len(buf):
+        # Each posting's bytes and the next one's first: a word read every ``width`` bytes.
+        words = np.ndarray((count,), dtype=f"<u{word}", buffer=buf, offset=at, strides=(width,))
+        return np.bitwise_and(words, (1 << 8 * width) - 1, dtype=f"=u{word}")
+    wide = np.zeros((count, word), dtype=np.uint8)
+    wide[:, :width] = np.frombuffer(buf, dtype=np.uint8, count=count * width, offset=at).reshape(
+        count, width
+    )
+    return wide.view(f"<u{word}").ravel().astype(f"=u{word}")
 
 
 def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> None:
@@ -171,7 +200,7 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             big_tfs.append(np.stack((big + postings_size, tfs[big]), axis=1))
         del tfs
         postings_size += len(packed)
-        laid_out.append(packed.astype("<u8").view(np.uint8).reshape(-1, 8)[:, :width].tobytes())
+        laid_out.append(pack_postings(packed, width))
         packed &= (1 << doc_bits) - 1  # now the docs
         blocks.append((packed.astype("<i4"), None, ranks, counts))
         del packed
@@ -185,11 +214,72 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     term_ends = np.cumsum([len(t) for t in encoded], dtype=np.int64)
     term_bytes = b"".join(encoded)
     del encoded
+    spool = corpus.spool
+    parts = Parts(
+        n_docs=n_docs,
+        doc_bits=doc_bits,
+        width=width,
+        fields=fields,
+        term_bytes=term_bytes,
+        term_ends=term_ends,
+        document_freq=document_freq,
+        span_parts=span_parts,
+        laid_out=laid_out,
+        big_tfs=big_tfs,
+        lengths=lengths,
+        parents=corpus.parents,
+        block_sizes=corpus.block_sizes,
+        block_counts=corpus.block_counts,
+        entry_crcs=_spool_crcs(spool),
+        write_entries=functools.partial(_copy_spool, spool),
+        source_counts=corpus.source_counts,
+        source_warnings=corpus.source_warnings,
+    )
+    del term_bytes, term_ends, span_parts, laid_out, big_tfs, lengths
+    write_parts(parts, fingerprint, out)
+
+
+@dataclass
+class Parts:
+    """Everything an index file holds, but laid out: what ``write_parts`` writes.
+
+    Made by ``write_index`` from prepared sources, or by ``kb.index.splice`` from a
+    previous index and the sources that changed since; either way the same file.
+    """
+
+    n_docs: int
+    doc_bits: int
+    width: int  # bytes a posting
+    fields: list[dict[str, Any]]  # the header's: name, weight, delta, total, longest
+    term_bytes: bytes  # the terms' UTF-8 bytes, sorted, back to back
+    term_ends: Any  # where each term's bytes end (numpy ints)
+    document_freq: Any  # in how many entries each term occurs (a sequence of ints)
+    # Per field with postings: its spans' term ranks, field numbers, postings counts and
+    # first posting numbers (numpy arrays, in term order).
+    span_parts: list[tuple[Any, Any, Any, Any]]
+    laid_out: list[Any]  # per field with postings: its postings as written (bytes)
+    big_tfs: list[Any]  # per field: (posting number, tf) pairs of tfs too large to pack
+    lengths: list[Any]  # per field: each entry's length in tokens (numpy ints)
+    parents: Any  # each entry's parent's number, -1 for none (a sequence of ints)
+    block_sizes: list[int]  # stored bytes of each block of entries
+    block_counts: list[int]  # entries in each block
+    entry_crcs: list[int]  # the entries section's chunk checksums
+    write_entries: Callable[[BinaryIO], None]  # writes the entry blocks, in order
+    source_counts: list[int]
+    source_warnings: list[list[str]]
+
+
+def write_parts(parts: Parts, fingerprint: dict[str, Any], out: BinaryIO) -> None:
+    """The index file of ``parts`` into ``out``: the header, then every section."""
+    import numpy as np
+
+    n_docs = parts.n_docs
+    term_ends = parts.term_ends
     # Spans in term order, a term's fields in field order: a stable sort by term rank of
     # the fields' spans concatenated in field order.
-    if span_parts:
+    if parts.span_parts:
         span_ranks, span_fields, span_counts, span_first = (
-            np.concatenate(column) for column in zip(*span_parts, strict=True)
+            np.concatenate(column) for column in zip(*parts.span_parts, strict=True)
         )
         order = np.argsort(span_ranks, kind="stable")
         span_table = np.stack(
@@ -200,34 +290,37 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
     else:
         span_table = np.zeros((0, 3), dtype="<u4")
         term_spans = np.zeros(len(term_ends) + 1, dtype=np.int64)
-    del span_parts
+    parts.span_parts = []
+    lengths = parts.lengths
     all_lengths = np.concatenate(lengths) if lengths else np.zeros(0, dtype=np.int64)
     length_width = 2 if not len(all_lengths) or int(all_lengths.max()) < 1 << 16 else 4
-    block_ends = np.cumsum(np.array(corpus.block_sizes, dtype=np.int64))
-    block_firsts = np.cumsum([0, *corpus.block_counts], dtype=np.int64)
-    parents = corpus.parents
-    if postings_size >= 1 << 32 or len(term_bytes) >= 1 << 32:
+    block_ends = np.cumsum(np.array(parts.block_sizes, dtype=np.int64))
+    block_firsts = np.cumsum([0, *parts.block_counts], dtype=np.int64)
+    laid_out = parts.laid_out
+    postings_bytes = sum(len(part) for part in laid_out)
+    if postings_bytes // parts.width >= 1 << 32 or len(parts.term_bytes) >= 1 << 32:
         raise ValueError("an index this large needs 64-bit vocabulary offsets")
     binary: dict[str, bytes] = {
-        "terms": term_bytes,
+        "terms": parts.term_bytes,
         "term_ends": term_ends.astype("<u4").tobytes(),
-        "term_df": np.array(document_freq, dtype="<u4").tobytes(),
+        "term_df": np.asarray(parts.document_freq, dtype="<u4").tobytes(),
         "term_spans": term_spans.astype("<u4").tobytes(),
         "spans": span_table.tobytes(),
-        "big_tfs": b"".join(part.astype("<u4").tobytes() for part in big_tfs),
+        "big_tfs": b"".join(part.astype("<u4").tobytes() for part in parts.big_tfs),
         "lengths": all_lengths.astype(f"<u{length_width}").tobytes(),
-        "parents": np.array(parents, dtype="<i4").tobytes(),
+        "parents": np.asarray(parts.parents, dtype="<i4").tobytes(),
         "block_ends": block_ends.astype("<u8").tobytes(),
         "block_firsts": block_firsts.astype("<u4").tobytes(),
     }
-    del term_bytes, term_ends, term_spans, span_table, parents, big_tfs, lengths, all_lengths
-    spool = corpus.spool
+    parts.term_bytes = b""
+    parts.lengths = parts.big_tfs = parts.laid_out = []
+    del term_spans, span_table, lengths, all_lengths
     checksums = {name: _crcs(data) for name, data in binary.items()}
     chunker = Chunker()
     for part in laid_out:
         chunker.feed(part)
     checksums["postings"] = chunker.done()
-    checksums["entries"] = _spool_crcs(spool)
+    checksums["entries"] = parts.entry_crcs
     header: dict[str, Any] = {
         "checksums": checksums,
         "header_crc": HEADER_CRC_ZERO.decode(),
@@ -235,20 +328,20 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
         "schema_version": SCHEMA_VERSION,
         "byteorder": "little",
         "params": params(),
-        "fields": fields,
-        "doc_bits": doc_bits,
-        "posting_width": width,
+        "fields": parts.fields,
+        "doc_bits": parts.doc_bits,
+        "posting_width": parts.width,
         "length_width": length_width,
         "unknown_weight": UNKNOWN_SHARE * math.log(n_docs + 1),
-        "term_count": len(document_freq),
+        "term_count": len(parts.document_freq),
         "fingerprint": fingerprint,
         "entry_count": n_docs,
-        "source_counts": corpus.source_counts,
+        "source_counts": parts.source_counts,
         # An unchanged source is not parsed again: its warnings are kept to report again.
-        "source_warnings": corpus.source_warnings,
+        "source_warnings": parts.source_warnings,
     }
     sizes = {name: len(binary[name]) if name in binary else 0 for name in SECTIONS}
-    sizes["postings"] = width * postings_size
+    sizes["postings"] = postings_bytes
     sizes["entries"] = int(block_ends[-1]) if len(block_ends) else 0
     # Section offsets depend on the header's own length: lay out, then fix the point.
     header["sections"] = {name: [0, 0] for name in SECTIONS}
@@ -273,13 +366,18 @@ def write_index(corpus: Corpus, fingerprint: dict[str, Any], out: BinaryIO) -> N
             while laid_out:
                 out.write(laid_out.pop(0))
         elif name == "entries":
-            spool.seek(0)
-            if isinstance(spool, io.BytesIO):
-                out.write(spool.getbuffer())
-            else:
-                shutil.copyfileobj(spool, out, 1 << 20)
+            parts.write_entries(out)
         else:
             out.write(binary.pop(name))
+
+
+def _copy_spool(spool: BinaryIO, out: BinaryIO) -> None:
+    """Copy the spooled entry blocks to ``out``."""
+    spool.seek(0)
+    if isinstance(spool, io.BytesIO):
+        out.write(spool.getbuffer())
+    else:
+        shutil.copyfileobj(spool, out, 1 << 20)
 
 
 def _partition_by_tf(packed: Any, tfs: Any, counts: list[int], doc_bits: int) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import array
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import Any
 
 from kb.analysis.tokens import tokenize
 from kb.analysis.typography import plain_typography
@@ -22,7 +22,10 @@ from kb.index.params import FIELD_WEIGHTS
 from kb.index.reader import _INT
 from kb.index.records import BLOCK_BYTES, line, pack
 from kb.ingest.sources import Source
-from kb.models import Entry
+
+TYPE_CHECKING = False  # the models (pydantic) only where a source is parsed
+if TYPE_CHECKING:
+    from kb.models import Entry
 
 FIELDS = tuple(FIELD_WEIGHTS)
 
@@ -49,12 +52,6 @@ class Prepared:
     )
     warnings: list[str] = field(default_factory=list)
     problems: list[SourceError] = field(default_factory=list)
-    # Unchanged sources taken from the previous index: each one's entry count and warnings
-    # (None: this is one source), and each entry's parent by number (-1: none) in the run.
-    runs: list[tuple[int, list[str]]] | None = None
-    parent_numbers: list[int] | None = None
-    # Writes the run's entry blocks (copied from the old index) instead of ``lines``.
-    copy_lines: Callable[[BinaryIO], None] | None = None
     tokenize_seconds: float = 0.0  # CPU time spent tokenizing ...
     numbering_seconds: float = 0.0  # ... and numbering the tokens
 
@@ -70,8 +67,6 @@ class Prepared:
 
     def local_parents(self) -> list[int]:
         """Each entry's parent's place among these entries (-1: none, or not among them)."""
-        if self.parent_numbers is not None:
-            return self.parent_numbers
         places = {id_: n for n, id_ in enumerate(self.ids)}
         return [places.get(p, -1) if p else -1 for p in self.parents]
 
