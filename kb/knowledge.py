@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeVar
 
+    from kb.ingest.sources import Sources
     from kb.search.semantic import SemanticRanker
 
     _T = TypeVar("_T")
@@ -315,7 +316,8 @@ class KnowledgeBase:
         from kb.index.lock import build_lock, wait_seconds
         from kb.ingest.sources import resolve_sources
 
-        resolve_sources(self.spec, self.index_dir, labels=False)  # a bad manifest fails first
+        # A bad manifest or --source (or an unreachable remote never fetched) fails first.
+        sources = resolve_sources(self.spec, self.index_dir, labels=False)
 
         def waiting() -> None:
             self.notify("note: another process is rebuilding the index; waiting for it…")
@@ -328,16 +330,20 @@ class KnowledgeBase:
                 reader, still = self._load(remote=False)
                 if reader is not None and still is None:
                     return reader  # another process has just rebuilt it
-            return self._commit(self._build(reason))
+            return self._commit(self._build(reason, sources))
 
-    def _build(self, reason: str) -> Built:
+    def _build(self, reason: str, sources: Sources | None = None) -> Built:
         """The new index, not in use yet: a finished file beside the index (streamed,
-        never whole in memory), or its bytes if the index folder cannot be written."""
+        never whole in memory), or its bytes if the index folder cannot be written.
+        ``sources``: the spec's, if the caller has resolved them already."""
         from kb.index.build import build_bytes, build_pending
-        from kb.ingest.sources import resolve_sources
 
-        # A bad manifest or --source (or an unreachable remote never fetched) fails first.
-        for source in resolve_sources(self.spec, self.index_dir, labels=False):
+        if sources is None:
+            from kb.ingest.sources import resolve_sources
+
+            # A bad manifest or --source (or an unreachable remote) fails first.
+            sources = resolve_sources(self.spec, self.index_dir, labels=False)
+        for source in sources:
             if source.fetch_warning and source.origin not in self._remote_failing:
                 self._remote_failing.add(source.origin or "")
                 self.notify(f"warning: {source.fetch_warning}")
