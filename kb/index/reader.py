@@ -27,6 +27,7 @@ from kb.errors import IndexFileError
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from typing import Any, BinaryIO
 
 FORMAT = "faq-kb-index"
@@ -485,6 +486,22 @@ class IndexReader:
     def parents(self) -> array.array[int]:
         """Each entry's parent's number (-1: a top-level entry)."""
         return self.whole("parents")
+
+    @property
+    def bm25_params(self) -> tuple[float, float]:
+        """BM25's ``k1`` and ``b``."""
+        return self._k1, self._b
+
+    @property
+    def doc_bits(self) -> int:
+        """How many low bits of a packed posting hold its entry's number (the tf above)."""
+        return self._doc_bits
+
+    def values(self, first: int, count: int) -> Sequence[int]:
+        """Postings ``first`` to ``first + count - 1`` as packed: the entry's number in the
+        low ``doc_bits`` bits, the tf above (0: see ``packed``); per list, the tfs that did
+        not fit, then the tfs of 1, then the rest, each by entry."""
+        return self._values(first, count)
 
     def packed(self, first: int, count: int) -> tuple[list[int], list[int]]:
         """Entry numbers and term frequencies of postings ``first`` to ``first + count - 1``."""

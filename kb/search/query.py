@@ -97,6 +97,9 @@ def _query_tokens(question: str) -> list[str]:
 NUMPY_MIN_POSTINGS: int | None = None
 NUMPY_MIN_POSTINGS_PRELOADED = 2_000
 _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
+# A memory-mapped index finds a question's best entries by pruning (``kb.search.topk``)
+# once it names this many postings; below, adding them all up costs as little.
+PRUNE_MIN_POSTINGS = 0
 
 
 class Scored:
@@ -189,6 +192,51 @@ class _ArrayScored(Scored):
         return float(self.covered[doc]) / self.total if self.total else 0.0
 
 
+class _PrunedScored(Scored):
+    """The best entries found without adding up every posting (``kb.search.topk``); the
+    full sum is made only if a caller reads past them, or asks about a filtered ranking."""
+
+    def __init__(
+        self,
+        base: float,
+        total: float,
+        index: IndexReader,
+        plan: list[tuple[str, float, list[_Span]]],
+    ) -> None:
+        from kb.search.topk import Pruned
+
+        super().__init__(base, total)
+        self._index, self._plan = index, plan
+        self._pruned = Pruned(index, plan)
+        self._full: _ListScored | None = None
+
+    def _all(self) -> _ListScored:
+        if self._full is None:
+            self._full = _score_lists(self._index, self.base, self.total, self._plan)
+        return self._full
+
+    def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
+        if min_coverage:
+            yield from self._all().ranked(min_coverage)
+            return
+        top = self._pruned.top()
+        yield from top
+        rest = self._all().ranked()
+        for _ in top:
+            next(rest)
+        yield from rest
+
+    def score(self, doc: int) -> float:
+        if self._full is not None:
+            return self._full.score(doc)
+        return self.base + self._pruned.sums(doc)[0]
+
+    def coverage(self, doc: int) -> float:
+        if self._full is not None:
+            return self._full.coverage(doc)
+        return self._pruned.sums(doc)[1] / self.total if self.total else 0.0
+
+
 # Field weight, coverage share, field number, the field's idf, first posting, postings count.
 _Span = tuple[float, float, int, float, int, int]
 
@@ -231,6 +279,15 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
     threshold = NUMPY_MIN_POSTINGS_PRELOADED if index.preloaded else NUMPY_MIN_POSTINGS
     if threshold is not None and postings >= threshold:
         return _score_numpy(index, base, total, plan)
+    if not index.preloaded and postings >= PRUNE_MIN_POSTINGS:
+        return _PrunedScored(base, total, index, plan)
+    return _score_lists(index, base, total, plan)
+
+
+def _score_lists(
+    index: IndexReader, base: float, total: float, plan: list[tuple[str, float, list[_Span]]]
+) -> _ListScored:
+    """Every posting's contribution added up in Python lists."""
     n = len(index)
     extra = [0.0] * n
     covered = [0.0] * n
