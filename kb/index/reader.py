@@ -626,19 +626,24 @@ class IndexReader:
             tfs = np.array(fixed, dtype=np.uint64)
         return docs, tfs
 
-    def postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
+    def postings_array(
+        self, field_no: int, idf: float, first: int, count: int, weight: float = 1.0
+    ) -> tuple[Any, Any]:
         """The same as ``postings`` as numpy arrays (the same floats).
 
         A preloaded index (the bot) keeps them, up to ``_POSTINGS_KEPT`` postings in all:
         a warm process asked about a term again reads its contributions, as it did when
         the file held them.
         """
-        key = ("postings", first)
+        key = ("postings", first, weight)
         if self.preloaded:
             kept = self.cache.get(key)
             if kept is not None:
                 return kept  # type: ignore[no-any-return]
-        found = self._postings_array(field_no, idf, first, count)
+        docs, values = self._postings_array(field_no, idf, first, count)
+        if weight != 1.0:
+            values *= weight  # ``weight * x``: the same product as ``postings`` makes
+        found = (docs, values)
         if self.preloaded and self._kept_postings + count <= _POSTINGS_KEPT:
             self.cache[key] = found
             self._kept_postings += count

@@ -160,9 +160,44 @@ class _ListScored(Scored):
 
 
 class _ArrayScored(Scored):
-    def __init__(self, base: float, total: float, extra: Any, covered: Any) -> None:
+    """Scores added up with numpy (a preloaded index: the bot). Coverage is added up only
+    for the entries asked about (a handful), unless a filtered ranking needs it whole."""
+
+    def __init__(
+        self, base: float, total: float, extra: Any, shares: list[tuple[float, Any, Any]]
+    ) -> None:
         super().__init__(base, total)
-        self.extra, self.covered = extra, covered
+        self.extra = extra
+        self._shares = shares  # per query token: its weight, entries (sorted) and shares
+        self._covered: dict[int, float] = {}
+        self._whole: Any = None
+
+    @property
+    def covered(self) -> Any:
+        """Every entry's covered weight (one bincount: the same sums, in the same order)."""
+        if self._whole is None:
+            import numpy as np
+
+            n = len(self.extra)
+            if self._shares:
+                docs = np.concatenate([d for _, d, _ in self._shares])
+                values = np.concatenate([w * v for w, _, v in self._shares])
+                self._whole = np.bincount(docs, values, minlength=n)
+            else:
+                self._whole = np.zeros(n)
+        return self._whole
+
+    def _cover(self, docs: Any) -> None:
+        """Add up the covered weight of ``docs`` (token by token: the bincount's order)."""
+        import numpy as np
+
+        sums = np.zeros(len(docs))
+        for weight, term_docs, shares in self._shares:
+            at = np.searchsorted(term_docs, docs)
+            at[at == len(term_docs)] = 0
+            hit = term_docs[at] == docs
+            sums[hit] += weight * shares[at[hit]]  # the bincount's ``weight * share``
+        self._covered.update(zip(docs.tolist(), sums.tolist(), strict=True))
 
     def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         import numpy as np
@@ -180,6 +215,8 @@ class _ArrayScored(Scored):
         else:
             first = candidates
         order = first[np.lexsort((first, -extra[first]))]
+        if self._whole is None:
+            self._cover(order)
         yield from (int(d) for d in order)
         if len(first) < len(candidates):
             rest = np.setdiff1d(candidates, first, assume_unique=True)
@@ -189,7 +226,15 @@ class _ArrayScored(Scored):
         return self.base + float(self.extra[doc])
 
     def coverage(self, doc: int) -> float:
-        return float(self.covered[doc]) / self.total if self.total else 0.0
+        if not self.total:
+            return 0.0
+        if self._whole is not None:
+            return float(self._whole[doc]) / self.total
+        if doc not in self._covered:
+            import numpy as np
+
+            self._cover(np.array([doc], dtype=np.intp))
+        return self._covered[doc] / self.total
 
 
 class _PrunedScored(Scored):
@@ -316,21 +361,48 @@ def _score_numpy(
 ) -> Scored:
     import numpy as np
 
-    docs_parts, value_parts, cover_docs, cover_values = [], [], [], []
+    docs_parts, value_parts, shares = [], [], []
     for term, weight, spans in plan:
         for w, _share, field_no, idf, first, count in spans:
-            docs, extras = index.postings_array(field_no, idf, first, count)
+            docs, extras = index.postings_array(field_no, idf, first, count, w)
             docs_parts.append(docs)
-            value_parts.append(w * extras)
-        term_docs, shares = _term_shares(index, term, spans)
-        cover_docs.append(term_docs)
-        cover_values.append(weight * shares)
-    n = len(index)
+            value_parts.append(extras)
+        shares.append((weight, *_term_shares(index, term, spans)))
+    size = sum(map(len, docs_parts))
+    buffers = _scratch(size)
+    if buffers is None:
+        docs, values = np.concatenate(docs_parts), np.concatenate(value_parts)
+    else:
+        docs = np.concatenate(docs_parts, out=buffers[0][:size])
+        values = np.concatenate(value_parts, out=buffers[1][:size])
     # bincount adds each bin's weights in input order: term by term, field by field, the
     # same additions in the same order as the Python loop, so the sums are identical.
-    extra = np.bincount(np.concatenate(docs_parts), np.concatenate(value_parts), minlength=n)
-    covered = np.bincount(np.concatenate(cover_docs), np.concatenate(cover_values), minlength=n)
-    return _ArrayScored(base, total, extra, covered)
+    extra = np.bincount(docs, values, minlength=len(index))
+    return _ArrayScored(base, total, extra, shares)
+
+
+# Each thread's buffers for a question's postings, reused: fresh ones of a few MB each
+# time (a long question at 100k entries) cost more in page faults than the sum itself.
+_SCRATCH_MAX = 1 << 20  # postings; a longer question allocates its own
+_scratch_local: Any = None
+
+
+def _scratch(size: int) -> tuple[Any, Any] | None:
+    """This thread's two buffers (entry numbers, values) of ``size`` postings or more."""
+    global _scratch_local
+    if size > _SCRATCH_MAX:
+        return None
+    if _scratch_local is None:
+        import threading
+
+        _scratch_local = threading.local()
+    kept: tuple[Any, Any] | None = getattr(_scratch_local, "buffers", None)
+    if kept is None or len(kept[0]) < size:
+        import numpy as np
+
+        grown = min(_SCRATCH_MAX, max(size, 2 * len(kept[0]) if kept else 1 << 16))
+        kept = _scratch_local.buffers = (np.empty(grown, np.intp), np.empty(grown, np.float64))
+    return kept
 
 
 def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any, Any]:
