@@ -95,7 +95,7 @@ def _query_tokens(question: str) -> list[str]:
 # does (None): importing numpy (~100 ms) costs more than a Python loop over the postings
 # of even a 100k-entry index saves.
 NUMPY_MIN_POSTINGS: int | None = None
-NUMPY_MIN_POSTINGS_PRELOADED = 2_000
+NUMPY_MIN_POSTINGS_PRELOADED = 500
 _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
 # A memory-mapped index finds a question's best entries by pruning (``kb.search.topk``)
 # once it names this many postings; below, adding them all up costs as little.
