@@ -11,6 +11,7 @@ import pytest
 import kb.search.query
 import kb.search.topk
 from kb.index.build import build
+from kb.index.reader import IndexReader
 from kb.knowledge import KnowledgeBase
 from kb.search.query import Scored, _query_tokens, score_all, search
 from kb.spec import SourceSpec
@@ -168,3 +169,24 @@ def test_bounds_hold_for_every_posting(seed_kb: KnowledgeBase) -> None:
             assert all(plist.score(d) == x for d, x in zip(docs, extras, strict=True))
             absent = set(range(len(reader))) - set(docs)
             assert all(plist.tf(d) == 0 for d in itertools.islice(absent, 50))
+
+
+@pytest.mark.parametrize("top_k", [1, 2, 20])
+def test_pruning_reads_a_tf_too_large_to_pack(monkeypatch: pytest.MonkeyPatch, top_k: int) -> None:
+    """A list holding a tf kept aside (big_tfs): its bound, probes and sums stay exact."""
+    from tests.test_build_speed import _assert_same_index, _entries
+
+    entries, fingerprint_ = _entries(SourceSpec())
+    entries = [entries[0].model_copy(update={"answer": "ulimit " * 5000}), *entries[1:]]
+    reader = IndexReader(_assert_same_index(entries, fingerprint_), "<memory>")
+    assert reader.section_size("big_tfs") == 8
+    reader.preloaded = False  # as a memory-mapped one: the pruned path
+    monkeypatch.setattr(kb.search.topk, "TOP_K", top_k)
+    for question in ("ulimit", "ulimit open files", "too many open files ulimit ulimit"):
+        tokens = _query_tokens(question)
+        pruned = score_all(reader, tokens)
+        assert type(pruned).__name__ == "_PrunedScored"
+        with monkeypatch.context() as inner:
+            inner.setattr(kb.search.query, "PRUNE_MIN_POSTINGS", 1 << 62)
+            full = score_all(reader, tokens)
+        assert list(_top(pruned, 10)) == list(_top(full, 10)), question
