@@ -32,6 +32,12 @@ EDGE_QUESTIONS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _prune_every_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prune however few postings a question names (these FAQs are small)."""
+    monkeypatch.setattr(kb.search.query, "PRUNE_MIN_POSTINGS", 0)
+
+
 @pytest.fixture(scope="module")
 def every_faq(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
     """The fourteen real FAQs in one index, memory-mapped (a one-off query's reader)."""
