@@ -629,7 +629,7 @@ class IndexReader:
     def postings_array(
         self, field_no: int, idf: float, first: int, count: int, weight: float = 1.0
     ) -> tuple[Any, Any]:
-        """The same as ``postings`` as numpy arrays (the same floats).
+        """The same as ``postings`` as numpy arrays (the same floats, times ``weight``).
 
         A preloaded index (the bot) keeps them, up to ``_POSTINGS_KEPT`` postings in all:
         a warm process asked about a term again reads its contributions, as it did when

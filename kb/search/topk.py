@@ -7,7 +7,8 @@ term, field) postings list has a bound on what it adds to any entry (from its la
 term frequency and the shortest possible field). Lists are read whole, the most telling
 per posting first, until the bounds of the lists not read add up to less than the k-th
 best score so far: no entry outside the lists read can then reach the top k, and the rest
-are only probed (binary search in the packed postings) for the candidates that still can.
+are only looked up (binary search in the packed postings, or a dict of the list when many
+candidates are left) for the candidates that still can.
 
 The finalists' scores are then added up again in the order ``score_all``'s full sum adds
 them (token by token, field by field), so every score and coverage is the very float the
