@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -196,3 +197,27 @@ def test_pruning_reads_a_tf_too_large_to_pack(monkeypatch: pytest.MonkeyPatch, t
             inner.setattr(kb.search.query, "PRUNE_MIN_POSTINGS", 1 << 62)
             full = score_all(reader, tokens)
         assert list(_top(pruned, 10)) == list(_top(full, 10)), question
+
+
+@needs_corpora
+def test_warm_sums_the_same_with_or_without_the_shared_buffers(every_faq: KnowledgeBase) -> None:
+    """The bot's numpy path: the shared buffers, a question that finds them taken (another
+    thread's), and threads at once all give the same scores, order and coverage."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    reader = IndexReader(Path(every_faq.path).read_bytes(), every_faq.path)
+    assert reader.preloaded
+
+    def answer(question: str) -> list[tuple[int, float, float]]:
+        return list(_top(score_all(reader, _query_tokens(question)), 25))
+
+    questions = [q for q in _questions() if q.strip()][:60]
+    alone = [answer(q) for q in questions]
+    assert any(
+        type(score_all(reader, _query_tokens(q))).__name__ == "_ArrayScored" for q in questions
+    )
+    scratch = kb.search.query._scratch()
+    with scratch.lock:  # taken: each question allocates its own
+        assert [answer(q) for q in questions] == alone
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(answer, questions * 4)) == alone * 4

@@ -369,41 +369,54 @@ def _score_numpy(
             docs_parts.append(docs)
             value_parts.append(extras)
         shares.append((weight, *_term_shares(index, term, spans)))
+    n = len(index)
     size = sum(map(len, docs_parts))
-    buffers = _scratch(size)
-    if buffers is None:
-        docs, values = np.concatenate(docs_parts), np.concatenate(value_parts)
-    else:
-        docs = np.concatenate(docs_parts, out=buffers[0][:size])
-        values = np.concatenate(value_parts, out=buffers[1][:size])
     # bincount adds each bin's weights in input order: term by term, field by field, the
     # same additions in the same order as the Python loop, so the sums are identical.
-    extra = np.bincount(docs, values, minlength=len(index))
+    scratch = _scratch()
+    if size <= _SCRATCH_MAX and scratch.lock.acquire(blocking=False):
+        try:
+            docs_buf, values_buf = scratch.buffers(size)
+            docs = np.concatenate(docs_parts, out=docs_buf[:size])
+            values = np.concatenate(value_parts, out=values_buf[:size])
+            extra = np.bincount(docs, values, minlength=n)
+        finally:
+            scratch.lock.release()
+    else:  # a question as long as few, or another thread's question using the buffers
+        extra = np.bincount(np.concatenate(docs_parts), np.concatenate(value_parts), minlength=n)
     return _ArrayScored(base, total, extra, shares)
 
 
-# Each thread's buffers for a question's postings, reused: fresh ones of a few MB each
-# time (a long question at 100k entries) cost more in page faults than the sum itself.
-_SCRATCH_MAX = 1 << 20  # postings; a longer question allocates its own
-_scratch_local: Any = None
+class _Scratch:
+    """Buffers for a question's postings, reused: fresh ones of a few MB each time (a long
+    question at 100k entries) cost more in page faults than the sum itself. One set per
+    process (at most 16 MB), held by one question at a time."""
 
-
-def _scratch(size: int) -> tuple[Any, Any] | None:
-    """This thread's two buffers (entry numbers, values) of ``size`` postings or more."""
-    global _scratch_local
-    if size > _SCRATCH_MAX:
-        return None
-    if _scratch_local is None:
+    def __init__(self) -> None:
         import threading
 
-        _scratch_local = threading.local()
-    kept: tuple[Any, Any] | None = getattr(_scratch_local, "buffers", None)
-    if kept is None or len(kept[0]) < size:
-        import numpy as np
+        self.lock = threading.Lock()
+        self._kept: tuple[Any, Any] | None = None
 
-        grown = min(_SCRATCH_MAX, max(size, 2 * len(kept[0]) if kept else 1 << 16))
-        kept = _scratch_local.buffers = (np.empty(grown, np.intp), np.empty(grown, np.float64))
-    return kept
+    def buffers(self, size: int) -> tuple[Any, Any]:
+        """Entry numbers and values, room for ``size`` postings or more (hold ``lock``)."""
+        if self._kept is None or len(self._kept[0]) < size:
+            import numpy as np
+
+            have = len(self._kept[0]) if self._kept else 1 << 15
+            grown = min(_SCRATCH_MAX, max(size, 2 * have))
+            self._kept = (np.empty(grown, np.intp), np.empty(grown, np.float64))
+        return self._kept
+
+
+_SCRATCH_MAX = 1 << 20  # postings; a longer question allocates its own
+_SCRATCH: list[_Scratch] = []  # made by the first question summed with numpy
+
+
+def _scratch() -> _Scratch:
+    if not _SCRATCH:  # two threads at once may each make one: one is kept, no harm
+        _SCRATCH.append(_Scratch())
+    return _SCRATCH[0]
 
 
 def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any, Any]:
