@@ -25,7 +25,7 @@ from kb.index.json_scan import loads
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Sequence
     from typing import Any, BinaryIO
 
 FORMAT = "faq-kb-index"
@@ -498,6 +498,22 @@ class IndexReader:
         """Each entry's parent's number (-1: a top-level entry)."""
         return self.whole("parents")
 
+    @property
+    def bm25_params(self) -> tuple[float, float]:
+        """BM25's ``k1`` and ``b``."""
+        return self._k1, self._b
+
+    @property
+    def doc_bits(self) -> int:
+        """How many low bits of a packed posting hold its entry's number (the tf above)."""
+        return self._doc_bits
+
+    def values(self, first: int, count: int) -> Sequence[int]:
+        """Postings ``first`` to ``first + count - 1`` as packed: the entry's number in the
+        low ``doc_bits`` bits, the tf above (0: see ``packed``); per list, the tfs that did
+        not fit, then the tfs of 1, then the rest, each by entry."""
+        return self._values(first, count)
+
     def packed(self, first: int, count: int) -> tuple[list[int], list[int]]:
         """Entry numbers and term frequencies of postings ``first`` to ``first + count - 1``."""
         values = self._values(first, count)
@@ -615,19 +631,24 @@ class IndexReader:
             tfs = np.array(fixed, dtype=np.uint64)
         return docs, tfs
 
-    def postings_array(self, field_no: int, idf: float, first: int, count: int) -> tuple[Any, Any]:
-        """The same as ``postings`` as numpy arrays (the same floats).
+    def postings_array(
+        self, field_no: int, idf: float, first: int, count: int, weight: float = 1.0
+    ) -> tuple[Any, Any]:
+        """The same as ``postings`` as numpy arrays (the same floats, times ``weight``).
 
         A preloaded index (the bot) keeps them, up to ``_POSTINGS_KEPT`` postings in all:
         a warm process asked about a term again reads its contributions, as it did when
         the file held them.
         """
-        key = ("postings", first)
+        key = ("postings", first, weight)
         if self.preloaded:
             kept = self.cache.get(key)
             if kept is not None:
                 return kept  # type: ignore[no-any-return]
-        found = self._postings_array(field_no, idf, first, count)
+        docs, values = self._postings_array(field_no, idf, first, count)
+        if weight != 1.0:
+            values *= weight  # ``weight * x``: the same product as ``postings`` makes
+        found = (docs, values)
         if self.preloaded and self._kept_postings + count <= _POSTINGS_KEPT:
             self.cache[key] = found
             self._kept_postings += count
