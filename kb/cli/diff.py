@@ -15,7 +15,7 @@ from kb.spec import SourceSpec
 def add_diff_command(commands: Any, add_source_options: Callable[..., None]) -> None:
     """Register ``faq-kb diff`` (its handler goes into ``kb.cli.admin``'s table)."""
     from kb.cli import admin as cli_admin
-    from kb.maintain.diff import CATEGORIES, DEFAULT_FAIL_ON
+    from kb.maintain.change_kinds import CATEGORIES, DEFAULT_FAIL_ON
 
     diff = commands.add_parser(
         "diff",
@@ -61,6 +61,7 @@ def add_diff_command(commands: Any, add_source_options: Callable[..., None]) -> 
 def run_diff(args: argparse.Namespace, spec: SourceSpec) -> int:
     """Compare the base with the sources of ``spec``; print the report; 1 on regressions."""
     from kb.maintain import diff
+    from kb.maintain.change_kinds import CATEGORIES
     from kb.render.diff_markdown import format_markdown
 
     fail_on = (
@@ -68,10 +69,10 @@ def run_diff(args: argparse.Namespace, spec: SourceSpec) -> int:
         if args.fail_on.strip() == "none"
         else [c.strip() for c in args.fail_on.split(",") if c.strip()]
     )
-    unknown = [c for c in fail_on if c not in diff.CATEGORIES]
+    unknown = [c for c in fail_on if c not in CATEGORIES]
     if unknown:
         raise FaqError(
-            f"--fail-on: unknown {', '.join(unknown)} (choose from {', '.join(diff.CATEGORIES)})"
+            f"--fail-on: unknown {', '.join(unknown)} (choose from {', '.join(CATEGORIES)})"
         )
     extra: list[str] = []
     if args.questions:

@@ -21,21 +21,10 @@ from pydantic import BaseModel, ConfigDict
 
 from kb.errors import FaqError
 from kb.knowledge import KnowledgeBase
+from kb.maintain.change_kinds import CATEGORIES, DEFAULT_FAIL_ON  # what --fail-on picks from
 from kb.search.query import SearchResult
 from kb.spec import SourceSpec
 
-# What a regression may be; --fail-on picks among them.
-CATEGORIES = (
-    "anchor-change",
-    "removed",
-    "lost-answer",
-    "changed-answer",
-    "link-change",
-    "ambiguous",
-    "retitled",
-    "added",
-)
-DEFAULT_FAIL_ON = ("anchor-change", "removed", "lost-answer")
 # An entry of the base and one of the head are the same question reworded when their
 # answers are this alike (difflib's ratio) and nothing closer pairs them.
 SAME_ANSWER_RATIO = 0.8
