@@ -192,6 +192,24 @@ def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: P
     assert hit.entry["url"] == "https://example.org/more.html#where-is-the-gizmo"
 
 
+def test_a_new_aliases_file_in_a_source_folder_is_picked_up(
+    seed_copy: Path, tmp_path: Path
+) -> None:
+    """Missing aliases files are looked for in the source folder's listing first (no stat
+    each): one that appears makes the index stale; a dangling link by that name does not,
+    as before (the build would find no aliases there either)."""
+    folder = seed_copy.parent
+    kb = KnowledgeBase(SourceSpec(paths=(f"{folder}=https://example.org/",)), tmp_path / "idx")
+    kb.open()
+    assert kb.reader.fingerprint["absent"] == [str(seed_copy.with_suffix(".aliases.toml"))]
+    sidecar = seed_copy.with_suffix(".aliases.toml")
+    sidecar.symlink_to(tmp_path / "nowhere")
+    assert kb.stale_reason() is None
+    sidecar.unlink()
+    sidecar.write_text('[aliases]\n"too-many-open-file-descriptors" = ["fd limit hit"]\n')
+    assert kb.stale_reason() == f"{sidecar} changed since the index was built"
+
+
 def test_a_corrupt_index_is_rebuilt_and_never_half_read(seed_copy: Path, tmp_path: Path) -> None:
     spec = SourceSpec(paths=(str(seed_copy),))
     kb = KnowledgeBase(spec, tmp_path / "idx")

@@ -165,15 +165,28 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
             digest = ""
         if digest != item["sha256"]:
             changed.append(path)
-    changed.extend(p for p in fingerprint.get("absent", []) if os.path.exists(p))
+    listed: dict[str, set[str]] = {}  # each source folder's names, case-folded
+    moved = []
     for folder in fingerprint.get("folders", []):
         try:
-            names = rst_names(folder["path"])
+            names = os.listdir(folder["path"])
         except OSError:
             names = []
-        if names != folder["names"]:
-            changed.append(folder["path"])
-    return changed
+        listed[folder["path"]] = {name.casefold() for name in names}
+        if sorted(name for name in names if name.endswith(".rst")) != folder["names"]:
+            moved.append(folder["path"])
+    # A missing aliases file is looked for only if its folder's listing may hold it: at
+    # 1000 sources, 1000 stat calls (~3 ms) a cold query would make for nothing.
+    absent = fingerprint.get("absent", [])
+    changed.extend(p for p in absent if _may_be_listed(p, listed) and os.path.exists(p))
+    return changed + moved
+
+
+def _may_be_listed(path: str, listed: dict[str, set[str]]) -> bool:
+    """False only if ``path``'s folder was listed and holds no such name (in any case)."""
+    folder, name = os.path.split(path)
+    names = listed.get(folder)
+    return names is None or not name.isascii() or name.casefold() in names
 
 
 class Field:
