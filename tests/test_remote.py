@@ -76,6 +76,20 @@ def test_build_asks_again_conditionally_and_gets_304(
     assert "warning" not in capsys.readouterr().err
 
 
+def test_build_with_the_server_down_warns_once_and_builds_from_the_copy(
+    tmp_path: Path, site: Site, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The build asks the server itself (one request), warns once, keeps the copy."""
+    site.pages["/faq.rst"] = Page(SEED.read_bytes())
+    args = ["--manifest", str(_manifest(tmp_path, site)), "--index", str(tmp_path / "index")]
+    assert kb_main(["build", *args]) == 0
+    site.shut_down()
+    capsys.readouterr()
+    assert kb_main(["build", *args]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "cannot refresh" in err
+
+
 def test_changed_content_reaches_a_refresh(
     tmp_path: Path, site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -213,7 +213,6 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     from kb.cli.main import semantic_requested
     from kb.index.build import build
     from kb.index.reader import default_index_dir
-    from kb.ingest.sources import resolve_sources
 
     semantic = semantic_requested(args)
     index_dir = args.index or default_index_dir(spec.key)
@@ -222,15 +221,12 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
     def waiting() -> None:
         _note("note: another process is rebuilding this index; waiting for it…")
 
-    # Remote sources are always asked again here (a conditional request each).
-    fetched = resolve_sources(spec, index_dir, fetch=True, labels=False)
-    fetch_warnings = [s.fetch_warning for s in fetched if s.fetch_warning]
     try:
         with build_lock(index_dir, wait_seconds(), waiting) as state:
             if state == "timeout":
                 raise FaqError(f"another process is still rebuilding the index in {index_dir}")
-            report = build(spec, index_dir, progress=Progress(verbose=args.verbose))
-            report.warnings[:0] = fetch_warnings
+            # Remote sources are always asked again here (a conditional request each).
+            report = build(spec, index_dir, progress=Progress(verbose=args.verbose), fetch=True)
     except OSError as exc:
         raise FaqError(f"cannot write the index in {index_dir}: {exc.strerror or exc}") from None
     ready = None

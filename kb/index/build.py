@@ -458,18 +458,23 @@ def build_bytes(
 
 
 def build(
-    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+    spec: SourceSpec,
+    index_dir: str,
+    *,
+    progress: BuildProgress | None = None,
+    fetch: bool = False,
 ) -> BuildReport:
     """(Re)build the index of ``spec`` into ``index_dir``; the old index stays until done.
 
     The file is streamed, never held whole in memory; the entries' stored bytes wait in an
-    unnamed temporary file in ``index_dir`` until the postings are written.
+    unnamed temporary file in ``index_dir`` until the postings are written. With ``fetch``,
+    remote sources are asked for again even if not due (``faq-kb build``).
 
     Raises:
         ManifestError, BuildError: as ``build_bytes``.
         OSError: the index folder cannot be written.
     """
-    return _build_file(spec, index_dir, INDEX_FILE, progress)
+    return _build_file(spec, index_dir, INDEX_FILE, progress, fetch=fetch)
 
 
 _PENDING = itertools.count()
@@ -492,7 +497,12 @@ def build_pending(
 
 
 def _build_file(
-    spec: SourceSpec, index_dir: str, name: str, progress: BuildProgress | None
+    spec: SourceSpec,
+    index_dir: str,
+    name: str,
+    progress: BuildProgress | None,
+    *,
+    fetch: bool = False,
 ) -> BuildReport:
     """Stream the index of ``spec`` to ``index_dir``/``name`` (via a temp file)."""
     path = os.path.join(index_dir, name)
@@ -503,6 +513,7 @@ def _build_file(
         lambda write: write_streaming(path, write),
         functools.partial(_spool, index_dir),
         progress,
+        fetch=fetch,
     )
     report.path = path
     return report
@@ -527,6 +538,8 @@ def _build(
     save: Callable[[Callable[[BinaryIO], None]], None],
     spool: Callable[[], BinaryIO],
     progress: BuildProgress | None = None,
+    *,
+    fetch: bool = False,
 ) -> BuildReport:
     from kb.ingest.sources import resolve_sources
 
@@ -538,7 +551,7 @@ def _build(
         earlier = previous.reader.fingerprint if previous.reader is not None else {}
         files = {item["path"]: item for item in earlier.get("files", [])}
         known = functools.partial(_known_scan, files, earlier.get("labels"))
-        sources = resolve_sources(spec, previous_dir, known=known)
+        sources = resolve_sources(spec, previous_dir, fetch=fetch, known=known)
         fingerprint_ = fingerprint(spec, sources, earlier)
     except BaseException:
         previous.close()
