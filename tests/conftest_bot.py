@@ -5,6 +5,7 @@ Import the fixtures you use into a test module (``from conftest_bot import bot, 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import threading
@@ -159,7 +160,11 @@ def start_bot(
             settings,
             refresher,
         )
-        running._stops += [refresher.stop, server.shutdown, server.server_close]
+        # The listeners still at work finish while the fake Slack is up: otherwise one
+        # retrying a post to the closed fake logs its failure into the next test's caplog.
+        executor = app.listener_runner.listener_executor
+        finish = functools.partial(executor.shutdown, wait=True, cancel_futures=True)
+        running._stops += [refresher.stop, server.shutdown, finish, server.server_close]
         started.append(running)
         return running
 
