@@ -33,13 +33,9 @@ def normalize_question(text: str) -> str:
     addresses and long numbers (ids, ports, PIDs) go; a line pasted twice counts once.
     """
     if may_have_leading_tag(text):
-        import re
-
-        text = re.sub(_TAGS, "", text, flags=re.IGNORECASE)
+        text = _cut(_TAGS, text, ignore_case=True)
     if may_have_trailing_tag(text):
-        import re
-
-        text = re.sub(_TRAILING_TAGS, "", text)
+        text = _cut(_TRAILING_TAGS, text)
     kept: list[str] = []
     in_frames = False
     for line in text.splitlines():
@@ -59,15 +55,16 @@ def normalize_question(text: str) -> str:
             kept.append(stripped)
     text = "\n".join(kept)
     if may_have_timestamp(text):
-        import re
-
-        text = re.sub(_TIMESTAMP, "", text)
+        text = _cut(_TIMESTAMP, text)
     if "0x" in text:
-        import re
-
-        text = re.sub(_HEX, "", text)
+        text = _cut(_HEX, text)
     if may_have_long_number(text):
-        import re
-
-        text = re.sub(_LONG_NUMBER, "", text)
+        text = _cut(_LONG_NUMBER, text)
     return text
+
+
+def _cut(pattern: str, text: str, *, ignore_case: bool = False) -> str:
+    """``text`` without what ``pattern`` matches (``re`` imported only now)."""
+    import re
+
+    return re.sub(pattern, "", text, flags=re.IGNORECASE if ignore_case else 0)

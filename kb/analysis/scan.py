@@ -18,12 +18,14 @@ import sys
 # Past this many characters a text is scanned by the compiled pattern: an index build's
 # answers, a pasted traceback. A question is a line or two.
 SHORT = 400
-_OPS = "-+*/%=<>!&|^~@:"
-_LONE_OPS = "/%@^~|&*"  # an operator matched on its own
-_BEFORE_NO_OP = ")]}" + _OPS  # what may not come just before an operator (with \w)
-_AFTER_NO_OP = "([{" + _OPS  # … nor just after it
-_OPENERS = "`\"'‘“"
-_CLOSERS = "`\"'’”"
+# The characters of the tokenizer's operator and quoted-word patterns (``kb.analysis.
+# tokens`` builds the patterns from them).
+OPS = "-+*/%=<>!&|^~@:"
+LONE_OPS = "/%@^~|&*"  # an operator matched on its own
+QUOTE_OPENERS = "`\"'‘“"
+QUOTE_CLOSERS = "`\"'’”"
+_BEFORE_NO_OP = ")]}" + OPS  # what may not come just before an operator (with \w)
+_AFTER_NO_OP = "([{" + OPS  # … nor just after it
 
 
 def use_patterns(text: str) -> bool:
@@ -115,13 +117,13 @@ def may_have_operator(text: str) -> bool:
     """
     end = len(text)
     for at, char in enumerate(text):
-        if char not in _OPS:
+        if char not in OPS:
             continue
         if at and (is_word(text[at - 1]) or text[at - 1] in _BEFORE_NO_OP):
             continue
-        if at + 1 < end and text[at + 1] in _OPS:
+        if at + 1 < end and text[at + 1] in OPS:
             return True
-        if char in _LONE_OPS and (
+        if char in LONE_OPS and (
             at + 1 == end or not (is_word(text[at + 1]) or text[at + 1] in _AFTER_NO_OP)
         ):
             return True
@@ -133,7 +135,7 @@ def may_have_quoted(text: str) -> bool:
     an opening and a closing quote character, two in all."""
     count = 0
     for char in text:
-        if char in _OPENERS or char in _CLOSERS:
+        if char in QUOTE_OPENERS or char in QUOTE_CLOSERS:
             count += 1
             if count == 2:
                 return True

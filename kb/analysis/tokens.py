@@ -6,7 +6,17 @@ from itertools import chain
 
 import Stemmer  # PyStemmer: the Snowball stemmers in C, imported in under a millisecond
 
-from kb.analysis.scan import camel_like, may_have_operator, may_have_quoted, runs_like, use_patterns
+from kb.analysis.scan import (
+    LONE_OPS,
+    OPS,
+    QUOTE_CLOSERS,
+    QUOTE_OPENERS,
+    camel_like,
+    may_have_operator,
+    may_have_quoted,
+    runs_like,
+    use_patterns,
+)
 from kb.analysis.stopwords import ENGLISH_STOPWORDS
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
@@ -20,16 +30,14 @@ _RUN = r"\w+(?:['’]\w+)?(?:[.\-:]\w+)*"
 _CAMEL = r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+"
 # A stopword or an operator quoted on its own (``in``, "is", `//`, '+=') is what the
 # question is about, so it is kept: "Behaviour of "in" on a Series".
-_QUOTES = "`\"'‘“"  # what a quoted word can open with
-_QUOTED = rf"""(?:``|[{_QUOTES}])([^\s`"'’”]{{1,4}})(?:``|[`"'’”])"""
+_QUOTED = rf"""(?:``|[{QUOTE_OPENERS}])([^\s{QUOTE_CLOSERS}]{{1,4}})(?:``|[{QUOTE_CLOSERS}])"""
 # An operator standing alone (``-22 // 10``, ``x += [1]``, ``def f(a, /)``), not part of a
-# path, a URL or a word: runs of two or more, or a single one of these.
-_OPS = "-+*/%=<>!&|^~@:"
+# path, a URL or a word: runs of two or more, or a single one of ``LONE_OPS``.
 # (The leading lookahead only lets the regex engine skip non-operator characters fast.)
-_OPS_CLASS = "\\-\\+\\*/%=<>!\\&\\|\\^\\~@:"  # re.escape(_OPS)
+_OPS_CLASS = "".join("\\" + char for char in OPS)  # each escaped: literal in a class
 _OPERATOR = (
     rf"(?=[{_OPS_CLASS}])(?<![\w)\]}}{_OPS_CLASS}])"
-    rf"([{_OPS_CLASS}]{{2,3}}|[/%@^~|&*])"
+    rf"([{_OPS_CLASS}]{{2,3}}|[{LONE_OPS}])"
     rf"(?![\w(\[{{{_OPS_CLASS}])"
 )
 _NOT_OPERATORS = frozenset({"--", "---", "==", "===", "::", ":", "**", "***", "*", "&", "|"})

@@ -139,7 +139,11 @@ def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
 
 def rst_names(folder: str) -> list[str]:
     """The ``*.rst`` file names in a folder, sorted (a new or removed one means rebuild)."""
-    return sorted(name for name in os.listdir(folder) if name.endswith(".rst"))
+    return _rst_only(os.listdir(folder))
+
+
+def _rst_only(names: list[str]) -> list[str]:
+    return sorted(name for name in names if name.endswith(".rst"))
 
 
 def changed_files(fingerprint: dict[str, Any]) -> list[str]:
@@ -173,7 +177,7 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
         except OSError:
             names = []
         listed[folder["path"]] = {name.casefold() for name in names}
-        if sorted(name for name in names if name.endswith(".rst")) != folder["names"]:
+        if _rst_only(names) != folder["names"]:
             moved.append(folder["path"])
     # A missing aliases file is looked for only if its folder's listing may hold it: at
     # 1000 sources, 1000 stat calls (~3 ms) a cold query would make for nothing.
