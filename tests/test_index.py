@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from kb.errors import BuildError, IndexFileError
 from kb.index.build import build, field_texts, load_entries
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, B
 from kb.index.reader import INDEX_FILE, SCHEMA_VERSION, IndexReader
-from kb.ingest.sources import resolve_sources
+from kb.ingest.sources import Source, resolve_sources
 from kb.knowledge import KnowledgeBase
 from kb.models import Entry
 from kb.search.query import field_scores, score_all
@@ -311,16 +312,18 @@ def test_a_rebuild_parses_only_the_sources_that_changed(
     spec = SourceSpec(paths=(f"{folder}=https://example.org/",))
     first = build(spec, str(tmp_path / "idx"))
     assert (first.entries, first.reused) == (3, 0)
-    parsed: list[str] = []
+    log = tmp_path / "parsed.log"  # a file: the parse may happen in a forked worker
     real = kb.ingest.parse.parse_source
-    monkeypatch.setattr(
-        kb.ingest.parse,
-        "parse_source",
-        lambda source, **kw: parsed.append(source.name) or real(source, **kw),
-    )
+
+    def spy(source: Source, **kw: Any) -> Any:
+        with log.open("a") as out:
+            out.write(source.name + "\n")
+        return real(source, **kw)
+
+    monkeypatch.setattr(kb.ingest.parse, "parse_source", spy)
     (folder / "two.rst").write_text("Two\n===\n\nWhy two?\n--------\n\nBecause 2.\n")
     again = build(spec, str(tmp_path / "idx"))
-    assert (again.entries, again.reused, parsed) == (3, 2, ["two"])
+    assert (again.entries, again.reused, log.read_text().split()) == (3, 2, ["two"])
     rebuilt = Path(tmp_path / "idx" / INDEX_FILE).read_bytes()
     fresh = build(spec, str(tmp_path / "fresh"))
     assert fresh.reused == 0

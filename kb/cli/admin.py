@@ -24,10 +24,22 @@ AddSourceOptions = Callable[..., None]
 
 def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     """Register the subcommands that live outside the core: feedback."""
-    # kb.learn.feedback owns its parser and handler; both are plugged in here.
-    from kb.learn.feedback import add_feedback_command, feedback_command
-
-    feedback = add_feedback_command(commands)
+    # kb.learn.feedback (sqlite3 and the database layer, ~10 ms) is imported only to run.
+    feedback = commands.add_parser(
+        "feedback", help="what Slack readers thought: votes per entry, questions to look at"
+    )
+    feedback.add_argument(
+        "--db",
+        metavar="PATH",
+        help="the bot's database: a SQLite file or postgresql:// URL (default: env "
+        "FAQ_DATABASE_URL, FAQ_FEEDBACK_DB or a per-user data dir)",
+    )
+    feedback.add_argument("--json", action="store_true", help="machine-readable output")
+    feedback.add_argument(
+        "--export-eval",
+        metavar="FILE",
+        help="write the 👎 and unanswered questions as an eval file (JSON lines) to label",
+    )
     feedback.add_argument(
         "--suggest-aliases",
         action="store_true",
@@ -72,6 +84,8 @@ def add_commands(commands: Any, add_source_options: AddSourceOptions) -> None:
     add_source_options(evaluation)
 
     def feedback_or_suggest(args: argparse.Namespace, spec: SourceSpec) -> int:
+        from kb.learn.feedback import feedback_command
+
         if args.suggest_aliases:
             return _suggest_aliases(args, spec)
         status = feedback_command(args)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, overload
 
 from kb.errors import BuildError, FaqError, SourceError
+from kb.index.early import EarlyParser
 from kb.index.encode import Corpus, write_index
 from kb.index.params import params
 from kb.index.prepare import (
@@ -37,7 +38,7 @@ from kb.index.reader import (
     sweep_leftovers,
     write_streaming,
 )
-from kb.index.splice import Layout, splice_index
+from kb.index.splice import Layout, OldPostings, read_ahead, splice_index
 from kb.ingest.site_labels import Scan
 from kb.ingest.sources import Source, Sources
 from kb.spec import SourceSpec, split_source_arg
@@ -194,10 +195,18 @@ class Reuse:
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)  # name → entry numbers
     warnings: dict[str, list[str]] = field(default_factory=dict)  # name → its warnings
     damaged: bool = False  # the previous index failed its checksums: nothing reused
+    postings: OldPostings | None = None  # the kept entries' postings, if read ahead
+
+    def read_ahead(self, sources: list[Source]) -> None:
+        """Read the postings of the entries kept for ``sources`` now: the splice's first
+        step, taken while the changed sources are parsed in another process."""
+        if self.reader is not None and self.buf is not None:
+            kept = [self.spans[s.name] for s in sources if s.name in self.spans]
+            self.postings = read_ahead(self.reader, self.buf, kept)
 
     def close(self) -> None:
         """Let go of the old index."""
-        self.reader = self.buf = None
+        self.reader = self.buf = self.postings = None
         if self.handle is not None:
             self.handle.close()
 
@@ -207,13 +216,15 @@ def gather(
     reuse: Reuse,
     spool: BinaryIO,
     progress: BuildProgress | None = None,
+    early: EarlyParser | None = None,
 ) -> tuple[Corpus, list[str], Layout | None]:
     """Prepare every source that changed (unchanged ones are in ``reuse``), in order.
 
     Returns the corpus of the sources prepared (their entry blocks written to ``spool``),
     the warnings, and where the entries of ``reuse`` go among them (None when nothing is
     reused: the corpus is then every source). ``progress(done, total, entries)`` is
-    called as the build starts and after each source.
+    called as the build starts and after each source. A few changed sources go to the
+    ``early`` parser, if there is one (``kb.index.early``).
 
     Raises:
         BuildError: any source is unreadable or has rst errors (every problem listed).
@@ -225,7 +236,15 @@ def gather(
     changed = [s for s in sources if s.name not in reuse.spans]
     if progress:
         progress(0, len(sources), 0)
-    results = _map_ordered(prepare_source, iter(changed), len(changed), sum(map(_size, changed)))
+    size = sum(map(_size, changed))
+    if early is not None and changed and not _in_parallel(len(changed), size):
+        results = early.ask(changed)
+        if layout is not None:  # the splice's first step, while the worker parses
+            reuse.read_ahead(sources)
+    else:
+        if early is not None:
+            early.close()
+        results = _map_ordered(prepare_source, iter(changed), len(changed), size)
     entries = 0
     for done, source in enumerate(sources, 1):
         if layout is not None and source.name in reuse.spans:
@@ -328,6 +347,11 @@ def _unchanged(item: dict[str, Any]) -> bool:
         return _same_stat(os.stat(item["path"]), item)
     except (OSError, KeyError, TypeError):
         return False
+
+
+def _has_index(index_dir: str | None) -> bool:
+    """Whether ``index_dir`` holds an index (a rebuild, which likely reuses most of it)."""
+    return index_dir is not None and os.path.isfile(os.path.join(index_dir, INDEX_FILE))
 
 
 def _open_previous(index_dir: str | None) -> Reuse:
@@ -529,7 +553,8 @@ def _splice(
 ) -> None:
     """The index of ``layout``: the previous index (``reuse``) spliced with ``corpus``."""
     assert reuse.reader is not None and reuse.handle is not None
-    splice_index(reuse.reader, reuse.buf, reuse.handle, layout, corpus, fingerprint_, out)
+    postings, reuse.postings = reuse.postings, None  # read once: its arrays change
+    splice_index(reuse.reader, reuse.buf, reuse.handle, layout, corpus, fingerprint_, out, postings)
 
 
 def _build(
@@ -546,6 +571,8 @@ def _build(
     started = time.perf_counter()
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
+    # A one-line edit's rebuild is mostly the parser's start-up: get it going now.
+    early = EarlyParser.start() if _has_index(previous_dir) else None
     previous = _open_previous(previous_dir)
     try:
         earlier = previous.reader.fingerprint if previous.reader is not None else {}
@@ -555,11 +582,13 @@ def _build(
         fingerprint_ = fingerprint(spec, sources, earlier)
     except BaseException:
         previous.close()
+        if early is not None:
+            early.close()
         raise
     reuse = _reusable(previous, fingerprint_)
     try:
         with spool() as lines:
-            corpus, warnings, layout = gather(sources, reuse, lines, progress)
+            corpus, warnings, layout = gather(sources, reuse, lines, progress, early)
             if layout is None:
                 entries = len(corpus)
                 save(lambda out: write_index(corpus, fingerprint_, out))
@@ -568,6 +597,8 @@ def _build(
                 save(lambda out: _splice(reuse, layout, corpus, fingerprint_, out))
     finally:
         reuse.close()
+        if early is not None:
+            early.close()
     fetch_warnings = [s.fetch_warning for s in sources if s.fetch_warning]
     if reuse.damaged:
         warnings.insert(0, "the previous index was damaged (checksum); every source parsed again")

@@ -208,6 +208,13 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
     return parsed
 
 
+def warm_up(text: str) -> None:
+    """Parse ``text`` and drop it: docutils compiles its patterns on first use (~0.1 s),
+    which a worker can pay before it is given a source (``kb.index.early``)."""
+    settings = dict(SETTINGS, warning_stream=io.StringIO())
+    docutils.core.publish_doctree(text, settings_overrides=settings)
+
+
 def _publish(text: str, source: Source, settings: dict[str, Any], shown: str) -> nodes.document:
     """docutils' doctree of ``text``; its own crashes on odd markup become a SourceError.
 

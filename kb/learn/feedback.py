@@ -373,28 +373,6 @@ def _one_line(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def add_feedback_command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-) -> argparse.ArgumentParser:
-    """Register ``faq-kb feedback [--db PATH] [--json] [--export-eval FILE]``."""
-    parser = commands.add_parser(
-        "feedback", help="what Slack readers thought: votes per entry, questions to look at"
-    )
-    parser.add_argument(
-        "--db",
-        metavar="PATH",
-        help="the bot's database: a SQLite file or postgresql:// URL (default: env "
-        "FAQ_DATABASE_URL, FAQ_FEEDBACK_DB or a per-user data dir)",
-    )
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument(
-        "--export-eval",
-        metavar="FILE",
-        help="write the 👎 and unanswered questions as an eval file (JSON lines) to label",
-    )
-    return parser
-
-
 def feedback_command(args: argparse.Namespace) -> int:
     """Run ``faq-kb feedback``; returns the exit status.
 
