@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TypeVar
 
+    from kb.index.early import EarlyParser
     from kb.ingest.sources import Sources
     from kb.search.semantic import SemanticRanker
 
@@ -313,11 +314,29 @@ class KnowledgeBase:
         Waits (bounded: ``kb.index.lock.wait_seconds``) for another process's rebuild of this
         folder; if it takes longer, answers from ``fallback`` (the stale index) if any.
         """
-        from kb.index.lock import build_lock, wait_seconds
+        from kb.index.early import EarlyParser
         from kb.ingest.sources import resolve_sources
 
-        # A bad manifest or --source (or an unreachable remote never fetched) fails first.
-        sources = resolve_sources(self.spec, self.index_dir, labels=False)
+        # The parser's start-up is most of a one-line edit's rebuild: under way from here.
+        early = EarlyParser.start() if fallback is not None and not damaged else None
+        try:
+            # A bad manifest or --source (or an unreachable remote never fetched) fails first.
+            sources = resolve_sources(self.spec, self.index_dir, labels=False)
+            return self._locked_rebuild(reason, sources, fallback, damaged, early)
+        finally:
+            if early is not None:
+                early.close()
+
+    def _locked_rebuild(
+        self,
+        reason: str,
+        sources: Sources,
+        fallback: IndexReader | None,
+        damaged: bool,
+        early: EarlyParser | None,
+    ) -> IndexReader:
+        """``_rebuild``'s work once the ``sources`` are resolved: under the build lock."""
+        from kb.index.lock import build_lock, wait_seconds
 
         def waiting() -> None:
             self.notify("note: another process is rebuilding the index; waiting for it…")
@@ -330,12 +349,15 @@ class KnowledgeBase:
                 reader, still = self._load(remote=False)
                 if reader is not None and still is None:
                     return reader  # another process has just rebuilt it
-            return self._commit(self._build(reason, sources))
+            return self._commit(self._build(reason, sources, early))
 
-    def _build(self, reason: str, sources: Sources | None = None) -> Built:
+    def _build(
+        self, reason: str, sources: Sources | None = None, early: EarlyParser | None = None
+    ) -> Built:
         """The new index, not in use yet: a finished file beside the index (streamed,
         never whole in memory), or its bytes if the index folder cannot be written.
-        ``sources``: the spec's, if the caller has resolved them already."""
+        ``sources``: the spec's, if the caller has resolved them already; ``early``: a
+        parser started for the build (``kb.index.early``)."""
         from kb.index.build import build_bytes, build_pending
 
         if sources is None:
@@ -350,7 +372,9 @@ class KnowledgeBase:
         self.notify(f"note: {reason}; rebuilding the index…")
         data: Built
         try:
-            data, report = build_pending(self.spec, self.index_dir, progress=self.progress)
+            data, report = build_pending(
+                self.spec, self.index_dir, progress=self.progress, early=early
+            )
         except OSError as exc:
             self.notify(
                 f"warning: cannot write the index in {self.index_dir} ({exc.strerror});"

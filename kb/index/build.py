@@ -505,19 +505,25 @@ _PENDING = itertools.count()
 
 
 def build_pending(
-    spec: SourceSpec, index_dir: str, *, progress: BuildProgress | None = None
+    spec: SourceSpec,
+    index_dir: str,
+    *,
+    progress: BuildProgress | None = None,
+    early: EarlyParser | None = None,
 ) -> tuple[str, BuildReport]:
     """Build the index of ``spec`` into a new file beside ``index_dir``'s index, not in use.
 
     Streamed as ``build`` streams it (bounded memory); the caller renames the file over
-    the index (``os.replace``) to use it, or removes it.
+    the index (``os.replace``) to use it, or removes it. ``early``: a parser the caller
+    started (``EarlyParser.start``), which the build then owns.
 
     Raises:
         ManifestError, BuildError: as ``build_bytes``.
         OSError: the index folder cannot be written.
     """
     name = f".{INDEX_FILE}.{os.getpid()}.{next(_PENDING)}.new"
-    return os.path.join(index_dir, name), _build_file(spec, index_dir, name, progress)
+    report = _build_file(spec, index_dir, name, progress, early=early)
+    return os.path.join(index_dir, name), report
 
 
 def _build_file(
@@ -527,18 +533,24 @@ def _build_file(
     progress: BuildProgress | None,
     *,
     fetch: bool = False,
+    early: EarlyParser | None = None,
 ) -> BuildReport:
     """Stream the index of ``spec`` to ``index_dir``/``name`` (via a temp file)."""
     path = os.path.join(index_dir, name)
-    os.makedirs(index_dir, exist_ok=True)
-    report = _build(
-        spec,
-        index_dir,
-        lambda write: write_streaming(path, write),
-        functools.partial(_spool, index_dir),
-        progress,
-        fetch=fetch,
-    )
+    try:
+        os.makedirs(index_dir, exist_ok=True)
+        report = _build(
+            spec,
+            index_dir,
+            lambda write: write_streaming(path, write),
+            functools.partial(_spool, index_dir),
+            progress,
+            fetch=fetch,
+            early=early,
+        )
+    finally:
+        if early is not None:
+            early.close()
     report.path = path
     return report
 
@@ -565,6 +577,7 @@ def _build(
     progress: BuildProgress | None = None,
     *,
     fetch: bool = False,
+    early: EarlyParser | None = None,
 ) -> BuildReport:
     from kb.ingest.sources import resolve_sources
 
@@ -572,7 +585,8 @@ def _build(
     if previous_dir is not None:
         sweep_leftovers(previous_dir)
     # A one-line edit's rebuild is mostly the parser's start-up: get it going now.
-    early = EarlyParser.start() if _has_index(previous_dir) else None
+    if early is None and _has_index(previous_dir):
+        early = EarlyParser.start()
     previous = _open_previous(previous_dir)
     try:
         earlier = previous.reader.fingerprint if previous.reader is not None else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
     from kb.ingest.site_labels import Scan
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PLAIN_STEM = re.compile(r"[A-Za-z0-9_.-]+")
+_PLAIN_BASE = re.compile(r"https?://[A-Za-z0-9_.:@-]+(/[A-Za-z0-9_.~-]+)*/")
 
 
 @dataclass(frozen=True)
@@ -110,8 +113,6 @@ def resolve_sources(
 
 def _check_paths(sources: list[Source], root: str | None) -> None:
     """Every source (and aliases file) must be a regular file, under ``root`` if given."""
-    import os
-
     from kb.errors import BuildError, SourceError
     from kb.ingest.files import regular_problem
 
@@ -211,7 +212,6 @@ def _from_manifest(manifest: Path) -> list[Source]:
 
 
 def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
-    from kb.ingest.files import regular_problem
 
     sources: list[Source] = []
     taken: set[str] = set()  # the names given so far
@@ -225,25 +225,60 @@ def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
             continue
         path = _resolve(Path(raw), f"--source {raw}")
         if path.is_dir():
-            files = []
-            for file in sorted(path.glob("*.rst")):
-                problem = regular_problem(file)
-                if problem:  # a FIFO would block, /dev/zero fill memory: never read
-                    warnings.append(f"{file}: skipped: {problem}")
-                else:
-                    files.append(file)
+            files = _folder_files(path, warnings)
             if not files:
                 raise ManifestError(f"--source {raw}: the folder holds no .rst file")
             base = url if not url or url.endswith("/") else url + "/"
-            for file in files:
-                page = urljoin(base, file.stem + ".html") if base else file.as_uri()
-                sources.append(Source(_unique(file.stem, taken), file, page, _alias_file(file)))
+            for file, aliases in files:
+                page = _page_url(base, file.stem) if base else file.as_uri()
+                sources.append(Source(_unique(file.stem, taken), file, page, aliases))
         else:
             if not path.exists():
                 raise ManifestError(f"--source {raw}: no such file or folder")
             page = url or path.as_uri()
             sources.append(Source(_unique(path.stem, taken), path, page, _alias_file(path)))
     return sources
+
+
+def _folder_files(folder: Path, warnings: list[str]) -> list[tuple[Path, Path | None]]:
+    """A folder's ``*.rst`` files (by name, the freshness check's rule: ``rst_names``)
+    with their aliases files; those that are not regular files are skipped with a
+    warning (a FIFO would block, /dev/zero fill memory: never read).
+
+    One listing of the folder: a file is stat'ed only where the listing cannot tell it
+    regular (a symlink, an odd file system), an aliases file only where it is listed.
+    """
+    from kb.ingest.files import regular_problem
+
+    with os.scandir(folder) as listing:
+        found = {entry.name: entry for entry in listing}
+    files = []
+    for name in sorted(n for n in found if n.endswith(".rst")):
+        file = folder / name
+        entry = found[name]
+        problem = None if _is_regular(entry) else regular_problem(file)
+        if problem:
+            warnings.append(f"{file}: skipped: {problem}")
+            continue
+        sidecar = name[:-4] + ".aliases.toml"
+        aliases = folder / sidecar if sidecar in found and (folder / sidecar).is_file() else None
+        files.append((file, aliases))
+    return files
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """Whether the listing says ``entry`` is a regular file, without a stat if it can."""
+    try:
+        return not entry.is_symlink() and entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
+
+
+def _page_url(base: str, stem: str) -> str:
+    """``urljoin(base, stem + ".html")``, without urljoin for a plain stem."""
+    if _PLAIN_STEM.fullmatch(stem) and _PLAIN_BASE.fullmatch(base) and "/." not in base:
+        return base + stem + ".html"
+    return urljoin(base, stem + ".html")
 
 
 def _unique(stem: str, taken: set[str]) -> str:
