@@ -480,9 +480,16 @@ class _Vocabulary:
         encoded = [term.encode() for term in fresh_terms]
         found = np.full(len(encoded), -1, dtype=np.int64)
         places = np.zeros(len(encoded), dtype=np.int64)  # where a new term goes in the old
+        # An edited source's terms are mostly those its old entries had, whose ranks the
+        # postings dropped name: looked up by those, a binary search only for the others.
+        dropped = {table[rank]: rank for rank in np.flatnonzero(removed_df).tolist()}
         for number, term in enumerate(encoded):
-            place = bisect.bisect_left(table, term)
-            if place < n_terms and table[place] == term:
+            place = dropped.get(term)
+            if place is None:
+                place = bisect.bisect_left(table, term)
+                if place < n_terms and table[place] == term:
+                    found[number] = place
+            else:
                 found[number] = place
             places[number] = place
         known = found >= 0
