@@ -21,6 +21,7 @@ from kb.ingest.sources import Source
 from kb.spec import SourceSpec
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the early parser forks")
+FORKABLE = kb.index.early._forkable  # the rule, before the fixture below lifts it
 
 
 def _faq(name: str, answer: str) -> str:
@@ -34,6 +35,13 @@ def folder(tmp_path: Path) -> Path:
     for name in ("one", "two", "three"):
         (faqs / f"{name}.rst").write_text(_faq(name, f"Because {name}, see ``code``."))
     return faqs
+
+
+@pytest.fixture(autouse=True)
+def forkable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fork even if an earlier test left a thread behind (a pool's idle workers): the
+    worker only parses. The rule itself is tested on its own below."""
+    monkeypatch.setattr(kb.index.early, "_forkable", lambda: True)
 
 
 @pytest.fixture
@@ -116,9 +124,10 @@ def test_a_worker_that_sends_half_a_result_leaves_the_parse_to_the_build(
 
 
 def test_no_worker_is_forked_beside_another_thread(
-    folder: Path, tmp_path: Path, parsed_by: Path
+    folder: Path, tmp_path: Path, parsed_by: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The bot rebuilds from a thread of a multi-threaded process: forking there is unsafe.
+    monkeypatch.setattr(kb.index.early, "_forkable", FORKABLE)
     release = threading.Event()
     other = threading.Thread(target=release.wait)
     other.start()

@@ -197,8 +197,8 @@ def test_a_new_aliases_file_in_a_source_folder_is_picked_up(
     seed_copy: Path, tmp_path: Path
 ) -> None:
     """Missing aliases files are looked for in the source folder's listing first (no stat
-    each): one that appears makes the index stale; a dangling link by that name does not,
-    as before (the build would find no aliases there either)."""
+    each): one that appears makes the index stale; a dangling link or a folder by that
+    name does not (the build would find no aliases there either)."""
     folder = seed_copy.parent
     kb = KnowledgeBase(SourceSpec(paths=(f"{folder}=https://example.org/",)), tmp_path / "idx")
     kb.open()
@@ -207,6 +207,10 @@ def test_a_new_aliases_file_in_a_source_folder_is_picked_up(
     sidecar.symlink_to(tmp_path / "nowhere")
     assert kb.stale_reason() is None
     sidecar.unlink()
+    sidecar.mkdir()  # a folder by that name: no aliases for the build, no rebuild either
+    assert kb.stale_reason() is None
+    assert kb.refresh() is False
+    sidecar.rmdir()
     sidecar.write_text('[aliases]\n"too-many-open-file-descriptors" = ["fd limit hit"]\n')
     assert kb.stale_reason() == f"{sidecar} changed since the index was built"
 

@@ -61,8 +61,7 @@ class EarlyParser:
     @classmethod
     def start(cls) -> EarlyParser | None:
         """Fork the worker, or None where forking is not safe or not possible."""
-        threading = sys.modules.get("threading")
-        if not hasattr(os, "fork") or (threading is not None and threading.active_count() > 1):
+        if not _forkable():
             return None
         requests_r, requests_w = os.pipe()
         results_r, results_w = os.pipe()
@@ -145,6 +144,12 @@ class EarlyParser:
             except OSError:
                 pass
             self.pid = 0
+
+
+def _forkable() -> bool:
+    """Whether this process may fork: POSIX, and no thread but this one."""
+    threading = sys.modules.get("threading")
+    return hasattr(os, "fork") and (threading is None or threading.active_count() == 1)
 
 
 def _serve(requests: int, results: int) -> None:

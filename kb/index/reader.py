@@ -180,9 +180,10 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
         if _rst_only(names) != folder["names"]:
             moved.append(folder["path"])
     # A missing aliases file is looked for only if its folder's listing may hold it: at
-    # 1000 sources, 1000 stat calls (~3 ms) a cold query would make for nothing.
+    # 1000 sources, 1000 stat calls (~3 ms) a cold query would make for nothing. Only a
+    # file counts, as for the build (a folder of that name would rebuild every time).
     absent = fingerprint.get("absent", [])
-    changed.extend(p for p in absent if _may_be_listed(p, listed) and os.path.exists(p))
+    changed.extend(p for p in absent if _may_be_listed(p, listed) and os.path.isfile(p))
     return changed + moved
 
 
