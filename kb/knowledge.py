@@ -92,6 +92,7 @@ class KnowledgeBase:
             BuildError, ManifestError: the rebuild failed.
         """
         self._may_rebuild = rebuild
+        seen = _identity(self.path)  # the file about to be judged
         reader, reason = self._load(remote=rebuild)  # --no-rebuild: no request either
         if reason is not None or reader is None:
             if not rebuild:
@@ -99,7 +100,8 @@ class KnowledgeBase:
                     raise IndexFileError(f"{reason}; run `faq-kb build` (or drop --no-rebuild)")
                 self.notify(f"note: {reason}; using it as it is (--no-rebuild)")
             else:
-                reader = self._rebuild(reason or "the index needs a rebuild", fallback=reader)
+                reason = reason or "the index needs a rebuild"
+                reader = self._rebuild(reason, fallback=reader, seen=seen)
         self._use(reader)
         return reader
 
@@ -307,12 +309,19 @@ class KnowledgeBase:
                 self.notify(f"warning: {warning}")
 
     def _rebuild(
-        self, reason: str, fallback: IndexReader | None = None, *, damaged: bool = False
+        self,
+        reason: str,
+        fallback: IndexReader | None = None,
+        *,
+        damaged: bool = False,
+        seen: Identity | None = None,
     ) -> IndexReader:
         """Rebuild the index, unless another process is rebuilding it: then use theirs.
 
         Waits (bounded: ``kb.index.lock.wait_seconds``) for another process's rebuild of this
         folder; if it takes longer, answers from ``fallback`` (the stale index) if any.
+        ``seen``: the index file found stale (``_identity``); if it is still there when
+        the lock is taken, nobody rebuilt it meanwhile.
         """
         from kb.index.early import EarlyParser
         from kb.ingest.sources import resolve_sources
@@ -322,7 +331,7 @@ class KnowledgeBase:
         try:
             # A bad manifest or --source (or an unreachable remote never fetched) fails first.
             sources = resolve_sources(self.spec, self.index_dir, labels=False)
-            return self._locked_rebuild(reason, sources, fallback, damaged, early)
+            return self._locked_rebuild(reason, sources, fallback, damaged, early, seen)
         finally:
             if early is not None:
                 early.close()
@@ -334,6 +343,7 @@ class KnowledgeBase:
         fallback: IndexReader | None,
         damaged: bool,
         early: EarlyParser | None,
+        seen: Identity | None,
     ) -> IndexReader:
         """``_rebuild``'s work once the ``sources`` are resolved: under the build lock."""
         from kb.index.lock import build_lock, wait_seconds
@@ -345,7 +355,8 @@ class KnowledgeBase:
             if state == "timeout" and fallback is not None:
                 self.notify("note: the other rebuild is taking long; using the old index")
                 return fallback
-            if state in ("free", "waited") and not damaged:
+            untouched = state == "free" and seen is not None and _identity(self.path) == seen
+            if state in ("free", "waited") and not damaged and not untouched:
                 reader, still = self._load(remote=False)
                 if reader is not None and still is None:
                     return reader  # another process has just rebuilt it
@@ -392,6 +403,19 @@ class KnowledgeBase:
             return IndexReader(data, self.path)
         os.replace(data, self.path)
         return IndexReader.open(self.path, preload=self.preload)
+
+
+# An index file's identity: a rebuild renames a new file into place, so any rebuild
+# changes it.
+Identity = tuple[int, int, int, int, int]
+
+
+def _identity(path: str) -> Identity | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 # A rebuilt index not yet in use: the path of its finished file beside the index, or its

@@ -442,3 +442,49 @@ def test_the_build_s_int_typecode_is_four_bytes() -> None:
     from kb.index.reader import _INT
 
     assert array.array(_INT).itemsize == 4
+
+
+def test_a_rebuild_another_process_finished_first_is_used_not_repeated(
+    seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between finding the index stale and taking the build lock, another process may
+    rebuild it: the new file is then used as it is. If the file found stale is still in
+    place when the lock is taken, nobody did, and it is rebuilt without a second look."""
+    import contextlib
+    from collections.abc import Iterator
+
+    import kb.index.build
+    import kb.index.lock
+
+    spec = SourceSpec(paths=(str(seed_copy),))
+    KnowledgeBase(spec, tmp_path / "idx").open()
+    seed_copy.write_text(seed_copy.read_text() + "\n\nZebracorns, too.\n")
+    builds: list[str] = []
+    real_build, real_lock = kb.index.build.build_pending, kb.index.lock.build_lock
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        builds.append("built")
+        return real_build(*args, **kwargs)
+
+    other_first = True
+
+    @contextlib.contextmanager
+    def lock(*args: Any, **kwargs: Any) -> Iterator[str]:
+        nonlocal other_first
+        if other_first:  # another process rebuilds while this one resolves its sources
+            other_first = False
+            KnowledgeBase(spec, tmp_path / "idx").open()
+        with real_lock(*args, **kwargs) as state:
+            yield state
+
+    monkeypatch.setattr(kb.index.build, "build_pending", counted)
+    monkeypatch.setattr(kb.index.lock, "build_lock", lock)
+    mine = KnowledgeBase(spec, tmp_path / "idx")
+    mine.open()
+    assert builds == ["built"]  # the other process's rebuild only
+    assert "Zebracorns" in mine.search("zebracorns").hits[0].entry["answer"]
+    seed_copy.write_text(seed_copy.read_text() + "\n\nUnicornfish, also.\n")
+    again = KnowledgeBase(spec, tmp_path / "idx")
+    again.open()
+    assert builds == ["built", "built"]
+    assert "Unicornfish" in again.search("unicornfish").hits[0].entry["answer"]
