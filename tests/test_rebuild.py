@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import kb.index.build
+import kb.index.splice
 from kb.index.build import build
 from kb.index.reader import INDEX_FILE, IndexReader
 from kb.maintain.verify import verify_index
@@ -17,6 +18,14 @@ from kb.spec import SourceSpec
 from tests.conftest import CORPORA, SEED, needs_corpora
 
 URL = "https://example.org/faq/"
+
+
+@pytest.fixture(autouse=True, params=["by runs", "by lookup"])
+def dropped_postings(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every case both ways the splice finds the postings of entries dropped: comparing
+    entry numbers with a few runs of them, and looking each one up (many runs)."""
+    if request.param == "by lookup":
+        monkeypatch.setattr(kb.index.splice, "_FEW_RUNS", 0)
 
 
 def _source(title: str, entries: list[tuple[str, str]]) -> str:
