@@ -277,6 +277,32 @@ def _drop(values: Any, docs: Any, kept: Any, moves: Any, dropped: list[tuple[int
     return np.flatnonzero(lost)
 
 
+def _move(values: Any, docs: Any, moves: Any) -> None:
+    """Add ``moves[doc]`` to each posting of ``values`` (its entry number ``doc``), in place.
+
+    ``moves`` only grows (entries keep their order), by steps where fresh entries come in
+    between: for a few steps, one comparison of the packed entry numbers and one addition
+    each, with no index array as long as the postings.
+    """
+    import numpy as np
+
+    steps = np.flatnonzero(np.diff(moves)) + 1
+    if len(steps) > _FEW_RUNS or (len(moves) and int(moves[0]) < 0):
+        values += moves.astype(values.dtype)[docs.astype(np.intp)]  # modulo 2**k: exact
+        return
+    kind = values.dtype.type
+    if int(moves[0]):
+        values += kind(int(moves[0]))
+    above = np.empty(len(values), dtype=bool)
+    for at in steps.tolist():
+        step = int(moves[at]) - int(moves[at - 1])
+        np.greater_equal(docs, at, out=above)
+        if step > 0:
+            np.add(values, kind(step), out=values, where=above)
+        else:
+            np.subtract(values, kind(-step), out=values, where=above)
+
+
 def read_ahead(old: IndexReader, buf: Any, kept: list[tuple[int, int]]) -> OldPostings:
     """The old postings of the entries in the ``kept`` spans (old entry numbers), read as
     ``splice_index`` would read them: its first step, taken while the changed sources
@@ -367,7 +393,7 @@ class OldPostings:
             terms, counts, values, large = found
             if shifted:
                 if moves.any():
-                    values += moves.astype(values.dtype)[(values & mask).astype(np.intp)]
+                    _move(values, values & values.dtype.type(mask), moves)
                 continue
             tfs = (values >> self.bits).astype(np.int64)
             tfs[large[:, 0]] = large[:, 1]
