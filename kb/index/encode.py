@@ -101,7 +101,7 @@ def pack_postings(values: Any, width: int) -> bytes:
     import numpy as np
 
     if width in (1, 2, 4, 8):
-        return bytes(values.astype(f"<u{width}").tobytes())
+        return bytes(values.astype(f"<u{width}", copy=False).tobytes())  # one copy, not two
     if width == 3:  # up to 2**17 entries: two fields of a record, not a copy byte by byte
         laid = np.empty(len(values), dtype=[("low", "<u2"), ("high", "u1")])
         laid["low"] = values & 0xFFFF
