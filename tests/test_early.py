@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,24 +100,25 @@ def test_the_rebuilt_index_is_a_fresh_builds_byte_for_byte(
     assert rebuilt == fresh
 
 
-def test_a_worker_that_dies_at_once_leaves_the_parse_to_the_build(
-    folder: Path, tmp_path: Path, parsed_by: Path, monkeypatch: pytest.MonkeyPatch
+def _dies_at_once(requests: int, results: int) -> None:
+    os._exit(3)
+
+
+def _sends_half_a_result(requests: int, results: int) -> None:
+    os.read(requests, 1 << 16)
+    os.write(results, (1000).to_bytes(8, "little") + b"\x80\x05 not all of it")
+    os._exit(0)
+
+
+@pytest.mark.parametrize("worker", [_dies_at_once, _sends_half_a_result])
+def test_a_failing_worker_leaves_the_parse_to_the_build(
+    folder: Path,
+    tmp_path: Path,
+    parsed_by: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    worker: Callable[[int, int], None],
 ) -> None:
-    monkeypatch.setattr(kb.index.early, "_serve", lambda requests, results: os._exit(3))
-    rebuilt, fresh = _rebuild_after_edit(folder, tmp_path, parsed_by)
-    assert rebuilt == fresh
-    assert ("two", os.getpid()) in _parses(parsed_by)
-
-
-def test_a_worker_that_sends_half_a_result_leaves_the_parse_to_the_build(
-    folder: Path, tmp_path: Path, parsed_by: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def half(requests: int, results: int) -> None:
-        os.read(requests, 1 << 16)
-        os.write(results, (1000).to_bytes(8, "little") + b"\x80\x05 not all of it")
-        os._exit(0)
-
-    monkeypatch.setattr(kb.index.early, "_serve", half)
+    monkeypatch.setattr(kb.index.early, "_serve", worker)
     rebuilt, fresh = _rebuild_after_edit(folder, tmp_path, parsed_by)
     assert rebuilt == fresh
     assert ("two", os.getpid()) in _parses(parsed_by)
