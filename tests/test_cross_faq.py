@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kb.search import hybrid
+from kb.search.features import COLUMNS
 from tests.conftest import cross_faq_script, needs_corpora
 
 
@@ -17,7 +18,11 @@ def _record(project: str, rng: random.Random, *, answerable: bool = True) -> dic
     rows = []
     for n in range(10):
         lexical = 1.0 - n / 10
-        rows.append([lexical * 0.8, lexical, 0.2, 0.2 + rng.random() * 0.2, 0.3, 0.0, 0.0])
+        central = [rng.random(), rng.random()]  # how generic: noise here
+        rows.append(
+            [lexical * 0.8, lexical, 0.2, 0.2 + rng.random() * 0.2, 0.3, 0.0, 0.0, *central]
+        )
+    assert all(len(row) == len(COLUMNS) for row in rows)
     right = [False] * 10
     if answerable:
         k = rng.randrange(2, 10)

@@ -52,25 +52,35 @@ def test_hybrid_ranking_lets_either_signal_put_the_right_entry_first() -> None:
     from kb.search import hybrid
 
     model = hybrid.SEMANTIC_MODEL
-    # coverage, lexical, title, similarity, answer similarity, and how far they stand out
-    lexical_only = [0.9, 1.0, 0.8, 0.2, 0.2, 0.0, 0.0]
-    meaning_only = [0.0, 0.0, 0.0, 0.8, 0.85, 3.0, 3.0]
-    weak = [0.2, 0.3, 0.1, 0.1, 0.1, -0.5, -0.5]
+    # coverage, lexical, title, similarity, answer similarity, how far they stand out,
+    # and how central the entry is in its FAQ (wordings, answer)
+    lexical_only = [0.9, 1.0, 0.8, 0.2, 0.2, 0.0, 0.0, 0.5, 0.5]
+    meaning_only = [0.0, 0.0, 0.0, 0.8, 0.85, 3.0, 3.0, 0.5, 0.5]
+    weak = [0.2, 0.3, 0.1, 0.1, 0.1, -0.5, -0.5, 0.5, 0.5]
     order, shares = model.order([weak, lexical_only])
     assert order[0] == 1 and abs(sum(shares) - 1) < 1e-9
     order, _ = model.order([weak, meaning_only])
     assert order[0] == 1  # shares no word with the question, still first
-    assert hybrid.expand([weak, lexical_only])[1][7:] == [1.0, 1.0]
+    assert hybrid.expand([weak, lexical_only])[1][9:] == [1.0, 1.0]
+    # Of two entries alike, the one nearer the middle of the FAQ (a generic one) loses.
+    generic, specific = [*meaning_only[:7], 0.9, 0.9], [*meaning_only[:7], 0.3, 0.3]
+    assert model.order([generic, specific])[0][0] == 1
 
 
 def test_bands_and_shown_alternatives_follow_the_confidence() -> None:
     from kb.search import hybrid
 
     model = hybrid.SEMANTIC_MODEL
-    sure = [[0.95, 1.0, 1.0, 0.9, 0.8, 4.0, 4.0], [0.1, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0]]
+    sure = [
+        [0.95, 1.0, 1.0, 0.9, 0.8, 4.0, 4.0, 0.5, 0.5],
+        [0.1, 0.1, 0.0, 0.1, 0.1, 0.0, 0.0, 0.5, 0.5],
+    ]
     order, shares = model.order(sure)
     assert model.band(model.sureness(sure, order, shares)) == "answer"
-    nothing = [[0.0, 0.0, 0.0, 0.05, 0.05, 0.1, 0.1], [0.0, 0.0, 0.0, 0.04, 0.04, 0.0, 0.0]]
+    nothing = [
+        [0.0, 0.0, 0.0, 0.05, 0.05, 0.1, 0.1, 0.5, 0.5],
+        [0.0, 0.0, 0.0, 0.04, 0.04, 0.0, 0.0, 0.5, 0.5],
+    ]
     order, shares = model.order(nothing)
     assert model.band(model.sureness(nothing, order, shares)) != "answer"
     # Alternatives holding a tiny share of the choice are noise, not shown.
@@ -275,3 +285,28 @@ SEMANTIC_FLOORS = {
     "plain": {"recall_at_1": 0.78, "shown_list": 0.84, "precision": 0.85, "declined": 0.95},
     "aliases": {"recall_at_1": 0.80, "shown_list": 0.88, "precision": 0.88, "declined": 0.95},
 }
+
+
+def test_centrality_is_each_entrys_cosine_to_the_middle_of_its_faq() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    entries, owners = 40, []
+    for entry in range(entries):
+        owners += [2 * entry] * int(rng.integers(1, 4)) + [2 * entry + 1] * int(rng.integers(1, 5))
+    vectors = rng.normal(size=(len(owners), 16)).astype(np.float32)
+    vectors[np.array(owners) == 1] = vectors.mean(axis=0)  # entry 0's answer: generic
+    found = semantic.EntryVectors(np.array(owners, dtype=np.intp), None, vectors, entries)
+    wording, answer = found.centrality()
+    for kind, got in ((semantic.WORDING, wording), (semantic.ANSWER, answer)):
+        means = np.array(
+            [vectors[np.array(owners) == 2 * e + kind].mean(axis=0) for e in range(entries)]
+        )
+        means /= np.linalg.norm(means, axis=1)[:, None]
+        middle = means.mean(axis=0) / np.linalg.norm(means.mean(axis=0))
+        assert np.allclose(got, means @ middle, atol=1e-6)
+    assert int(np.argmax(answer)) == 0
+    # In blocks, and whatever the rows' order: the same.
+    shuffled = rng.permutation(len(owners))
+    again = semantic._centrality(np.array(owners)[shuffled], vectors[shuffled], entries, block=3)
+    assert np.allclose(again[0], wording, atol=1e-6) and np.allclose(again[1], answer, atol=1e-6)

@@ -3,7 +3,8 @@
 One row of evidence per candidate entry: how much of the question it holds (lexical
 coverage), its BM25 score relative to the best, how much of its own question the user
 asked (title coverage), and, with semantic ranking, how close in meaning the question is
-to the entry's wordings and to its answer. ``kb.search.hybrid`` turns rows into a ranking and a
+to the entry's wordings and to its answer, and how generic the entry is in its FAQ.
+``kb.search.hybrid`` turns rows into a ranking and a
 band; ``eval/cross_faq.py`` collects the same rows to fit both.
 """
 
@@ -31,6 +32,8 @@ COLUMNS = (
     "answer_similarity",
     "similarity_z",
     "answer_similarity_z",
+    "centrality",
+    "answer_centrality",
 )
 
 
@@ -38,8 +41,10 @@ class Candidate:
     """One candidate entry and its evidence."""
 
     __slots__ = (
+        "answer_centrality",
         "answer_similarity",
         "answer_similarity_z",
+        "centrality",
         "coverage",
         "lexical",
         "number",
@@ -59,6 +64,10 @@ class Candidate:
         # deviations): a closeness that holds whichever FAQ and model scale it is.
         self.similarity_z = 0.0
         self.answer_similarity_z = 0.0
+        # How close its wordings and its answer are to the middle of the FAQ's: a generic
+        # entry (e.g. how to get help) is near many questions it does not answer.
+        self.centrality = 0.0
+        self.answer_centrality = 0.0
 
     def row(self) -> tuple[float, ...]:
         """The evidence in ``COLUMNS`` order."""
@@ -70,6 +79,8 @@ class Candidate:
             self.answer_similarity,
             self.similarity_z,
             self.answer_similarity_z,
+            self.centrality,
+            self.answer_centrality,
         )
 
 
@@ -77,13 +88,14 @@ def candidates(
     index: IndexReader,
     scored: Scored,
     tokens: list[str],
-    sims: tuple[Any, Any] | None = None,
+    sims: tuple[Any, Any, Any, Any] | None = None,
     *,
     lexical: int = LEXICAL_CANDIDATES,
     semantic: int = SEMANTIC_CANDIDATES,
     titles: int | None = None,
 ) -> list[Candidate]:
-    """BM25's ``lexical`` best and (with ``sims``) the ``semantic`` closest, with evidence.
+    """BM25's ``lexical`` best and (with ``sims``, ``SemanticRanker.similarities``) the
+    ``semantic`` closest, with evidence.
 
     Title coverage reads and tokenizes the entry's wordings: ``titles`` limits it to the
     first candidates (the lexical ranking only reads its best one's), None to all.
@@ -93,7 +105,7 @@ def candidates(
     if sims is not None:
         import numpy as np
 
-        wording, answer = sims
+        wording, answer = sims[0], sims[1]
         closest = np.argsort(-np.maximum(wording, answer), kind="stable")[:semantic]
         numbers += [int(n) for n in closest if int(n) not in numbers]
         spread = tuple((float(s.mean()), float(s.std()) or 1.0) for s in (wording, answer))
@@ -111,5 +123,7 @@ def candidates(
             c.answer_similarity = float(sims[1][number])
             c.similarity_z = (c.similarity - spread[0][0]) / spread[0][1]
             c.answer_similarity_z = (c.answer_similarity - spread[1][0]) / spread[1][1]
+            c.centrality = float(sims[2][number])
+            c.answer_centrality = float(sims[3][number])
         found.append(c)
     return found

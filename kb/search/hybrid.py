@@ -40,9 +40,9 @@ NONE_RIGHT_SHARE = 0.03  # share of right best answers given up to say "none"
 # Columns of an expanded row (``expand``): kb.search.features.COLUMNS, then each candidate's
 # reciprocal rank in BM25's order and in the order of closeness in meaning.
 LEXICAL_COLUMNS = (0, 1, 2)  # coverage, lexical, title
-# … similarities, how far they stand out, and the two ranks
-SEMANTIC_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 7, 8)
-_BASE = 7  # columns of kb.search.features.COLUMNS; expand() adds two
+# … similarities, how far they stand out, how central the entry is, and the two ranks
+SEMANTIC_COLUMNS = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+_BASE = 9  # columns of kb.search.features.COLUMNS; expand() adds two
 
 
 def expand(rows: Sequence[Sequence[float]]) -> list[list[float]]:
@@ -444,32 +444,44 @@ LEXICAL_MODEL = Model.from_json(
     {
         "columns": [0, 1, 2],
         "rank": [0.0, 6.3694, 0.0],
-        "confidence": [-1.9874, -0.924, 1.7721, 4.5392, 0.0, 0.7596, 0.0],
-        "answer_at": 0.943,
-        "none_below": 0.2445,
+        "confidence": [-1.9949, -0.8252, 1.7423, 4.4785, 0.0, 0.722, 0.0],
+        "answer_at": 0.9403,
+        "none_below": 0.247,
     }
 )
 SEMANTIC_MODEL = Model.from_json(
     {
-        "columns": [0, 1, 2, 3, 4, 5, 6, 7, 8],
-        "rank": [2.9167, 1.1828, 0.4033, -0.7048, 1.1309, 0.2451, 0.7862, 0.9368, 1.0594],
-        "confidence": [
-            -5.1985,
-            4.1567,
-            -1.2454,
-            4.4788,
-            1.0523,
-            -0.3066,
-            -0.1392,
-            -0.0323,
-            2.5811,
-            -0.0576,
-            0.0578,
-            0.6702,
-            -0.323,
-            -2.4789,
+        "columns": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+        "rank": [
+            2.9781,
+            1.1399,
+            0.5104,
+            -0.4533,
+            1.2125,
+            0.2116,
+            0.7953,
+            -1.024,
+            -1.8648,
+            0.8765,
+            1.0174,
         ],
-        "answer_at": 0.9109,
-        "none_below": 0.2493,
+        "confidence": [
+            -4.4963,
+            4.0426,
+            -1.6034,
+            4.8103,
+            0.1937,
+            -0.3312,
+            0.0638,
+            -0.0281,
+            3.4498,
+            -0.0262,
+            0.0409,
+            0.3449,
+            -0.1322,
+            -3.1478,
+        ],
+        "answer_at": 0.9077,
+        "none_below": 0.2705,
     }
 )

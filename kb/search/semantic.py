@@ -121,16 +121,57 @@ class EntryVectors:
         self.digests = digests
         self.vectors = vectors
         self.entries = entries
+        self._central: tuple[Any, Any] | None = None
 
-    def similarities(self, query: Any) -> tuple[Any, Any]:
+    def similarities(self, query: Any) -> tuple[Any, Any, Any, Any]:
         """Every entry's similarity to the normalised ``query``: the best over its wordings,
-        and that of its question with its answer."""
+        and that of its question with its answer; then how central its wordings and its
+        answer are in the FAQ (``centrality``)."""
         import numpy as np
 
         both = np.full(2 * self.entries, -1.0, dtype=np.float64)
         if len(self.owners):
             np.maximum.at(both, self.owners, self.vectors @ query.astype(np.float32))
-        return both[WORDING::2], both[ANSWER::2]
+        return (both[WORDING::2], both[ANSWER::2], *self.centrality())
+
+    def centrality(self) -> tuple[Any, Any]:
+        """How generic each entry is within its FAQ: the cosine of its wordings' mean
+        vector, and of its answer's, to the mean of all entries' (e.g. a "Get help"
+        entry is near the middle, and close to many a bug report's title). Learnt from
+        nothing but the FAQ itself; computed once, a block of entries at a time."""
+        if self._central is None:
+            self._central = _centrality(self.owners, self.vectors, self.entries)
+        return self._central
+
+
+def _centrality(owners: Any, vectors: Any, entries: int, block: int = 8192) -> tuple[Any, Any]:
+    import numpy as np
+
+    order = np.argsort(owners, kind="stable")
+    owners = owners[order]
+    starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]]) if len(owners) else owners
+    kinds = owners[starts] % 2
+
+    def means(first: int) -> Any:
+        """The normalised mean vectors of owner groups ``first`` to ``first + block``."""
+        stop = min(first + block, len(starts))
+        low = int(starts[first])
+        high = int(starts[stop]) if stop < len(starts) else len(owners)
+        rows = vectors[order[low:high]]
+        sums = np.add.reduceat(rows, starts[first:stop] - low, axis=0).astype(np.float64)
+        return sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]
+
+    middle = np.zeros((2, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float64)
+    for first in range(0, len(starts), block):
+        chunk = means(first)
+        np.add.at(middle, kinds[first : first + block], chunk)
+    middle /= np.maximum(np.linalg.norm(middle, axis=1), 1e-12)[:, None]
+    central = np.zeros(2 * entries, dtype=np.float64)
+    for first in range(0, len(starts), block):
+        chunk = means(first)
+        groups = owners[starts[first : first + block]]
+        central[groups] = np.einsum("ij,ij->i", chunk, middle[groups % 2])
+    return central[WORDING::2], central[ANSWER::2]
 
 
 def text_digest(text: str) -> int:
@@ -309,9 +350,10 @@ class SemanticRanker:
             model.optimize()
         return cls(load_vectors(index, model, model_id(), notify), model)
 
-    def similarities(self, question: str) -> tuple[Any, Any]:
+    def similarities(self, question: str) -> tuple[Any, Any, Any, Any]:
         """Every entry's similarity to ``question`` by entry number (numpy arrays): the best
-        over its wordings, and the best over its answer's passages."""
+        over its wordings, and the best over its answer's passages; then each entry's
+        centrality (``EntryVectors.centrality``)."""
         from kb.analysis.normalize import normalize_question
 
         asked = normalize_question(question[:16000])[:4000] or question[:4000]
