@@ -1008,6 +1008,11 @@ def report(
         "included: the largest sum of their RSS seen at one time (sampled every 10 ms; "
         "the largest of the runs), and in brackets the upper bound, every process's own "
         "peak added up. "
+        "faq-kb's rebuild is two processes: a worker forked as it starts gets the parser "
+        "ready (docutils, pydantic) and parses the edited source, while the command "
+        "resolves the sources, checks the old index and reads its postings; then the old "
+        "index is spliced (`kb/index/early.py`, `kb/index/splice.py`). Both are in the "
+        "tree's RSS. "
         "tantivy: a fresh process deleting the document by id, adding it with the edit, "
         "committing and waiting for merges; in brackets the update itself.",
         "",
