@@ -92,14 +92,35 @@ def test_stored_scores_equal_rank_bm25_on_real_corpora(
 
 
 @needs_corpora
+@pytest.mark.parametrize(
+    ("all_candidates", "sample", "first_batch"),
+    [
+        (None, None, None),  # as shipped
+        (0, 1, 4),  # candidates found by a floor, from lists of any length
+        (0, 8, 4),
+        (0, 10_000, 2),  # no list that long: the longest one
+        (0, 1, 1_000),  # fewer candidates than a batch: every one scanned
+    ],
+)
 def test_numpy_path_gives_the_same_scores_and_order(
-    make_kb: Callable[..., KnowledgeBase], monkeypatch: pytest.MonkeyPatch
+    make_kb: Callable[..., KnowledgeBase],
+    monkeypatch: pytest.MonkeyPatch,
+    all_candidates: int | None,
+    sample: int | None,
+    first_batch: int | None,
 ) -> None:
     import kb.search.query
 
     assert CORPORA is not None
     kb_ = make_kb(str(CORPORA / "cpython"))
     in_memory = IndexReader(Path(kb_.path).read_bytes(), kb_.path)
+    for name, value in [
+        ("_ALL_CANDIDATES", all_candidates),
+        ("_SAMPLE", sample),
+        ("_FIRST_BATCH", first_batch),
+    ]:
+        if value is not None:
+            monkeypatch.setattr(kb.search.query, name, value)
     for question in QUESTIONS:
         tokens = tokenize(question)
         plain = score_all(kb_.reader, tokens)
