@@ -237,7 +237,14 @@ def kb_main(argv: Sequence[str] | None = None) -> int:
 
 def main() -> None:
     """Entry point of ``faq-search``."""
-    sys.exit(search_main())
+    code = search_main()
+    # The interpreter's last garbage collection, at exit, walks every object of the
+    # process: ~2 ms of a cold query (a tenth), to free memory the exit frees anyway.
+    # Frozen objects are left out of it; the exit still flushes and closes as before.
+    import gc
+
+    gc.freeze()
+    sys.exit(code)
 
 
 def kb_entry() -> None:
