@@ -140,6 +140,30 @@ def test_numpy_path_gives_the_same_scores_and_order(
                 assert other.coverage(doc) == plain.coverage(doc)
 
 
+@pytest.mark.parametrize("kept_depth", [0, 3, 64])
+def test_every_term_is_found_whatever_probes_are_kept(
+    seed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, kept_depth: int
+) -> None:
+    """The vocabulary keeps the terms of its binary search's first levels: every term, and
+    only terms, are found, in any order of lookups, with none, some or all kept."""
+    import kb.index.reader
+
+    monkeypatch.setattr(kb.index.reader, "_PROBES_KEPT_DEPTH", kept_depth)
+    fresh = IndexReader.open(seed_kb.path)
+    terms = list(fresh.terms)
+    assert terms == sorted(terms, key=str.encode) and terms
+    expected = {term: fresh.terms.info(n) for n, term in enumerate(terms)}
+    reader = IndexReader.open(seed_kb.path)
+    for term in [*reversed(terms), *terms]:
+        assert reader.terms.get(term) == expected[term]
+    for missing in ("", "\x00", "zzzzzz", terms[0] + "\x00", terms[-1] + "z", "a" + terms[-1]):
+        if missing not in expected:
+            assert reader.terms.get(missing) is None
+    kept = reader.terms._probes
+    assert len(kept) <= 2**kept_depth - 1
+    assert all(reader.terms.term(n).encode() == probe for n, probe in kept.items())
+
+
 def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBase) -> None:
     manifest = tmp_path / "sources.toml"
     manifest.write_text(

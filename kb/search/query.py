@@ -578,7 +578,8 @@ def title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str])
 
 
 def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str, float]]:
-    """Term weights of the entry's title and of each alias (kept by a preloaded index)."""
+    """Term weights of the entry's title and of each alias (kept by a preloaded index; by
+    a memory-mapped one for a few entries, so that a question reads its best one's once)."""
     key = ("wording", entry["id"])
     cached: list[dict[str, float]] | None = index.cache.get(key)
     if cached is None:
@@ -586,9 +587,13 @@ def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str
             {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
             for wording in [entry["title"], *entry.get("aliases", ())]
         ]
-        if index.preloaded:
+        if index.preloaded or len(index.cache) < _WORDINGS_KEPT:
             index.cache[key] = cached
     return cached
+
+
+# Entries whose wording weights a memory-mapped index keeps (it keeps nothing else there).
+_WORDINGS_KEPT = 64
 
 
 def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
