@@ -140,15 +140,18 @@ def test_numpy_path_gives_the_same_scores_and_order(
                 assert other.coverage(doc) == plain.coverage(doc)
 
 
+@pytest.mark.parametrize("small", [0, 1 << 16])
 @pytest.mark.parametrize("kept_depth", [0, 3, 64])
 def test_every_term_is_found_whatever_probes_are_kept(
-    seed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, kept_depth: int
+    seed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, kept_depth: int, small: int
 ) -> None:
-    """The vocabulary keeps the terms of its binary search's first levels: every term, and
-    only terms, are found, in any order of lookups, with none, some or all kept."""
+    """The vocabulary keeps the terms of its binary search's first levels, and reads a
+    small one whole: every term, and only terms, are found, in any order of lookups, with
+    none, some or all kept, read whole or probe by probe."""
     import kb.index.reader
 
     monkeypatch.setattr(kb.index.reader, "_PROBES_KEPT_DEPTH", kept_depth)
+    monkeypatch.setattr(kb.index.reader, "_SMALL_SECTION", small)
     fresh = IndexReader.open(seed_kb.path)
     terms = list(fresh.terms)
     assert terms == sorted(terms, key=str.encode) and terms
@@ -161,6 +164,7 @@ def test_every_term_is_found_whatever_probes_are_kept(
             assert reader.terms.get(missing) is None
     kept = reader.terms._probes
     assert len(kept) <= 2**kept_depth - 1
+    assert (reader.terms._small is not None) == bool(small)
     assert all(reader.terms.term(n).encode() == probe for n, probe in kept.items())
 
 

@@ -240,6 +240,10 @@ class Vocabulary:
         # The terms at the first levels of the binary search, which every lookup reads.
         self._probes: dict[int, bytes] = {}
         self.size = int(reader.header["term_count"])
+        # A small vocabulary (each section one checksummed chunk: checking a part of one
+        # checks it all) is read whole on the first lookup: then a probe is one slice.
+        self._small: tuple[memoryview, bytes, memoryview, memoryview, memoryview] | None = None
+        self._is_small: bool | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -274,7 +278,30 @@ class Vocabulary:
         """The term at this place in sorted order."""
         return bytes(self._bytes(number)).decode()
 
+    def _whole(self) -> tuple[memoryview, bytes, memoryview, memoryview, memoryview] | None:
+        """The vocabulary's sections whole if each is one checksummed chunk, else None."""
+        if self._is_small is None:
+            reader = self._reader
+            size = reader.section_size
+            self._is_small = all(size(name) <= _SMALL_SECTION for name in _VOCABULARY_SECTIONS)
+            if self._is_small:
+                self._small = (
+                    reader.whole("term_ends"),
+                    reader.span("terms", 0, size("terms")),
+                    reader.whole("term_df"),
+                    reader.whole("term_spans"),
+                    reader.whole("spans"),
+                )
+        return self._small
+
     def _bytes(self, number: int) -> bytes:
+        small = self._whole()
+        if small is not None:
+            ends, terms = small[0], small[1]
+            start = ends[number - 1] if number else 0
+            if not start <= ends[number] <= len(terms):
+                raise DamagedIndex(f"{self._reader.path}: the index is damaged (terms bounds)")
+            return terms[start : ends[number]]
         reader = self._reader
         if number:
             start, end = reader.ints("term_ends", number - 1, number + 1)
@@ -306,9 +333,17 @@ class Vocabulary:
         """The ``TermInfo`` of the term at this place in sorted order."""
         reader = self._reader
         n_docs1 = len(reader) + 1
-        df = reader.ints("term_df", number, number + 1)[0]
-        first, stop = reader.ints("term_spans", number, number + 2)
-        spans = reader.ints("spans", 3 * first, 3 * stop)
+        small = self._whole()
+        if small is not None:
+            _, _, dfs, term_spans, all_spans = small
+            df, first, stop = dfs[number], term_spans[number], term_spans[number + 1]
+            if not first <= stop <= len(all_spans) // 3:
+                raise DamagedIndex(f"{reader.path}: the index is damaged (spans bounds)")
+            spans = all_spans[3 * first : 3 * stop]
+        else:
+            df = reader.ints("term_df", number, number + 1)[0]
+            first, stop = reader.ints("term_spans", number, number + 2)
+            spans = reader.ints("spans", 3 * first, 3 * stop)
         info: TermInfo = [math.log(n_docs1 / df)]
         for at in range(0, len(spans), 3):
             field, count, posting = spans[at], spans[at + 1], spans[at + 2]
@@ -317,6 +352,8 @@ class Vocabulary:
         return info
 
 
+_VOCABULARY_SECTIONS = ("terms", "term_ends", "term_df", "term_spans", "spans")
+_SMALL_SECTION = CHECK_CHUNK  # bytes: a vocabulary whose sections are no larger is read whole
 # Term lookups a reader keeps (the bot's process asks many questions of one index).
 _LOOKUPS_KEPT = 200_000
 # The levels of the vocabulary's binary search whose terms a reader keeps (at most 2047):
