@@ -497,7 +497,8 @@ def test_small_talk_gets_a_short_reply_not_a_search(
 def test_faq_search_entry_freezes_the_heap_then_exits_with_the_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The last collection at exit would walk every object: faq-search freezes them first."""
+    """No collection walks what the imports made, nor everything at exit: faq-search
+    freezes the heap after its imports and again before it exits."""
     import gc
 
     import kb.cli.main
@@ -505,7 +506,10 @@ def test_faq_search_entry_freezes_the_heap_then_exits_with_the_code(
     calls: list[str] = []
     monkeypatch.setattr(kb.cli.main, "search_main", lambda: calls.append("search") or 1)
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "enable", lambda: calls.append("enable"))
     with pytest.raises(SystemExit) as exited:
         kb.cli.main.main()
     assert exited.value.code == 1
-    assert calls == ["search", "freeze"]
+    # The imports' objects frozen, collection on (the launcher imports with it off), the
+    # query, then everything frozen for the exit.
+    assert calls == ["freeze", "enable", "search", "freeze"]
