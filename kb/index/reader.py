@@ -231,7 +231,9 @@ class Vocabulary:
     """The sorted term table of an index, looked up by binary search where it lies.
 
     Nothing of it is parsed on open: a lookup reads ~log2(terms) entries of the table
-    (checksummed chunk by chunk as they are first read) and keeps its answer.
+    (checksummed chunk by chunk as they are first read) and keeps its answer, and the
+    entries of the search's first levels. A small table (each section one chunk) is read
+    whole on the first lookup.
     """
 
     def __init__(self, reader: IndexReader) -> None:

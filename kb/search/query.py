@@ -99,6 +99,8 @@ _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips ma
 # A preloaded index finds a question's candidates as the union of its postings lists'
 # entries when they hold this many postings or fewer, else by a scan of every score.
 _ALL_CANDIDATES = 2048
+# Else its first candidates are those scoring at least the ``_FIRST_BATCH``-th best entry
+# of its shortest list of at least this many entries (see ``_ArrayScored._likely_best``).
 _SAMPLE = 256
 # A memory-mapped index finds a question's best entries by pruning (``kb.search.topk``)
 # once it names this many postings; below, adding them all up costs less (measured at
