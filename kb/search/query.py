@@ -8,7 +8,7 @@ from kb.index.reader import IndexReader
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
     from typing import Any
 
     from kb.search.semantic import SemanticRanker
@@ -132,20 +132,20 @@ class Scored:
 
 
 class _ListScored(Scored):
-    """Scores added up in Python lists, one slot per entry (no numpy: a cold process)."""
+    """Scores added up in Python dicts of the entries found (no numpy: a cold process)."""
 
     def __init__(
-        self, base: float, total: float, extra: list[float], covered: list[float], found: set[int]
+        self, base: float, total: float, extra: dict[int, float], covered: dict[int, float]
     ) -> None:
         super().__init__(base, total)
-        self.extra, self.covered, self.found = extra, covered, found
+        self.extra, self.covered = extra, covered
 
     def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         extra = self.extra
-        pool = self.found
+        pool: Collection[int] = extra.keys()  # every entry holding a term of the question
         if min_coverage:
             pool = {d for d in pool if self.coverage(d) >= min_coverage}
-        first: list[int] | set[int] = pool
+        first: Collection[int] = pool
         if len(pool) > _FIRST_BATCH:
             import heapq  # only here: a question matching few entries never imports it
 
@@ -159,10 +159,10 @@ class _ListScored(Scored):
             yield from sorted((d for d in pool if d not in taken), key=lambda d: (-extra[d], d))
 
     def score(self, doc: int) -> float:
-        return self.base + self.extra[doc]
+        return self.base + self.extra.get(doc, 0.0)
 
     def coverage(self, doc: int) -> float:
-        return self.covered[doc] / self.total if self.total else 0.0
+        return self.covered.get(doc, 0.0) / self.total if self.total else 0.0
 
 
 class _ArrayScored(Scored):
@@ -373,28 +373,29 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
 def _score_lists(
     index: IndexReader, base: float, total: float, plan: list[tuple[str, float, list[_Span]]]
 ) -> _ListScored:
-    """Every posting's contribution added up in Python lists."""
-    n = len(index)
-    extra = [0.0] * n
-    covered = [0.0] * n
-    found: set[int] = set()
+    """Every posting's contribution added up in dicts of the entries found (not lists of
+    a slot per entry: at 100k entries, two such lists cost ~2 ms to make and free, more
+    than a question naming a few hundred postings costs in all)."""
+    extra: dict[int, float] = {}
+    covered: dict[int, float] = {}
     for _term, weight, spans in plan:
         read = []
         for w, share, field_no, idf, first, count in spans:
             docs, extras = index.postings(field_no, idf, first, count, w)
-            # The same additions in the same order as numpy's bincount: term by term,
-            # field by field (``w * x``: the same product).
+            # The same additions in the same order as numpy's bincount, from 0.0: term by
+            # term, field by field (``w * x``: the same product).
+            add = extra.get
             for doc, x in zip(docs, extras, strict=True):
-                extra[doc] += x
-            found.update(docs)
+                extra[doc] = add(doc, 0.0) + x
             read.append((share, docs))
         # Each entry's best share among the term's fields: the largest written last.
         seen: dict[int, float] = {}
         for share, docs in sorted(read, key=lambda item: item[0]):
             seen.update(dict.fromkeys(docs, share))
+        add = covered.get
         for doc, share in seen.items():
-            covered[doc] += weight * share
-    return _ListScored(base, total, extra, covered, found)
+            covered[doc] = add(doc, 0.0) + weight * share
+    return _ListScored(base, total, extra, covered)
 
 
 def _score_numpy(
