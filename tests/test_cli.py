@@ -446,7 +446,7 @@ def test_the_query_path_stays_light(tmp_path: Path) -> None:
         "         'torch', 'sentence_transformers', 'kb.search.semantic', 'onnxruntime',\n"
         "         'tokenizers', 'kb.search.embedding', 'typing', 'hashlib', 'threading',\n"
         "         'argparse', 'gettext', 'locale', 'kb.cli.progress',\n"
-        "         'textwrap'}\n"
+        "         'textwrap', 'kb.ingest'}\n"
         "loaded = {m.split('.')[0] for m in sys.modules} | set(sys.modules)\n"
         "print(sorted(heavy & loaded), file=sys.stderr)\n"
     )
@@ -492,3 +492,24 @@ def test_small_talk_gets_a_short_reply_not_a_search(
     # A greeting in front of a question is still the question.
     assert search_main(["--index", index_dir, "hi, too many open files"]) == 0
     assert "#too-many-open-file-descriptors" in capsys.readouterr().out
+
+
+def test_faq_search_entry_freezes_the_heap_then_exits_with_the_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No collection walks what the imports made, nor everything at exit: faq-search
+    freezes the heap after its imports and again before it exits."""
+    import gc
+
+    import kb.cli.main
+
+    calls: list[str] = []
+    monkeypatch.setattr(kb.cli.main, "search_main", lambda: calls.append("search") or 1)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "enable", lambda: calls.append("enable"))
+    with pytest.raises(SystemExit) as exited:
+        kb.cli.main.main()
+    assert exited.value.code == 1
+    # The imports' objects frozen, collection on (the launcher imports with it off), the
+    # query, then everything frozen for the exit.
+    assert calls == ["freeze", "enable", "search", "freeze"]

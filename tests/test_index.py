@@ -93,14 +93,35 @@ def test_stored_scores_equal_rank_bm25_on_real_corpora(
 
 
 @needs_corpora
+@pytest.mark.parametrize(
+    ("all_candidates", "sample", "first_batch"),
+    [
+        (None, None, None),  # as shipped
+        (0, 1, 4),  # candidates found by a floor, from lists of any length
+        (0, 8, 4),
+        (0, 10_000, 2),  # no list that long: the longest one
+        (0, 1, 1_000),  # fewer candidates than a batch: every one scanned
+    ],
+)
 def test_numpy_path_gives_the_same_scores_and_order(
-    make_kb: Callable[..., KnowledgeBase], monkeypatch: pytest.MonkeyPatch
+    make_kb: Callable[..., KnowledgeBase],
+    monkeypatch: pytest.MonkeyPatch,
+    all_candidates: int | None,
+    sample: int | None,
+    first_batch: int | None,
 ) -> None:
     import kb.search.query
 
     assert CORPORA is not None
     kb_ = make_kb(str(CORPORA / "cpython"))
     in_memory = IndexReader(Path(kb_.path).read_bytes(), kb_.path)
+    for name, value in [
+        ("_ALL_CANDIDATES", all_candidates),
+        ("_SAMPLE", sample),
+        ("_FIRST_BATCH", first_batch),
+    ]:
+        if value is not None:
+            monkeypatch.setattr(kb.search.query, name, value)
     for question in QUESTIONS:
         tokens = tokenize(question)
         plain = score_all(kb_.reader, tokens)
@@ -118,6 +139,34 @@ def test_numpy_path_gives_the_same_scores_and_order(
             for doc in range(len(kb_.reader)):
                 assert other.score(doc) == plain.score(doc)
                 assert other.coverage(doc) == plain.coverage(doc)
+
+
+@pytest.mark.parametrize("small", [0, 1 << 16])
+@pytest.mark.parametrize("kept_depth", [0, 3, 64])
+def test_every_term_is_found_whatever_probes_are_kept(
+    seed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, kept_depth: int, small: int
+) -> None:
+    """The vocabulary keeps the terms of its binary search's first levels, and reads a
+    small one whole: every term, and only terms, are found, in any order of lookups, with
+    none, some or all kept, read whole or probe by probe."""
+    import kb.index.reader
+
+    monkeypatch.setattr(kb.index.reader, "_PROBES_KEPT_DEPTH", kept_depth)
+    monkeypatch.setattr(kb.index.reader, "_SMALL_SECTION", small)
+    fresh = IndexReader.open(seed_kb.path)
+    terms = list(fresh.terms)
+    assert terms == sorted(terms, key=str.encode) and terms
+    expected = {term: fresh.terms.info(n) for n, term in enumerate(terms)}
+    reader = IndexReader.open(seed_kb.path)
+    for term in [*reversed(terms), *terms]:
+        assert reader.terms.get(term) == expected[term]
+    for missing in ("", "\x00", "zzzzzz", terms[0] + "\x00", terms[-1] + "z", "a" + terms[-1]):
+        if missing not in expected:
+            assert reader.terms.get(missing) is None
+    kept = reader.terms._probes
+    assert len(kept) <= 2**kept_depth - 1
+    assert (reader.terms._small is not None) == bool(small)
+    assert all(reader.terms.term(n).encode() == probe for n, probe in kept.items())
 
 
 def test_round_trip_and_deterministic_bytes(tmp_path: Path, seed_kb: KnowledgeBase) -> None:

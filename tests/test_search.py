@@ -120,3 +120,26 @@ def test_the_best_answers_own_sub_parts_are_not_repeated_as_alternatives(
     hits = seed_kb.search("how do I use external modules on workers", k=5).hits
     assert hits[0].entry["anchor"] == "how-do-i-use-external-modules"
     assert all(h.entry.get("parent") != hits[0].entry["id"] for h in hits[1:])
+
+
+def test_a_memory_mapped_index_keeps_few_wordings(
+    seed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A one-off query reads its best entry's wording weights once (ranking, then the hit);
+    a memory-mapped index keeps only a few, and the coverage is the same either way."""
+    import kb.search.query
+    from kb.analysis.tokens import tokenize
+    from kb.index.reader import IndexReader
+    from kb.search.query import title_coverage
+
+    monkeypatch.setattr(kb.search.query, "_WORDINGS_KEPT", 3)
+    reader = IndexReader.open(seed_kb.path)
+    assert not reader.preloaded
+    tokens = tokenize("too many open files on the dask scheduler workers")
+    first = [title_coverage(reader, reader.entry(n), tokens) for n in range(len(reader))]
+    again = [title_coverage(reader, reader.entry(n), tokens) for n in range(len(reader))]
+    assert first == again and any(first)
+    assert len(reader.cache) == 3
+    preloaded = IndexReader.open(seed_kb.path, preload=True)
+    assert preloaded.preloaded
+    assert [title_coverage(preloaded, preloaded.entry(n), tokens) for n in range(9)] == first[:9]

@@ -310,3 +310,48 @@ def test_centrality_is_each_entrys_cosine_to_the_middle_of_its_faq() -> None:
     shuffled = rng.permutation(len(owners))
     again = semantic._centrality(np.array(owners)[shuffled], vectors[shuffled], entries, block=3)
     assert np.allclose(again[0], wording, atol=1e-6) and np.allclose(again[1], answer, atol=1e-6)
+
+
+def test_the_best_rows_ranks_are_expands() -> None:
+    """``confidence_inputs`` counts the rows ahead of the best one instead of expanding all:
+    the same reciprocal ranks, ties (by position) and rows out of BM25's list included."""
+    import random
+
+    from kb.search import hybrid
+
+    rng = random.Random(13)
+    for _ in range(300):
+        rows = [
+            [rng.choice([0.0, 0.5, 1.0, rng.random()]) for _ in range(hybrid._BASE)]
+            for _ in range(rng.randint(1, 12))
+        ]
+        expanded = hybrid.expand(rows)
+        for n in range(len(rows)):
+            ranks = (expanded[n][hybrid._BASE], expanded[n][hybrid._BASE + 1])
+            assert hybrid._ranks(rows, n) == ranks
+
+
+def test_the_order_and_shares_are_the_plain_formulas() -> None:
+    """``Model.order``: each score a plain sum of weight times evidence, ties kept in the
+    candidates' order, shares the softmax: as written out here, to the last bit."""
+    import math
+    import random
+
+    from kb.search import hybrid
+
+    rng = random.Random(7)
+    for model in (hybrid.LEXICAL_MODEL, hybrid.SEMANTIC_MODEL):
+        for _ in range(200):
+            rows = [
+                [rng.choice([0.0, 0.25, 1.0, rng.random()]) for _ in range(hybrid._BASE)]
+                for _ in range(rng.randint(1, 25))
+            ]
+            wide = hybrid.expand(rows) if len(model.columns) > hybrid._BASE else rows
+            scores = [
+                sum(w * row[c] for w, c in zip(model.rank, model.columns, strict=True))
+                for row in wide
+            ]
+            weights = [math.exp(s - max(scores)) for s in scores]
+            order, shares = model.order(rows)
+            assert order == sorted(range(len(rows)), key=lambda n: (-scores[n], n))
+            assert shares == [w / sum(weights) for w in weights]

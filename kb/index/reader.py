@@ -19,6 +19,7 @@ import mmap
 import os
 import sys
 from bisect import bisect_left, bisect_right
+from stat import S_ISREG
 
 from kb.errors import IndexFileError
 from kb.index.json_scan import loads
@@ -107,6 +108,21 @@ def _read(path: str) -> bytes:
     from kb.ingest.files import read_regular  # never blocks on a FIFO nor reads a device
 
     return read_regular(path)
+
+
+def _open_regular(path: str) -> int:
+    """``kb.ingest.files.open_regular``, without importing it (two modules: ~0.3 ms of a
+    cold query) unless the file is not a regular one, to say what it is."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            from kb.ingest.files import NotReadable, regular_problem
+
+            raise NotReadable(regular_problem(path) or "is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -216,13 +232,21 @@ class Vocabulary:
     """The sorted term table of an index, looked up by binary search where it lies.
 
     Nothing of it is parsed on open: a lookup reads ~log2(terms) entries of the table
-    (checksummed chunk by chunk as they are first read) and keeps its answer.
+    (checksummed chunk by chunk as they are first read) and keeps its answer, and the
+    entries of the search's first levels. A small table (each section one chunk) is read
+    whole on the first lookup.
     """
 
     def __init__(self, reader: IndexReader) -> None:
         self._reader = reader
         self._found: dict[str, TermInfo | None] = {}
+        # The terms at the first levels of the binary search, which every lookup reads.
+        self._probes: dict[int, bytes] = {}
         self.size = int(reader.header["term_count"])
+        # A small vocabulary (each section one checksummed chunk: checking a part of one
+        # checks it all) is read whole on the first lookup: then a probe is one slice.
+        self._small: tuple[memoryview, bytes, memoryview, memoryview, memoryview] | None = None
+        self._is_small: bool | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -257,17 +281,49 @@ class Vocabulary:
         """The term at this place in sorted order."""
         return bytes(self._bytes(number)).decode()
 
+    def _whole(self) -> tuple[memoryview, bytes, memoryview, memoryview, memoryview] | None:
+        """The vocabulary's sections whole if each is one checksummed chunk, else None."""
+        if self._is_small is None:
+            reader = self._reader
+            size = reader.section_size
+            self._is_small = all(size(name) <= _SMALL_SECTION for name in _VOCABULARY_SECTIONS)
+            if self._is_small:
+                self._small = (
+                    reader.whole("term_ends"),
+                    reader.span("terms", 0, size("terms")),
+                    reader.whole("term_df"),
+                    reader.whole("term_spans"),
+                    reader.whole("spans"),
+                )
+        return self._small
+
     def _bytes(self, number: int) -> bytes:
+        small = self._whole()
+        if small is not None:
+            ends, terms = small[0], small[1]
+            start = ends[number - 1] if number else 0
+            if not start <= ends[number] <= len(terms):
+                raise DamagedIndex(f"{self._reader.path}: the index is damaged (terms bounds)")
+            return terms[start : ends[number]]
         reader = self._reader
-        ends = reader.ints("term_ends", number - 1 if number else 0, number + 1)
-        start = ends[0] if number else 0
-        return reader.span("terms", start, ends[-1])
+        if number:
+            start, end = reader.ints("term_ends", number - 1, number + 1)
+        else:
+            start, end = 0, reader.ints("term_ends", 0, 1)[0]
+        return reader.span("terms", start, end)
 
     def _find(self, key: bytes) -> int:
         low, high = 0, self.size
+        probes = self._probes
+        depth = 0
         while low < high:
             middle = (low + high) // 2
-            probe = self._bytes(middle)
+            probe = probes.get(middle)
+            if probe is None:
+                probe = self._bytes(middle)
+                if depth < _PROBES_KEPT_DEPTH:
+                    probes[middle] = probe
+            depth += 1
             if probe < key:
                 low = middle + 1
             elif probe > key:
@@ -280,9 +336,17 @@ class Vocabulary:
         """The ``TermInfo`` of the term at this place in sorted order."""
         reader = self._reader
         n_docs1 = len(reader) + 1
-        df = reader.ints("term_df", number, number + 1)[0]
-        first, stop = reader.ints("term_spans", number, number + 2)
-        spans = reader.ints("spans", 3 * first, 3 * stop)
+        small = self._whole()
+        if small is not None:
+            _, _, dfs, term_spans, all_spans = small
+            df, first, stop = dfs[number], term_spans[number], term_spans[number + 1]
+            if not first <= stop <= len(all_spans) // 3:
+                raise DamagedIndex(f"{reader.path}: the index is damaged (spans bounds)")
+            spans = all_spans[3 * first : 3 * stop]
+        else:
+            df = reader.ints("term_df", number, number + 1)[0]
+            first, stop = reader.ints("term_spans", number, number + 2)
+            spans = reader.ints("spans", 3 * first, 3 * stop)
         info: TermInfo = [math.log(n_docs1 / df)]
         for at in range(0, len(spans), 3):
             field, count, posting = spans[at], spans[at + 1], spans[at + 2]
@@ -291,8 +355,13 @@ class Vocabulary:
         return info
 
 
+_VOCABULARY_SECTIONS = ("terms", "term_ends", "term_df", "term_spans", "spans")
+_SMALL_SECTION = CHECK_CHUNK  # bytes: a vocabulary whose sections are no larger is read whole
 # Term lookups a reader keeps (the bot's process asks many questions of one index).
 _LOOKUPS_KEPT = 200_000
+# The levels of the vocabulary's binary search whose terms a reader keeps (at most 2047):
+# a cold query's 30-odd lookups share them (~0.3 ms).
+_PROBES_KEPT_DEPTH = 11
 # The binary sections, in file order; each starts at a multiple of 8 bytes. The vocabulary:
 # the terms' UTF-8 bytes back to back, sorted (UTF-8 sorts as code points do), where each
 # ends (u32), in how many entries each occurs (u32), where each one's spans start (u32,
@@ -401,10 +470,8 @@ class IndexReader:
         Raises:
             IndexFileError: it is missing, unreadable, corrupt or of another schema.
         """
-        from kb.ingest.files import open_regular
-
         try:
-            with os.fdopen(open_regular(path), "rb") as handle:
+            with os.fdopen(_open_regular(path), "rb") as handle:
                 if preload:
                     buf: bytes | mmap.mmap = handle.read()
                 else:

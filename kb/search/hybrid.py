@@ -57,6 +57,19 @@ def expand(rows: Sequence[Sequence[float]]) -> list[list[float]]:
     return out
 
 
+def _ranks(rows: Sequence[Sequence[float]], n: int) -> tuple[float, float]:
+    """Row ``n``'s two added columns of ``expand(rows)`` (its reciprocal ranks by BM25 and
+    by meaning), without ranking every row: the rows that sort before it are counted."""
+    lexical = rows[n][1]
+    lexical_rank = 0.0
+    if lexical > 0:
+        ahead = sum(1 for m, r in enumerate(rows) if r[1] > 0 and (-r[1], m) < (-lexical, n))
+        lexical_rank = 1.0 / (1 + ahead)
+    meaning = -max(rows[n][3], rows[n][4])
+    ahead = sum(1 for m, r in enumerate(rows) if (-max(r[3], r[4]), m) < (meaning, n))
+    return lexical_rank, 1.0 / (1 + ahead)
+
+
 class Model:
     """Fitted weights of the ranking and of the confidence, and the two band thresholds."""
 
@@ -95,9 +108,8 @@ class Model:
         """Each candidate's ranking score."""
         if len(self.columns) > _BASE:
             rows = expand(rows)
-        return [
-            sum(w * row[c] for w, c in zip(self.rank, self.columns, strict=True)) for row in rows
-        ]
+        pairs = list(zip(self.rank, self.columns, strict=True))
+        return [sum([w * row[c] for w, c in pairs]) for row in rows]
 
     def order(self, rows: Sequence[Sequence[float]]) -> tuple[list[int], list[float]]:
         """Candidate positions best first, and each one's share of the choice (softmax)."""
@@ -108,8 +120,8 @@ class Model:
         weights = [math.exp(s - top) for s in scores]
         total = sum(weights)
         shares = [w / total for w in weights]
-        # Ties keep the candidates' own order (BM25's, then the similarity's).
-        order = sorted(range(len(rows)), key=lambda n: (-scores[n], n))
+        # Ties keep the candidates' own order (BM25's, then the similarity's): a stable sort.
+        order = sorted(range(len(rows)), key=[-s for s in scores].__getitem__)
         return order, shares
 
     def sureness(
@@ -137,8 +149,8 @@ def confidence_inputs(
     both signals put it first."""
     best = order[0]
     runner = shares[order[1]] if len(order) > 1 else 0.0
-    row = expand(rows)[best]
-    lexical_rank, meaning_rank = row[_BASE], row[_BASE + 1]
+    row = rows[best]
+    lexical_rank, meaning_rank = _ranks(rows, best)
     inputs = [1.0, shares[best], shares[best] - runner, row[0], row[1], row[2], lexical_rank]
     if len(columns) > 3:
         agree = 1.0 if lexical_rank == 1.0 and meaning_rank == 1.0 else 0.0

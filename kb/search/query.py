@@ -8,7 +8,7 @@ from kb.index.reader import IndexReader
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Collection, Iterator
     from typing import Any
 
     from kb.search.semantic import SemanticRanker
@@ -96,6 +96,12 @@ def _query_tokens(question: str) -> list[str]:
 NUMPY_MIN_POSTINGS: int | None = None
 NUMPY_MIN_POSTINGS_PRELOADED = 500
 _FIRST_BATCH = 64  # candidates ranked up front; more only if filtering skips many
+# A preloaded index finds a question's candidates as the union of its postings lists'
+# entries when they hold this many postings or fewer, else by a scan of every score.
+_ALL_CANDIDATES = 2048
+# Else its first candidates are those scoring at least the ``_FIRST_BATCH``-th best entry
+# of its shortest list of at least this many entries (see ``_ArrayScored._likely_best``).
+_SAMPLE = 256
 # A memory-mapped index finds a question's best entries by pruning (``kb.search.topk``)
 # once it names this many postings; below, adding them all up costs less (measured at
 # 10k entries: even at 300-1000 postings; twice as fast from 3000, 2.4x from 10000).
@@ -126,20 +132,20 @@ class Scored:
 
 
 class _ListScored(Scored):
-    """Scores added up in Python lists, one slot per entry (no numpy: a cold process)."""
+    """Scores added up in Python dicts of the entries found (no numpy: a cold process)."""
 
     def __init__(
-        self, base: float, total: float, extra: list[float], covered: list[float], found: set[int]
+        self, base: float, total: float, extra: dict[int, float], covered: dict[int, float]
     ) -> None:
         super().__init__(base, total)
-        self.extra, self.covered, self.found = extra, covered, found
+        self.extra, self.covered = extra, covered
 
     def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         extra = self.extra
-        pool = self.found
+        pool: Collection[int] = extra.keys()  # every entry holding a term of the question
         if min_coverage:
             pool = {d for d in pool if self.coverage(d) >= min_coverage}
-        first: list[int] | set[int] = pool
+        first: Collection[int] = pool
         if len(pool) > _FIRST_BATCH:
             import heapq  # only here: a question matching few entries never imports it
 
@@ -153,10 +159,10 @@ class _ListScored(Scored):
             yield from sorted((d for d in pool if d not in taken), key=lambda d: (-extra[d], d))
 
     def score(self, doc: int) -> float:
-        return self.base + self.extra[doc]
+        return self.base + self.extra.get(doc, 0.0)
 
     def coverage(self, doc: int) -> float:
-        return self.covered[doc] / self.total if self.total else 0.0
+        return self.covered.get(doc, 0.0) / self.total if self.total else 0.0
 
 
 class _ArrayScored(Scored):
@@ -164,11 +170,17 @@ class _ArrayScored(Scored):
     for the entries asked about (a handful), unless a filtered ranking needs it whole."""
 
     def __init__(
-        self, base: float, total: float, extra: Any, shares: list[tuple[float, Any, Any]]
+        self,
+        base: float,
+        total: float,
+        extra: Any,
+        shares: list[tuple[Any, Any]],
+        lists: list[Any],
     ) -> None:
         super().__init__(base, total)
         self.extra = extra
-        self._shares = shares  # per query token: its weight, entries (sorted) and shares
+        self._shares = shares  # per query token: ``_term_shares``'s entries and weights
+        self._lists = lists  # each (term, field) postings list's entries (distinct)
         self._covered: dict[int, float] = {}
         self._whole: Any = None
 
@@ -180,8 +192,8 @@ class _ArrayScored(Scored):
 
             n = len(self.extra)
             if self._shares:
-                docs = np.concatenate([d for _, d, _ in self._shares])
-                values = np.concatenate([w * v for w, _, v in self._shares])
+                docs = np.concatenate([d[:-1] for d, _ in self._shares])
+                values = np.concatenate([v[:-1] for _, v in self._shares])
                 self._whole = np.bincount(docs, values, minlength=n)
             else:
                 self._whole = np.zeros(n)
@@ -192,35 +204,64 @@ class _ArrayScored(Scored):
         import numpy as np
 
         sums = np.zeros(len(docs))
-        for weight, term_docs, shares in self._shares:
+        for term_docs, weights in self._shares:
+            # Any entry not found is sent to the padding, which adds 0.0 (no change).
             at = np.searchsorted(term_docs, docs)
-            at[at == len(term_docs)] = 0
-            hit = term_docs[at] == docs
-            sums[hit] += weight * shares[at[hit]]  # the bincount's ``weight * share``
+            at[term_docs[at] != docs] = -1
+            sums += weights[at]
         self._covered.update(zip(docs.tolist(), sums.tolist(), strict=True))
 
     def ranked(self, min_coverage: float = 0.0) -> Iterator[int]:
         import numpy as np
 
         extra = self.extra
-        mask = extra > 0.0
         if min_coverage and self.total:
-            mask &= self.covered / self.total >= min_coverage
-        candidates = np.flatnonzero(mask)
-        if len(candidates) > _FIRST_BATCH:
-            # Everything scoring at least the batch's last score, ties included: exact.
-            cut = np.partition(extra[candidates], len(candidates) - _FIRST_BATCH)
-            floor = cut[len(candidates) - _FIRST_BATCH]
-            first = candidates[extra[candidates] >= floor]
+            first = np.flatnonzero((extra > 0.0) & (self.covered / self.total >= min_coverage))
+            floor = 0.0
         else:
-            first = candidates
+            first, floor = self._likely_best()
+        if len(first) > _FIRST_BATCH:
+            # Everything scoring at least the batch's last score, ties included: exact.
+            at = len(first) - _FIRST_BATCH
+            floor = float(np.partition(extra[first], at)[at])
+            first = first[extra[first] >= floor]
         order = first[np.lexsort((first, -extra[first]))]
         if self._whole is None:
             self._cover(order)
         yield from (int(d) for d in order)
-        if len(first) < len(candidates):
-            rest = np.setdiff1d(candidates, first, assume_unique=True)
+        if floor > 0.0:  # the candidates scoring below the first ones
+            below = (extra > 0.0) & (extra < floor)
+            if min_coverage and self.total:
+                below &= self.covered / self.total >= min_coverage
+            rest = np.flatnonzero(below)
             yield from (int(d) for d in rest[np.lexsort((rest, -extra[rest]))])
+
+    def _likely_best(self) -> tuple[Any, float]:
+        """Candidates holding at least the ``_FIRST_BATCH`` best (all, if the question names
+        few postings), and the score every other candidate is below (0.0: none is left).
+
+        Scanning every entry's score and selecting among all candidates (a quarter of a
+        100k-entry index, for a question with common words) costs more than the rest of
+        the ranking. Any ``_FIRST_BATCH`` candidates' lowest score is a floor that at least
+        that many entries reach; those of one of the question's rarer terms score high,
+        so one comparison over the scores finds few more.
+        """
+        import numpy as np
+
+        lists = self._lists
+        if not lists:
+            return np.zeros(0, dtype=np.intp), 0.0
+        if sum(map(len, lists)) <= _ALL_CANDIDATES:
+            return np.unique(np.concatenate(lists)), 0.0
+        # The shortest list of at least _SAMPLE entries, else the longest (one list: its
+        # entries are distinct).
+        long = [docs for docs in lists if len(docs) >= _SAMPLE]
+        sample = min(long, key=len) if long else max(lists, key=len)
+        if len(sample) < _FIRST_BATCH:
+            return np.flatnonzero(self.extra > 0.0), 0.0
+        at = len(sample) - _FIRST_BATCH
+        floor = float(np.partition(self.extra[sample], at)[at])
+        return np.flatnonzero(self.extra >= floor), floor
 
     def score(self, doc: int) -> float:
         return self.base + float(self.extra[doc])
@@ -332,28 +373,29 @@ def score_all(index: IndexReader, tokens: list[str]) -> Scored:
 def _score_lists(
     index: IndexReader, base: float, total: float, plan: list[tuple[str, float, list[_Span]]]
 ) -> _ListScored:
-    """Every posting's contribution added up in Python lists."""
-    n = len(index)
-    extra = [0.0] * n
-    covered = [0.0] * n
-    found: set[int] = set()
+    """Every posting's contribution added up in dicts of the entries found (not lists of
+    a slot per entry: at 100k entries, two such lists cost ~2 ms to make and free, more
+    than a question naming a few hundred postings costs in all)."""
+    extra: dict[int, float] = {}
+    covered: dict[int, float] = {}
     for _term, weight, spans in plan:
         read = []
         for w, share, field_no, idf, first, count in spans:
             docs, extras = index.postings(field_no, idf, first, count, w)
-            # The same additions in the same order as numpy's bincount: term by term,
-            # field by field (``w * x``: the same product).
+            # The same additions in the same order as numpy's bincount, from 0.0: term by
+            # term, field by field (``w * x``: the same product).
+            add = extra.get
             for doc, x in zip(docs, extras, strict=True):
-                extra[doc] += x
-            found.update(docs)
+                extra[doc] = add(doc, 0.0) + x
             read.append((share, docs))
         # Each entry's best share among the term's fields: the largest written last.
         seen: dict[int, float] = {}
         for share, docs in sorted(read, key=lambda item: item[0]):
             seen.update(dict.fromkeys(docs, share))
+        add = covered.get
         for doc, share in seen.items():
-            covered[doc] += weight * share
-    return _ListScored(base, total, extra, covered, found)
+            covered[doc] = add(doc, 0.0) + weight * share
+    return _ListScored(base, total, extra, covered)
 
 
 def _score_numpy(
@@ -361,13 +403,15 @@ def _score_numpy(
 ) -> Scored:
     import numpy as np
 
-    docs_parts, value_parts, shares = [], [], []
+    docs_parts: list[Any] = []
+    value_parts: list[Any] = []
+    shares = []
     for term, weight, spans in plan:
         for w, _share, field_no, idf, first, count in spans:
             docs, extras = index.postings_array(field_no, idf, first, count, w)
             docs_parts.append(docs)
             value_parts.append(extras)
-        shares.append((weight, *_term_shares(index, term, spans)))
+        shares.append(_term_shares(index, term, weight, spans))
     n = len(index)
     size = sum(map(len, docs_parts))
     # bincount adds each bin's weights in input order: term by term, field by field, the
@@ -383,7 +427,7 @@ def _score_numpy(
             scratch.lock.release()
     else:  # a question as long as few, or another thread's question using the buffers
         extra = np.bincount(np.concatenate(docs_parts), np.concatenate(value_parts), minlength=n)
-    return _ArrayScored(base, total, extra, shares)
+    return _ArrayScored(base, total, extra, shares, docs_parts)
 
 
 class _Scratch:
@@ -418,8 +462,12 @@ def _scratch() -> _Scratch:
     return _SCRATCH[0]
 
 
-def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any, Any]:
-    """Each entry holding ``term`` once, with the best coverage share among its fields."""
+def _term_shares(
+    index: IndexReader, term: str, weight: float, spans: list[_Span]
+) -> tuple[Any, Any]:
+    """Each entry holding ``term`` once (ascending) and the weight it covers: ``weight``
+    times its best coverage share among its fields; then a padding entry (``len(index)``,
+    beyond every entry) covering 0.0, so that a search for any entry lands in the arrays."""
     import numpy as np
 
     cached = index.cache.get(term)
@@ -430,7 +478,10 @@ def _term_shares(index: IndexReader, term: str, spans: list[_Span]) -> tuple[Any
         docs, shares = docs[order], shares[order]
         first = np.ones(len(docs), dtype=bool)
         first[1:] = docs[1:] != docs[:-1]
-        cached = (docs[first], shares[first])
+        cached = (
+            np.append(docs[first], len(index)),
+            np.append(weight * shares[first], 0.0),  # ``weight * share``: the bincount's
+        )
         if index.preloaded:
             index.cache[term] = cached
     return cached
@@ -530,7 +581,8 @@ def title_coverage(index: IndexReader, entry: dict[str, Any], tokens: list[str])
 
 
 def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str, float]]:
-    """Term weights of the entry's title and of each alias (kept by a preloaded index)."""
+    """Term weights of the entry's title and of each alias (kept by a preloaded index; by
+    a memory-mapped one for a few entries, so that a question reads its best one's once)."""
     key = ("wording", entry["id"])
     cached: list[dict[str, float]] | None = index.cache.get(key)
     if cached is None:
@@ -538,9 +590,13 @@ def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str
             {t: index.terms[t][0] for t in tokenize(wording) if t in index.terms}
             for wording in [entry["title"], *entry.get("aliases", ())]
         ]
-        if index.preloaded:
+        if index.preloaded or len(index.cache) < _WORDINGS_KEPT:
             index.cache[key] = cached
     return cached
+
+
+# Entries whose wording weights a memory-mapped index keeps (it keeps nothing else there).
+_WORDINGS_KEPT = 64
 
 
 def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
