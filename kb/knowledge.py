@@ -323,44 +323,27 @@ class KnowledgeBase:
         ``seen``: the index file found stale (``_identity``); if it is still there when
         the lock is taken, nobody rebuilt it meanwhile.
         """
-        from kb.index.early import EarlyParser
-        from kb.ingest.sources import resolve_sources
-
-        # The parser's start-up is most of a one-line edit's rebuild: under way from here.
-        early = EarlyParser.start() if fallback is not None and not damaged else None
-        try:
-            # A bad manifest or --source (or an unreachable remote never fetched) fails first.
-            sources = resolve_sources(self.spec, self.index_dir, labels=False)
-            return self._locked_rebuild(reason, sources, fallback, damaged, early, seen)
-        finally:
-            if early is not None:
-                early.close()
-
-    def _locked_rebuild(
-        self,
-        reason: str,
-        sources: Sources,
-        fallback: IndexReader | None,
-        damaged: bool,
-        early: EarlyParser | None,
-        seen: Identity | None,
-    ) -> IndexReader:
-        """``_rebuild``'s work once the ``sources`` are resolved: under the build lock."""
+        from kb.index import early
         from kb.index.lock import build_lock, wait_seconds
+        from kb.ingest.sources import resolve_sources
 
         def waiting() -> None:
             self.notify("note: another process is rebuilding the index; waiting for it…")
 
-        with build_lock(self.index_dir, wait_seconds(), waiting) as state:
-            if state == "timeout" and fallback is not None:
-                self.notify("note: the other rebuild is taking long; using the old index")
-                return fallback
-            untouched = state == "free" and seen is not None and _identity(self.path) == seen
-            if state in ("free", "waited") and not damaged and not untouched:
-                reader, still = self._load(remote=False)
-                if reader is not None and still is None:
-                    return reader  # another process has just rebuilt it
-            return self._commit(self._build(reason, sources, early))
+        # The parser's start-up is most of a one-line edit's rebuild: under way from here.
+        with early.started(fallback is not None and not damaged) as parser:
+            # A bad manifest or --source (or an unreachable remote never fetched) fails first.
+            sources = resolve_sources(self.spec, self.index_dir, labels=False)
+            with build_lock(self.index_dir, wait_seconds(), waiting) as state:
+                if state == "timeout" and fallback is not None:
+                    self.notify("note: the other rebuild is taking long; using the old index")
+                    return fallback
+                untouched = state == "free" and seen is not None and _identity(self.path) == seen
+                if state in ("free", "waited") and not damaged and not untouched:
+                    reader, still = self._load(remote=False)
+                    if reader is not None and still is None:
+                        return reader  # another process has just rebuilt it
+                return self._commit(self._build(reason, sources, parser))
 
     def _build(
         self, reason: str, sources: Sources | None = None, early: EarlyParser | None = None

@@ -515,7 +515,7 @@ def build_pending(
 
     Streamed as ``build`` streams it (bounded memory); the caller renames the file over
     the index (``os.replace``) to use it, or removes it. ``early``: a parser the caller
-    started (``EarlyParser.start``), which the build then owns.
+    started (``kb.index.early``), which the build stops when done.
 
     Raises:
         ManifestError, BuildError: as ``build_bytes``.
@@ -537,20 +537,16 @@ def _build_file(
 ) -> BuildReport:
     """Stream the index of ``spec`` to ``index_dir``/``name`` (via a temp file)."""
     path = os.path.join(index_dir, name)
-    try:
-        os.makedirs(index_dir, exist_ok=True)
-        report = _build(
-            spec,
-            index_dir,
-            lambda write: write_streaming(path, write),
-            functools.partial(_spool, index_dir),
-            progress,
-            fetch=fetch,
-            early=early,
-        )
-    finally:
-        if early is not None:
-            early.close()
+    os.makedirs(index_dir, exist_ok=True)
+    report = _build(
+        spec,
+        index_dir,
+        lambda write: write_streaming(path, write),
+        functools.partial(_spool, index_dir),
+        progress,
+        fetch=fetch,
+        early=early,
+    )
     report.path = path
     return report
 

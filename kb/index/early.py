@@ -84,8 +84,12 @@ class EarlyParser:
         by the worker, or here for any it did not send back."""
         import pickle
 
-        with contextlib.suppress(OSError):  # the worker is gone: sources parsed here
-            self._send(pickle.dumps(sources, pickle.HIGHEST_PROTOCOL))
+        fd, self._requests = self._requests, None
+        assert fd is not None
+        data = pickle.dumps(sources, pickle.HIGHEST_PROTOCOL)
+        with contextlib.suppress(OSError), open(fd, "wb") as pipe:  # gone: parsed here
+            pipe.write(len(data).to_bytes(8, "little"))
+            pipe.write(data)
         return self._results_of(sources)
 
     def _results_of(self, sources: list[Source]) -> Iterator[Prepared]:
@@ -105,17 +109,6 @@ class EarlyParser:
             self.close()
         for source in sources[done:]:  # the worker failed: the rest are parsed here
             yield prepare_source(source)
-
-    def _send(self, data: bytes) -> None:
-        fd = self._requests
-        assert fd is not None
-        self._requests = None
-        try:
-            with open(fd, "wb", closefd=True) as pipe:
-                pipe.write(len(data).to_bytes(8, "little"))
-                pipe.write(data)
-        except BrokenPipeError:
-            pass
 
     def _receive(self) -> Prepared | None:
         import pickle
@@ -144,6 +137,18 @@ class EarlyParser:
             except OSError:
                 pass
             self.pid = 0
+
+
+@contextlib.contextmanager
+def started(wanted: bool = True) -> Iterator[EarlyParser | None]:
+    """An early parser for the block (None if not ``wanted`` or forking is unsafe), stopped
+    when the block ends, whatever became of it."""
+    early = EarlyParser.start() if wanted else None
+    try:
+        yield early
+    finally:
+        if early is not None:
+            early.close()
 
 
 def _forkable() -> bool:

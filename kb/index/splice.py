@@ -550,9 +550,7 @@ class _Vocabulary:
             place = dropped.get(term)
             if place is None:
                 place = bisect.bisect_left(table, term)
-                if place < n_terms and table[place] == term:
-                    found[number] = place
-            else:
+            if place < n_terms and table[place] == term:
                 found[number] = place
             places[number] = place
         known = found >= 0

@@ -212,7 +212,6 @@ def _from_manifest(manifest: Path) -> list[Source]:
 
 
 def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
-
     sources: list[Source] = []
     taken: set[str] = set()  # the names given so far
     for arg in args:
@@ -260,9 +259,8 @@ def _folder_files(folder: Path, warnings: list[str]) -> list[tuple[Path, Path | 
         if problem:
             warnings.append(f"{file}: skipped: {problem}")
             continue
-        sidecar = name[:-4] + ".aliases.toml"
-        aliases = folder / sidecar if sidecar in found and (folder / sidecar).is_file() else None
-        files.append((file, aliases))
+        listed = file.with_suffix(".aliases.toml").name in found
+        files.append((file, _alias_file(file) if listed else None))
     return files
 
 

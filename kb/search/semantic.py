@@ -161,7 +161,7 @@ def _centrality(owners: Any, vectors: Any, entries: int, block: int = 8192) -> t
         sums = np.add.reduceat(rows, starts[first:stop] - low, axis=0).astype(np.float64)
         return sums / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)[:, None]
 
-    middle = np.zeros((2, vectors.shape[1] if vectors.ndim == 2 else 0), dtype=np.float64)
+    middle = np.zeros((2, vectors.shape[1]), dtype=np.float64)
     for first in range(0, len(starts), block):
         chunk = means(first)
         np.add.at(middle, kinds[first : first + block], chunk)
