@@ -363,7 +363,7 @@ def _open_previous(index_dir: str | None) -> Reuse:
     if index_dir is None:
         return Reuse()
     path = os.path.join(index_dir, INDEX_FILE)
-    from kb.ingest.files import open_regular
+    from kb.files import open_regular
 
     try:
         handle = os.fdopen(open_regular(path), "rb")  # closed by Reuse.close

@@ -19,9 +19,9 @@ import mmap
 import os
 import sys
 from bisect import bisect_left, bisect_right
-from stat import S_ISREG
 
 from kb.errors import IndexFileError
+from kb.files import open_regular, read_regular
 from kb.index.json_scan import loads
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
@@ -105,24 +105,7 @@ def _sha256(data: bytes) -> str:
 
 
 def _read(path: str) -> bytes:
-    from kb.ingest.files import read_regular  # never blocks on a FIFO nor reads a device
-
-    return read_regular(path)
-
-
-def _open_regular(path: str) -> int:
-    """``kb.ingest.files.open_regular``, without importing it (two modules: ~0.3 ms of a
-    cold query) unless the file is not a regular one, to say what it is."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if not S_ISREG(os.fstat(fd).st_mode):
-            from kb.ingest.files import NotReadable, regular_problem
-
-            raise NotReadable(regular_problem(path) or "is not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return read_regular(path)  # never blocks on a FIFO nor reads a device
 
 
 def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -471,7 +454,7 @@ class IndexReader:
             IndexFileError: it is missing, unreadable, corrupt or of another schema.
         """
         try:
-            with os.fdopen(_open_regular(path), "rb") as handle:
+            with os.fdopen(open_regular(path), "rb") as handle:
                 if preload:
                     buf: bytes | mmap.mmap = handle.read()
                 else:

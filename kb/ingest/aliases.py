@@ -29,7 +29,7 @@ def apply_aliases(source: Source, entries: list[Entry]) -> tuple[list[Entry], li
     import tomllib
 
     shown = str(source.aliases)
-    from kb.ingest.files import MAX_CONFIG_BYTES, read_regular
+    from kb.files import MAX_CONFIG_BYTES, read_regular
 
     try:
         data = tomllib.loads(read_regular(source.aliases, MAX_CONFIG_BYTES).decode("utf-8"))

@@ -15,9 +15,9 @@ from docutils.parsers.rst import Directive, directives
 
 from kb.analysis.typography import plain_typography
 from kb.errors import SourceError
+from kb.files import NotReadable, max_source_bytes, read_regular
 from kb.ingest import sphinx as rst_sphinx
 from kb.ingest.blocks import RenderContext, blocks_to_text, render_blocks
-from kb.ingest.files import NotReadable, max_source_bytes, read_regular
 from kb.ingest.guard import Checked, check_text
 from kb.ingest.sources import Source
 from kb.models import Block, Entry, SourceRef

@@ -114,7 +114,7 @@ def resolve_sources(
 def _check_paths(sources: list[Source], root: str | None) -> None:
     """Every source (and aliases file) must be a regular file, under ``root`` if given."""
     from kb.errors import BuildError, SourceError
-    from kb.ingest.files import regular_problem
+    from kb.files import regular_problem
 
     confine = Path(os.path.realpath(os.path.expanduser(root))) if root else None
     problems = []
@@ -152,7 +152,7 @@ def _alias_file(path: Path) -> Path | None:
 def _from_manifest(manifest: Path) -> list[Source]:
     import tomllib  # only when (re)building: the query path never parses TOML
 
-    from kb.ingest.files import MAX_CONFIG_BYTES, read_regular
+    from kb.files import MAX_CONFIG_BYTES, read_regular
 
     try:
         data = tomllib.loads(read_regular(manifest, MAX_CONFIG_BYTES).decode("utf-8"))
@@ -247,7 +247,7 @@ def _folder_files(folder: Path, warnings: list[str]) -> list[tuple[Path, Path | 
     One listing of the folder: a file is stat'ed only where the listing cannot tell it
     regular (a symlink, an odd file system), an aliases file only where it is listed.
     """
-    from kb.ingest.files import regular_problem
+    from kb.files import regular_problem
 
     with os.scandir(folder) as listing:
         found = {entry.name: entry for entry in listing}
