@@ -50,6 +50,11 @@ def test_the_test_extra_reuses_the_slack_extra() -> None:
     assert not slack & {re.split(r"[<>=\[]", d)[0] for d in extras["test"]}
 
 
+def test_the_bot_installs_with_the_meaning_signal() -> None:
+    """faq-bot ranks with meaning wherever the extra is installed: its extra brings it."""
+    assert "faq-kb[semantic]" in PROJECT["optional-dependencies"]["slack"]
+
+
 def test_readme_links_work_on_the_package_index_page() -> None:
     """PyPI shows README.md without the repository: every link must be absolute."""
     readme = (ROOT / "README.md").read_text()
