@@ -279,11 +279,26 @@ def test_hybrid_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> No
             assert figures[metric] >= floor, (tag, metric, figures)
 
 
-# Measured (2026-12-01): without aliases R@1 0.795, shown 0.869, confident 0.038,
-# precision 0.882, declined 0.982; with aliases 0.821, 0.899, 0.058, 0.920, 0.982.
+# Measured (2026-12-02): without aliases R@1 0.803, shown 0.876, confident 0.146,
+# precision 0.921, declined 0.954; with aliases 0.859, 0.929, 0.237, 0.921, 0.936. The
+# declines' floors went down from 0.95 with that change, on purpose: the answer threshold
+# now trades a few more hard off-topic questions answered (still >= 0.90, the issue's
+# bar) for three times the confident answers (hybrid.TARGET_PRECISION).
 SEMANTIC_FLOORS = {
-    "plain": {"recall_at_1": 0.78, "shown_list": 0.84, "precision": 0.85, "declined": 0.95},
-    "aliases": {"recall_at_1": 0.80, "shown_list": 0.88, "precision": 0.88, "declined": 0.95},
+    "plain": {
+        "recall_at_1": 0.78,
+        "shown_list": 0.85,
+        "confident": 0.11,
+        "precision": 0.88,
+        "declined": 0.93,
+    },
+    "aliases": {
+        "recall_at_1": 0.83,
+        "shown_list": 0.90,
+        "confident": 0.19,
+        "precision": 0.88,
+        "declined": 0.92,
+    },
 }
 
 
