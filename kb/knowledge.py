@@ -9,6 +9,7 @@ import time
 from kb.errors import FaqError, IndexFileError
 from kb.index.params import params
 from kb.index.reader import (
+    HASHES,
     INDEX_FILE,
     DamagedIndex,
     IndexReader,
@@ -279,7 +280,7 @@ class KnowledgeBase:
             return reader, "the index was built from other sources"
         if remote:
             self._refresh_remote(fingerprint.get("remote") or [])
-        changed = changed_files(fingerprint)
+        changed = changed_files(fingerprint, hashes=self.path + HASHES)
         if changed:
             records = fingerprint.get("remote") or []
             shown = {os.path.splitext(r["meta"])[0] + ".rst": r["url"] for r in records}

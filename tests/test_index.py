@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -227,6 +228,51 @@ def test_touching_a_source_without_changing_it_does_not_rebuild(
     kb.open()
     os.utime(seed_copy, ns=(1, 1))
     assert kb.stale_reason() is None
+
+
+def test_a_touched_source_is_hashed_once_not_on_every_question(
+    seed_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout or a reinstall moves a source's stat but not its text: the first check
+    hashes it and records that hash beside the index, later checks trust it while the
+    stat holds, and an edit (even with its mtime set back) is still seen."""
+    import kb.index.reader as reader
+
+    kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
+    kb.open()
+    os.utime(seed_copy, ns=(1, 1))
+    reads: list[str] = []
+    real_read = reader._read
+    monkeypatch.setattr(reader, "_read", lambda path: reads.append(path) or real_read(path))
+    assert kb.stale_reason() is None
+    assert reads == [str(seed_copy)]
+    hashes = Path(kb.path + reader.HASHES)
+    stat = seed_copy.stat()
+    recorded = {str(seed_copy): [stat.st_size, 1, stat.st_ctime_ns, stat.st_ino]}
+    assert {p: v[:4] for p, v in json.loads(hashes.read_text()).items()} == recorded
+    assert kb.stale_reason() is None
+    assert (
+        KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx").stale_reason() is None
+    )
+    assert reads == [str(seed_copy)]  # trusted, not read again
+
+    text = seed_copy.read_text()
+    seed_copy.write_text(text.replace("worker", "wxrker", 1))  # same size
+    os.utime(seed_copy, ns=(1, 1))  # and the same mtime: the change time still moved
+    assert kb.stale_reason() == f"{seed_copy} changed since the index was built"
+
+
+def test_a_damaged_hashes_file_is_ignored(seed_copy: Path, tmp_path: Path) -> None:
+    import kb.index.reader as reader
+
+    kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
+    kb.open()
+    hashes = Path(kb.path + reader.HASHES)
+    for junk in (b"\xff\x00not json", b"[1, 2]", b'{"%s": "x"}' % str(seed_copy).encode()):
+        hashes.write_bytes(junk)
+        os.utime(seed_copy, ns=(2, 2))
+        assert kb.stale_reason() is None
+    assert json.loads(hashes.read_text())[str(seed_copy)][1] == 2
 
 
 def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: Path) -> None:

@@ -145,14 +145,21 @@ def _rst_only(names: list[str]) -> list[str]:
     return sorted(name for name in names if name.endswith(".rst"))
 
 
-def changed_files(fingerprint: dict[str, Any]) -> list[str]:
+# The file beside an index that ``changed_files`` keeps content hashes in: index + HASHES.
+HASHES = ".hashes"
+
+
+def changed_files(fingerprint: dict[str, Any], hashes: str | None = None) -> list[str]:
     """Return the files (or folders) that changed since ``fingerprint`` was taken.
 
     A file whose size, mtime, ctime and inode match is taken as unchanged without reading
     it; one whose stat moved but whose content hash matches is unchanged too (a ``touch``,
-    a checkout).
+    a checkout). With ``hashes`` (a path, see ``kb.index.hashes``) such a file's hash is
+    recorded there, when nothing changed, and trusted next time while its stat holds.
     """
     changed = []
+    known: dict[str, list[object]] | None = None
+    learned = False
     for item in fingerprint.get("files", []):
         path = item["path"]
         try:
@@ -162,12 +169,22 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
             continue
         if _same_stat(stat, item):
             continue
+        key: list[object] = []
+        if hashes is not None:
+            from kb.index.hashes import read_hashes, stat_key
+
+            known = read_hashes(hashes) if known is None else known
+            key = [*stat_key(stat), item["sha256"]]
+            if known.get(path) == key:
+                continue
         try:
             digest = _sha256(_read(path))
         except OSError:
             digest = ""
         if digest != item["sha256"]:
             changed.append(path)
+        elif known is not None and _unmoved(path, key):
+            known[path], learned = key, True
     listed: dict[str, set[str]] = {}  # each source folder's names, case-folded
     moved = []
     for folder in fingerprint.get("folders", []):
@@ -183,7 +200,22 @@ def changed_files(fingerprint: dict[str, Any]) -> list[str]:
     # file counts, as for the build (a folder of that name would rebuild every time).
     absent = fingerprint.get("absent", [])
     changed.extend(p for p in absent if _may_be_listed(p, listed) and os.path.isfile(p))
+    if learned and known is not None and hashes is not None and not changed and not moved:
+        from kb.index.hashes import write_hashes
+
+        paths = {item["path"] for item in fingerprint.get("files", [])}
+        write_hashes(hashes, {p: v for p, v in known.items() if p in paths})
     return changed + moved
+
+
+def _unmoved(path: str, key: list[object]) -> bool:
+    """Whether ``path``'s stat is still ``key``'s: the text just hashed is the file's."""
+    from kb.index.hashes import stat_key
+
+    try:
+        return [*stat_key(os.stat(path)), key[-1]] == key
+    except OSError:
+        return False
 
 
 def _may_be_listed(path: str, listed: dict[str, set[str]]) -> bool:
