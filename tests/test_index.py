@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from collections.abc import Callable
@@ -237,6 +236,7 @@ def test_a_touched_source_is_hashed_once_not_on_every_question(
     hashes it and records that hash beside the index, later checks trust it while the
     stat holds, and an edit (even with its mtime set back) is still seen."""
     import kb.index.reader as reader
+    from kb.index.hashes import read_hashes
 
     kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
     kb.open()
@@ -249,7 +249,7 @@ def test_a_touched_source_is_hashed_once_not_on_every_question(
     hashes = Path(kb.path + reader.HASHES)
     stat = seed_copy.stat()
     recorded = {str(seed_copy): [stat.st_size, 1, stat.st_ctime_ns, stat.st_ino]}
-    assert {p: v[:4] for p, v in json.loads(hashes.read_text()).items()} == recorded
+    assert {p: v[:4] for p, v in read_hashes(str(hashes)).items()} == recorded
     assert kb.stale_reason() is None
     assert (
         KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx").stale_reason() is None
@@ -264,15 +264,17 @@ def test_a_touched_source_is_hashed_once_not_on_every_question(
 
 def test_a_damaged_hashes_file_is_ignored(seed_copy: Path, tmp_path: Path) -> None:
     import kb.index.reader as reader
+    from kb.index.hashes import read_hashes
 
     kb = KnowledgeBase(SourceSpec(paths=(str(seed_copy),)), tmp_path / "idx")
     kb.open()
     hashes = Path(kb.path + reader.HASHES)
-    for junk in (b"\xff\x00not json", b"[1, 2]", b'{"%s": "x"}' % str(seed_copy).encode()):
+    head = b"# faq-kb content hashes 1\n"
+    for junk in (b"\xff\x00junk", b"[1, 2]", head + b"1 2 x 4 abc " + str(seed_copy).encode()):
         hashes.write_bytes(junk)
         os.utime(seed_copy, ns=(2, 2))
         assert kb.stale_reason() is None
-    assert json.loads(hashes.read_text())[str(seed_copy)][1] == 2
+    assert read_hashes(str(hashes))[str(seed_copy)][1] == 2
 
 
 def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: Path) -> None:

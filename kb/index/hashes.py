@@ -6,21 +6,21 @@ question would read and hash it again until the next rebuild. ``changed_files`` 
 what it learns in ``index.faqkb.hashes`` (``kb.index.reader.HASHES``), beside the index,
 and reads it back next time.
 
-The file is one JSON object: path → [size, mtime_ns, ctime_ns, inode, sha256]. An entry
-counts only for a file whose whole stat is still the one recorded, and only against a
-fingerprint that holds the same hash. So it never vouches for a file that changed (the
-change time cannot be set back), nor for another index's idea of the file.
+One line a file: ``size mtime_ns ctime_ns inode sha256 path``, plain text so that a
+cold question reads it without importing json. An entry counts only for a file whose
+whole stat is still the one recorded, and only against a fingerprint that holds the same
+hash. So it never vouches for a file that changed (the change time cannot be set back),
+nor for another index's idea of the file.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 from kb.files import read_regular
-from kb.index.json_scan import loads
 
-_LIMIT = 4_000_000  # ~40k sources' entries
+_LIMIT = 4_000_000  # ~20k sources' lines
+_HEAD = "# faq-kb content hashes 1\n"
 
 Known = dict[str, list[object]]
 
@@ -31,21 +31,33 @@ def stat_key(stat: os.stat_result) -> list[object]:
 
 
 def read_hashes(path: str) -> Known:
-    """The recorded hashes, or none if the file is missing, too large or damaged."""
+    """The recorded [size, mtime_ns, ctime_ns, inode, sha256] of each path; none if the
+    file is missing, too large or not one of ours (a damaged line is skipped)."""
     try:
-        found = loads(read_regular(path, _LIMIT))
+        text = read_regular(path, _LIMIT).decode()
     except (OSError, ValueError):
         return {}
-    return found if isinstance(found, dict) else {}
+    if not text.startswith(_HEAD):
+        return {}
+    known: Known = {}
+    for line in text[len(_HEAD) :].split("\n"):
+        parts = line.split(" ", 5)
+        if len(parts) == 6 and all(p.isdigit() for p in parts[:4]):
+            known[parts[5]] = [*map(int, parts[:4]), parts[4]]
+    return known
 
 
 def write_hashes(path: str, known: Known) -> None:
     """Record ``known`` (readers see the old file or the new); a folder that cannot be
     written is left alone: the next question hashes again."""
-    import json
+    import contextlib
 
     from kb.index.reader import write_atomically
 
-    data = json.dumps(known, sort_keys=True, separators=(",", ":")).encode()
+    lines = [
+        " ".join([*map(str, value), name])
+        for name, value in sorted(known.items())
+        if "\n" not in name and "\r" not in name
+    ]
     with contextlib.suppress(OSError):
-        write_atomically(path, data)
+        write_atomically(path, (_HEAD + "\n".join(lines) + "\n").encode())
