@@ -15,7 +15,7 @@ import pytest
 from kb.analysis import normalize, scan, tokens
 from kb.analysis.stopwords import ENGLISH_STOPWORDS
 from kb.render import printable
-from tests.conftest import ROOT, corpus_files
+from tests.conftest import CORPORA, ROOT, corpus_files
 
 hypothesis = pytest.importorskip("hypothesis", reason="hypothesis (the test extra) is missing")
 from hypothesis import given, settings  # noqa: E402
@@ -202,7 +202,9 @@ def scanned(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_the_real_texts_tokenize_as_before(scanned: bool) -> None:
-    assert len(REAL) > 1000
+    # Not a silent no-op: the corpora give ~18k texts; without them (a machine without
+    # ../shared) the shipped FAQ and the eval questions still give ~980.
+    assert len(REAL) > (10_000 if CORPORA else 900)
     for text in REAL:
         assert tokens.tokenize(text) == reference_tokenize(text), text
 
