@@ -242,8 +242,8 @@ def test_a_touched_source_is_hashed_once_not_on_every_question(
     kb.open()
     os.utime(seed_copy, ns=(1, 1))
     reads: list[str] = []
-    real_read = reader._read
-    monkeypatch.setattr(reader, "_read", lambda path: reads.append(path) or real_read(path))
+    real_read = reader.read_regular
+    monkeypatch.setattr(reader, "read_regular", lambda path: reads.append(path) or real_read(path))
     assert kb.stale_reason() is None
     assert reads == [str(seed_copy)]
     hashes = Path(kb.path + reader.HASHES)

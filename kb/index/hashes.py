@@ -6,16 +6,14 @@ question would read and hash it again until the next rebuild. ``changed_files`` 
 what it learns in ``index.faqkb.hashes`` (``kb.index.reader.HASHES``), beside the index,
 and reads it back next time.
 
-One line a file: ``size mtime_ns ctime_ns inode sha256 path``, plain text so that a
-cold question reads it without importing json. An entry counts only for a file whose
-whole stat is still the one recorded, and only against a fingerprint that holds the same
-hash. So it never vouches for a file that changed (the change time cannot be set back),
-nor for another index's idea of the file.
+One line a file: ``size mtime_ns ctime_ns inode sha256 path`` (``kb.index.reader.stat_key``
+and the hash), plain text so that a cold question reads it without importing json. An
+entry counts only for a file whose whole stat is still the one recorded, and only against
+a fingerprint that holds the same hash. So it never vouches for a file that changed (the
+change time cannot be set back), nor for another index's idea of the file.
 """
 
 from __future__ import annotations
-
-import os
 
 from kb.files import read_regular
 
@@ -23,11 +21,6 @@ _LIMIT = 4_000_000  # ~20k sources' lines
 _HEAD = "# faq-kb content hashes 1\n"
 
 Known = dict[str, list[object]]
-
-
-def stat_key(stat: os.stat_result) -> list[object]:
-    """What must not have moved for a recorded hash to still hold."""
-    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
 
 
 def read_hashes(path: str) -> Known:

@@ -104,10 +104,6 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _read(path: str) -> bytes:
-    return read_regular(path)  # never blocks on a FIFO nor reads a device
-
-
 def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Size, times, inode and content hash of a file: what a rebuild decision compares."""
     path = os.fspath(path)
@@ -118,22 +114,27 @@ def file_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
         "mtime_ns": stat.st_mtime_ns,
         "ctime_ns": stat.st_ctime_ns,
         "inode": stat.st_ino,
-        "sha256": _sha256(_read(path)),
+        "sha256": _sha256(read_regular(path)),  # never blocks on a FIFO nor reads a device
     }
 
 
-def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
-    """Whether a file's stat is the one fingerprinted: nothing can have changed it.
+def stat_key(stat: os.stat_result) -> list[object]:
+    """What of a file's stat must not have moved for its content to be taken as known.
 
     Size and mtime alone miss a same-size edit whose mtime was restored (``cp -p``,
     ``rsync -t``); the change time (which no one can set back) and the inode catch it.
     """
-    return (
-        stat.st_size == item["size"]
-        and stat.st_mtime_ns == item["mtime_ns"]
-        and stat.st_ctime_ns == item.get("ctime_ns")
-        and stat.st_ino == item.get("inode")
-    )
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+
+
+def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
+    """Whether a file's stat is the one fingerprinted: nothing can have changed it."""
+    return stat_key(stat) == [
+        item["size"],
+        item["mtime_ns"],
+        item.get("ctime_ns"),
+        item.get("inode"),
+    ]
 
 
 def rst_names(folder: str) -> list[str]:
@@ -171,19 +172,19 @@ def changed_files(fingerprint: dict[str, Any], hashes: str | None = None) -> lis
             continue
         key: list[object] = []
         if hashes is not None:
-            from kb.index.hashes import read_hashes, stat_key
+            from kb.index.hashes import read_hashes
 
             known = read_hashes(hashes) if known is None else known
             key = [*stat_key(stat), item["sha256"]]
             if known.get(path) == key:
                 continue
         try:
-            digest = _sha256(_read(path))
+            digest = _sha256(read_regular(path))
         except OSError:
             digest = ""
         if digest != item["sha256"]:
             changed.append(path)
-        elif known is not None and _unmoved(path, key):
+        elif known is not None and _unmoved(path, key[:-1]):
             known[path], learned = key, True
     listed: dict[str, set[str]] = {}  # each source folder's names, case-folded
     moved = []
@@ -209,11 +210,9 @@ def changed_files(fingerprint: dict[str, Any], hashes: str | None = None) -> lis
 
 
 def _unmoved(path: str, key: list[object]) -> bool:
-    """Whether ``path``'s stat is still ``key``'s: the text just hashed is the file's."""
-    from kb.index.hashes import stat_key
-
+    """Whether ``path``'s ``stat_key`` is still ``key``: the text just hashed is the file's."""
     try:
-        return [*stat_key(os.stat(path)), key[-1]] == key
+        return stat_key(os.stat(path)) == key
     except OSError:
         return False
 
