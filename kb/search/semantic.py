@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from kb.search.embedding import SemanticUnavailable, encoder, model_files, model_id
+from kb.search.embedding import SemanticUnavailable, encoder, model_files
 
 if TYPE_CHECKING:
     from kb.index.reader import IndexReader
@@ -345,10 +345,10 @@ class SemanticRanker:
         Raises:
             SemanticUnavailable: the extra or the model is missing.
         """
-        model = encoder()
+        model = encoder(notify)
         if long_running:
             model.optimize()
-        return cls(load_vectors(index, model, model_id(), notify), model)
+        return cls(load_vectors(index, model, model.name, notify), model)
 
     def similarities(self, question: str) -> tuple[Any, Any, Any, Any]:
         """Every entry's similarity to ``question`` by entry number (numpy arrays): the best
