@@ -69,6 +69,7 @@ def test_a_conversion_happens_once_writes_one_file_and_clears_old_ones(
     fresh_cache.mkdir(parents=True)
     stale = fresh_cache / f"{fast_model.PREFIX}0123456789abcdef.onnx"
     stale.write_bytes(b"an older runtime's conversion")
+    (fresh_cache / f"{fast_model.PREFIX}0123456789abcdef.onnx.failed").write_text("old\n")
     (fresh_cache / ".convert-killed").mkdir()
     os.utime(fresh_cache / ".convert-killed", (0, 0))
     (fresh_cache / ".convert-under-way").mkdir()  # another process's, younger than an hour
@@ -96,15 +97,28 @@ def test_a_conversion_that_disagrees_is_not_kept(
     fresh_cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A future onnx or ONNX Runtime that quantizes badly: the check refuses the result,
-    nothing is left in the cache, and the packaged model answers."""
+    no model is left in the cache, and the packaged model answers."""
     monkeypatch.setattr(fast_model, "MIN_COSINE", 1.01)
     heard: list[str] = []
     model = embedding.encoder(heard.append)
     assert model.name == embedding.DEFAULT_MODEL
     assert heard[-1].startswith("warning: cannot prepare the fast model (its embeddings agree")
     assert heard[-1].endswith("using the packaged one")
-    assert os.listdir(fresh_cache) == []
     assert model(["too many open files"]).shape == (1, 384)
+    # Only its reason is kept, so that the next process does not spend seconds failing
+    # again and again: it uses the packaged model quietly.
+    (failed,) = os.listdir(fresh_cache)
+    assert failed.endswith(".onnx.failed")
+    assert (fresh_cache / failed).read_text().startswith("its embeddings agree")
+
+    def no_second_try(*args: object) -> None:
+        raise AssertionError("tried again")
+
+    monkeypatch.setattr(fast_model, "convert", no_second_try)
+    monkeypatch.setattr(embedding, "_ENCODERS", {})
+    heard.clear()
+    assert embedding.encoder(heard.append).name == embedding.DEFAULT_MODEL
+    assert heard == []
 
 
 def test_without_onnx_the_packaged_model_is_used_quietly(
@@ -165,3 +179,13 @@ def test_vectors_made_by_the_packaged_model_are_made_again(tmp_path: Path) -> No
     stored = (tmp_path / "idx" / "index.faqkb.semantic").read_bytes().split(b"\n", 1)[0]
     assert fast_model.NAME.encode() in stored
     assert ranker.similarities("workers keep dying")[0].shape == (len(index),)
+
+
+def test_faq_kb_build_says_which_model_made_the_vectors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kb.cli.main import kb_main
+
+    assert kb_main(["build", "--semantic", "--index", str(tmp_path / "idx")]) == 0
+    out = capsys.readouterr().out
+    assert f"semantic vectors ready ({fast_model.NAME}) → " in out

@@ -250,8 +250,8 @@ def _build(args: argparse.Namespace, spec: SourceSpec) -> int:
 
         assert report.path is not None
         reader = IndexReader.open(report.path)
-        SemanticRanker.for_index(reader, _note)
-        ready = f"semantic vectors ready → {sidecar_path(reader)}"
+        model = SemanticRanker.for_index(reader, _note).model
+        ready = f"semantic vectors ready ({model}) → {sidecar_path(reader)}"
     if args.json:
         write(sys.stdout, json.dumps(dataclasses.asdict(report), indent=2) + "\n")
         return 0

@@ -10,7 +10,8 @@ The conversion needs the ``onnx`` package (in the ``semantic`` extra) and ~5 s, 
 model file and ONNX Runtime version. Its result is checked against the packaged model
 before it is kept, and written atomically to ``$XDG_CACHE_HOME/faq-kb/models/``. Whatever
 goes wrong, the packaged model is used as before: a missing ``onnx`` quietly, anything
-else with a warning.
+else with a warning, once (a failed conversion leaves a ``.failed`` note saying why, and
+is tried again only when the model or ONNX Runtime changes).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 RECIPE = 1
 NAME = f"all-MiniLM-L6-v2-onnx-int8+dynamic-int8-r{RECIPE}"
 PREFIX = "minilm-dynamic-int8-"
+FAILED = ".failed"  # beside the file a conversion failed to write, with its reason
 # Embeddings of the converted model must agree with the packaged one's at least this well
 # (measured: 0.992-0.995 on real questions).
 MIN_COSINE = 0.98
@@ -67,13 +69,15 @@ def fast_model(ort: Any, source: str, notify: Callable[[str], None]) -> str | No
         return None
     if os.path.isfile(target):
         return target
-    if find_spec("onnx") is None:
-        return None  # an older install of the extra: the packaged model, as before
+    if find_spec("onnx") is None or os.path.isfile(target + FAILED):
+        return None  # the packaged model, as before (a failed conversion is not retried)
     notify("note: preparing the meaning model for fast questions (once, a few seconds)")
     try:
         convert(ort, source, target)
     except Exception as exc:  # noqa: BLE001 - onnx and onnxruntime raise untyped errors
         notify(f"warning: cannot prepare the fast model ({exc}); using the packaged one")
+        with contextlib.suppress(OSError), open(target + FAILED, "w", encoding="utf-8") as out:
+            out.write(f"{exc}\n")  # until the model or ONNX Runtime changes
         return None
     forget_others(target)
     return target
@@ -146,7 +150,7 @@ def forget_others(keep: str) -> None:
         return
     for name in names:
         path = os.path.join(folder, name)
-        if name.startswith(PREFIX) and name.endswith(".onnx") and path != keep:
+        if name.startswith(PREFIX) and name.endswith((".onnx", ".onnx" + FAILED)) and path != keep:
             with contextlib.suppress(OSError):
                 os.remove(path)
         elif name.startswith(".convert-") and _older_than(path, STALE_WORK_SECONDS):

@@ -325,9 +325,10 @@ def load_vectors(
 class SemanticRanker:
     """Semantic ranking for one index: its vectors and the model that embeds questions."""
 
-    def __init__(self, vectors: EntryVectors, encode: Encode) -> None:
+    def __init__(self, vectors: EntryVectors, encode: Encode, model: str = "") -> None:
         self.vectors = vectors
         self.encode = encode
+        self.model = model  # the name recorded with the vectors
 
     @classmethod
     def for_index(
@@ -348,7 +349,7 @@ class SemanticRanker:
         model = encoder(notify)
         if long_running:
             model.optimize()
-        return cls(load_vectors(index, model, model.name, notify), model)
+        return cls(load_vectors(index, model, model.name, notify), model, model.name)
 
     def similarities(self, question: str) -> tuple[Any, Any, Any, Any]:
         """Every entry's similarity to ``question`` by entry number (numpy arrays): the best
