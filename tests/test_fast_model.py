@@ -70,6 +70,10 @@ def test_a_conversion_happens_once_writes_one_file_and_clears_old_ones(
     stale = fresh_cache / f"{fast_model.PREFIX}0123456789abcdef.onnx"
     stale.write_bytes(b"an older runtime's conversion")
     (fresh_cache / f"{fast_model.PREFIX}0123456789abcdef.onnx.failed").write_text("old\n")
+    for old in (stale, fresh_cache / f"{fast_model.PREFIX}0123456789abcdef.onnx.failed"):
+        os.utime(old, (0, 0))  # made long ago
+    recent = f"{fast_model.PREFIX}fedcba9876543210.onnx"  # another venv's, kept
+    (fresh_cache / recent).write_bytes(b"another environment's conversion")
     (fresh_cache / ".convert-killed").mkdir()
     os.utime(fresh_cache / ".convert-killed", (0, 0))
     (fresh_cache / ".convert-under-way").mkdir()  # another process's, younger than an hour
@@ -79,11 +83,9 @@ def test_a_conversion_happens_once_writes_one_file_and_clears_old_ones(
     path = fast_model.fast_model(ort, source, heard.append)
     assert path == fast_model.cached_path(ort, source)
     assert heard == ["note: preparing the meaning model for fast questions (once, a few seconds)"]
-    assert sorted(os.listdir(fresh_cache)) == [
-        ".convert-under-way",
-        os.path.basename(path),
-        "someone-elses.onnx",
-    ]
+    assert sorted(os.listdir(fresh_cache)) == sorted(
+        [".convert-under-way", os.path.basename(path), recent, "someone-elses.onnx"]
+    )
 
     def no_second_conversion(*args: object) -> None:
         raise AssertionError("converted twice")

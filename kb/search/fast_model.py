@@ -34,6 +34,7 @@ MIN_COSINE = 0.98
 # A conversion's work folder older than this was left by a killed process; a younger one
 # may be another process's conversion under way (two bot workers starting together).
 STALE_WORK_SECONDS = 3600
+STALE_MODEL_SECONDS = 30 * 86400
 # Token ids of two probe texts in bert-base-uncased's vocabulary: "how do i install
 # packages on my workers" and "killedworker error: too many open files".
 _PROBES = (
@@ -142,7 +143,9 @@ def similarity(ort: Any, first: str, second: str) -> float:
 
 
 def forget_others(keep: str) -> None:
-    """Remove converted files of other model versions or runtimes (23 MB each)."""
+    """Remove other conversions (23 MB each) made more than STALE_MODEL_SECONDS ago: those
+    of an upgraded model or runtime go in time, while two environments that share the
+    cache (two venvs, tox) do not convert again and again, each removing the other's."""
     folder = os.path.dirname(keep)
     try:
         names = os.listdir(folder)
@@ -150,7 +153,12 @@ def forget_others(keep: str) -> None:
         return
     for name in names:
         path = os.path.join(folder, name)
-        if name.startswith(PREFIX) and name.endswith((".onnx", ".onnx" + FAILED)) and path != keep:
+        if (
+            name.startswith(PREFIX)
+            and name.endswith((".onnx", ".onnx" + FAILED))
+            and path != keep
+            and _older_than(path, STALE_MODEL_SECONDS)
+        ):
             with contextlib.suppress(OSError):
                 os.remove(path)
         elif name.startswith(".convert-") and _older_than(path, STALE_WORK_SECONDS):
