@@ -79,8 +79,8 @@ def test_a_conversion_happens_once_writes_one_file_and_clears_old_ones(
     (fresh_cache / ".convert-under-way").mkdir()  # another process's, younger than an hour
     (fresh_cache / "someone-elses.onnx").write_bytes(b"kept")
     heard: list[str] = []
-    source, _ = _packaged()
-    path = fast_model.fast_model(ort, source, heard.append)
+    source, vocab = _packaged()
+    path = fast_model.fast_model(ort, source, vocab, heard.append)
     assert path == fast_model.cached_path(ort, source)
     assert heard == ["note: preparing the meaning model for fast questions (once, a few seconds)"]
     assert sorted(os.listdir(fresh_cache)) == sorted(
@@ -91,7 +91,7 @@ def test_a_conversion_happens_once_writes_one_file_and_clears_old_ones(
         raise AssertionError("converted twice")
 
     monkeypatch.setattr(fast_model, "convert", no_second_conversion)
-    assert fast_model.fast_model(ort, source, heard.append) == path
+    assert fast_model.fast_model(ort, source, vocab, heard.append) == path
     assert len(heard) == 1
 
 

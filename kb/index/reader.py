@@ -85,16 +85,22 @@ def default_index_dir(spec_key: str) -> str:
     env = os.environ.get("FAQ_INDEX")
     if env:
         return os.path.expanduser(env)
+    return os.path.join(cache_home(), short_name(spec_key))
+
+
+def cache_home() -> str:
+    """faq-kb's per-user cache: ``$XDG_CACHE_HOME/faq-kb`` (default ``~/.cache/faq-kb``)."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "faq-kb", _folder_name(spec_key))
+    return os.path.join(base, "faq-kb")
 
 
-def _folder_name(spec_key: str) -> str:
-    """16 hex digits naming a set of sources: two checksums, not sha256, because hashlib
-    (OpenSSL) costs a cold query ~5 ms to import and a cache folder needs no crypto."""
+def short_name(key: str) -> str:
+    """16 hex digits naming ``key`` in the cache (a set of sources, a model): two checksums,
+    not sha256, because hashlib (OpenSSL) costs a cold query ~5 ms to import and a cache
+    name needs no crypto."""
     import zlib  # already loaded by the stemmer
 
-    data = spec_key.encode()
+    data = key.encode()
     return f"{zlib.crc32(data):08x}{zlib.adler32(data[::-1]):08x}"
 
 

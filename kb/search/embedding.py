@@ -89,21 +89,24 @@ def _threads() -> int:
 QUICK_RUNS = 3
 
 
+def session_options(ort: Any, level: Any) -> Any:
+    """ONNX Runtime's options for a session on the CPU at graph optimisation ``level``."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _threads()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only
+    options.graph_optimization_level = level
+    return options
+
+
 def _session(ort: Any, model: str, *, optimized: bool) -> Any:
     """An inference session for ``model`` on the CPU, with all graph optimisations or none.
 
     Raises:
         SemanticUnavailable: the model does not load.
     """
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = _threads()
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only
-    options.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if optimized
-        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    )
+    levels = ort.GraphOptimizationLevel
+    options = session_options(ort, levels.ORT_ENABLE_ALL if optimized else levels.ORT_DISABLE_ALL)
     try:
         return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
@@ -216,7 +219,7 @@ def _load(name: str, notify: Callable[[str], None]) -> Encoder:
     if name == DEFAULT_MODEL:
         import onnxruntime as ort  # model_files found it
 
-        fast = fast_model.fast_model(ort, model, notify)
+        fast = fast_model.fast_model(ort, model, vocab, notify)
         if fast is not None:
             try:
                 return Encoder(fast, vocab, name=fast_model.NAME, staged=False, batch=1)

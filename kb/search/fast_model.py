@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -35,33 +34,29 @@ MIN_COSINE = 0.98
 # may be another process's conversion under way (two bot workers starting together).
 STALE_WORK_SECONDS = 3600
 STALE_MODEL_SECONDS = 30 * 86400
-# Token ids of two probe texts in bert-base-uncased's vocabulary: "how do i install
-# packages on my workers" and "killedworker error: too many open files".
-_PROBES = (
-    [101, 2129, 2079, 1045, 16500, 14555, 2006, 2026, 3667, 102],
-    [101, 2730, 6198, 2121, 7561, 1024, 2205, 2116, 2330, 6764, 102],
-)
+# What the converted model is checked on before it is kept.
+PROBES = ["how do I install packages on my workers", "KilledWorker error: too many open files"]
 
 
 def models_dir() -> str:
     """Where converted models are kept: ``$XDG_CACHE_HOME/faq-kb/models``."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "faq-kb", "models")
+    from kb.index.reader import cache_home
+
+    return os.path.join(cache_home(), "models")
 
 
 def cached_path(ort: Any, source: str) -> str:
     """The converted file of ``source`` under this ONNX Runtime (a stat, no hashing)."""
+    from kb.index.reader import short_name
+
     stat = os.stat(source)
     key = f"{RECIPE}|{ort.__version__}|{os.path.abspath(source)}|{stat.st_size}|{stat.st_mtime_ns}"
-    data = key.encode()
-    return os.path.join(
-        models_dir(), f"{PREFIX}{zlib.crc32(data):08x}{zlib.adler32(data):08x}.onnx"
-    )
+    return os.path.join(models_dir(), f"{PREFIX}{short_name(key)}.onnx")
 
 
-def fast_model(ort: Any, source: str, notify: Callable[[str], None]) -> str | None:
-    """The converted model of ``source``, converting it now if need be; None when it cannot
-    be had (the caller then uses ``source``)."""
+def fast_model(ort: Any, source: str, vocab: str, notify: Callable[[str], None]) -> str | None:
+    """The converted model of ``source`` (whose vocabulary is ``vocab``), converting it now
+    if need be; None when it cannot be had (the caller then uses ``source``)."""
     from importlib.util import find_spec
 
     try:
@@ -74,7 +69,7 @@ def fast_model(ort: Any, source: str, notify: Callable[[str], None]) -> str | No
         return None  # the packaged model, as before (a failed conversion is not retried)
     notify("note: preparing the meaning model for fast questions (once, a few seconds)")
     try:
-        convert(ort, source, target)
+        convert(ort, source, vocab, target)
     except Exception as exc:  # noqa: BLE001 - onnx and onnxruntime raise untyped errors
         notify(f"warning: cannot prepare the fast model ({exc}); using the packaged one")
         with contextlib.suppress(OSError), open(target + FAILED, "w", encoding="utf-8") as out:
@@ -84,7 +79,7 @@ def fast_model(ort: Any, source: str, notify: Callable[[str], None]) -> str | No
     return target
 
 
-def convert(ort: Any, source: str, target: str) -> None:
+def convert(ort: Any, source: str, vocab: str, target: str) -> None:
     """Optimise ``source``'s graph, quantize it dynamically, check it, and move it to
     ``target`` in one step (an interrupted conversion leaves nothing behind).
 
@@ -97,11 +92,13 @@ def convert(ort: Any, source: str, target: str) -> None:
 
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    from kb.search.embedding import session_options
+
     folder = os.path.dirname(target)
     os.makedirs(folder, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".convert-") as work:
         fused, quantized = os.path.join(work, "fused.onnx"), os.path.join(work, "model.onnx")
-        options = _options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
+        options = session_options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED)
         options.optimized_model_filepath = fused
         ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
         # The quantizer logs advice on the root logger: dropped while it runs.
@@ -111,35 +108,26 @@ def convert(ort: Any, source: str, target: str) -> None:
             quantize_dynamic(fused, quantized, weight_type=QuantType.QInt8, per_channel=True)
         finally:
             root.removeFilter(quiet)
-        agreement = similarity(ort, source, quantized)
+        agreement = similarity(source, quantized, vocab)
         if agreement < MIN_COSINE:
             raise ValueError(f"its embeddings agree to a cosine of {agreement:.3f} only")
         os.replace(quantized, target)
 
 
-def similarity(ort: Any, first: str, second: str) -> float:
-    """The lowest cosine between the two models' mean-pooled embeddings of the probes."""
+def similarity(source: str, converted: str, vocab: str) -> float:
+    """The lowest cosine between the two models' embeddings of PROBES, each made as it
+    will be used (``kb.search.embedding.Encoder``).
+
+    Raises:
+        SemanticUnavailable: either model does not load.
+    """
     import numpy as np
 
-    sessions = [
-        ort.InferenceSession(
-            path,
-            _options(ort, ort.GraphOptimizationLevel.ORT_ENABLE_ALL),
-            providers=["CPUExecutionProvider"],
-        )
-        for path in (first, second)
-    ]
-    lowest = 1.0
-    for probe in _PROBES:
-        ids = np.array([probe], dtype=np.int64)
-        feed = {
-            "input_ids": ids,
-            "attention_mask": np.ones_like(ids),
-            "token_type_ids": np.zeros_like(ids),
-        }
-        a, b = (s.run(["last_hidden_state"], feed)[0][0].mean(axis=0) for s in sessions)
-        lowest = min(lowest, float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12)))
-    return lowest
+    from kb.search.embedding import Encoder
+
+    before = Encoder(source, vocab)(PROBES)
+    after = Encoder(converted, vocab, staged=False, batch=1)(PROBES)
+    return float(np.min(np.sum(before * after, axis=1)))
 
 
 def forget_others(keep: str) -> None:
@@ -180,15 +168,6 @@ def forget(path: str) -> None:
     """Remove a converted file that did not load (it is converted again next time)."""
     with contextlib.suppress(OSError):
         os.remove(path)
-
-
-def _options(ort: Any, level: Any) -> Any:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3  # errors only
-    options.graph_optimization_level = level
-    return options
 
 
 def _not_from_onnxruntime() -> Callable[[Any], bool]:
