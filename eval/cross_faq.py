@@ -2,6 +2,7 @@
 
     .venv/bin/python eval/cross_faq.py collect [--semantic]   # candidates' evidence, cached
     .venv/bin/python eval/cross_faq.py report  [--semantic] [--markdown]
+    .venv/bin/python eval/cross_faq.py learn   [--semantic] [--aliases]   # learning from use
 
 ``collect`` asks every question of eval/questions.jsonl of its own FAQ, twice: with the
 FAQ's alternate wordings (eval/aliases/, where they exist) and without any (a
@@ -17,13 +18,18 @@ of answerable questions answered confidently, their precision, off-topic decline
 held-out confidence, the most answerable questions answered at precision ≥ 0.90 by the
 best threshold chosen *after the fact*, and how well the confidence ranks right first
 answers above the rest (AUC).
+``learn`` simulates learning from use with the product's own loop (feedback store,
+``propose_aliases``, ``accept``): each fifth of a FAQ's questions is asked after the
+other askers' choices became aliases, and scored against the same FAQ's first day.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
+import shutil
 import sys
 import tomllib
 from pathlib import Path
@@ -34,7 +40,7 @@ CACHE = HERE / ".cache"
 sys.path.insert(0, str(HERE.parent))
 
 from kb.knowledge import KnowledgeBase  # noqa: E402
-from kb.maintain.evaluate import is_right, load_questions  # noqa: E402
+from kb.maintain.evaluate import Question, is_right, load_questions  # noqa: E402
 from kb.search.features import candidates  # noqa: E402
 from kb.search.query import _query_tokens, score_all  # noqa: E402
 from kb.spec import SourceSpec  # noqa: E402
@@ -78,31 +84,102 @@ def collect(
     tag = "aliases" if with_aliases else "plain"
     for project, members in sorted(groups.items()):
         kb = KnowledgeBase(spec.restricted(project), index_root / tag / project, semantic=semantic)
-        reader = kb.open()
-        ranker = kb.ranker()
-        for q in members:
-            tokens = _query_tokens(q.text)
-            scored = score_all(reader, tokens)
-            sims = ranker.similarities(q.text) if ranker is not None else None
-            found = candidates(reader, scored, tokens, sims, lexical=POOL, semantic=POOL)
-            records.append(
-                {
-                    "line": q.line,
-                    "question": q.text,
-                    "project": project,
-                    "split": q.split,
-                    "answerable": bool(q.answers),
-                    "rows": [c.row() for c in found],
-                    # the first ones are BM25's order (the lexical-only candidates)
-                    "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
-                    "right": [
-                        bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found
-                    ],
-                    "numbers": [c.number for c in found],
-                    "parents": [reader.parents[c.number] for c in found],
-                }
-            )
+        records += [_record(kb, project, q) for q in members]
         print(f"{project}: {len(members)} questions", file=sys.stderr)
+    return records
+
+
+def _record(kb: KnowledgeBase, project: str, q: Question) -> dict[str, Any]:
+    """One question's candidates, their evidence and whether each is right."""
+    reader = kb.open()
+    ranker = kb.ranker()
+    tokens = _query_tokens(q.text)
+    scored = score_all(reader, tokens)
+    sims = ranker.similarities(q.text) if ranker is not None else None
+    found = candidates(reader, scored, tokens, sims, lexical=POOL, semantic=POOL)
+    return {
+        "line": q.line,
+        "question": q.text,
+        "project": project,
+        "split": q.split,
+        "answerable": bool(q.answers),
+        "rows": [c.row() for c in found],
+        # the first ones are BM25's order (the lexical-only candidates)
+        "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
+        "right": [bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found],
+        "numbers": [c.number for c in found],
+        "parents": [reader.parents[c.number] for c in found],
+    }
+
+
+FOLDS = 5  # learning from use: each FAQ's questions in five parts, one scored at a time
+
+
+def fold_of(text: str) -> int:
+    """A question's part, fixed by its text (as the tune/held-out split is)."""
+    return int(hashlib.sha1(text.encode("utf-8")).hexdigest(), 16) % FOLDS
+
+
+def learned(
+    with_aliases: bool, semantic: bool, root: Path = CACHE / "learned", only: str | None = None
+) -> list[dict[str, Any]]:
+    """Learning from use, simulated with the product's own loop: for each FAQ and each fifth
+    of its questions, every *other* answerable question is recorded as its asker's choice
+    (the best-ranked right entry among the 20 a first-day search returns, as a click on a
+    suggestion or a 👍 would record it), ``propose_aliases`` and ``accept`` write them into
+    the aliases files, and the fifth left out is asked of the rebuilt index."""
+    from kb.learn.aliases import accept, propose_aliases
+    from kb.learn.feedback import FeedbackStore
+
+    questions = load_questions(str(HERE / "questions.jsonl"))
+    original = HERE / "corpora.toml"
+    listed = tomllib.loads(original.read_text(encoding="utf-8"))["source"]
+    groups: dict[str, list[Question]] = {}
+    for q in questions:
+        if only is None or q.source == only:
+            groups.setdefault(q.source or "", []).append(q)
+    records = []
+    for project, members in sorted(groups.items()):
+        for part in range(FOLDS):
+            folder = root / ("aliases" if with_aliases else "plain") / project / str(part)
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            lines = []
+            for item in listed:
+                if item["name"].split(".")[0] != project:
+                    continue
+                path = (original.parent / item["path"]).resolve()
+                start = "[aliases]\n"
+                own = original.parent / item["aliases"] if "aliases" in item else None
+                own = own or path.with_suffix(".aliases.toml")
+                if with_aliases and item.get("aliases") is not False and own.exists():
+                    start = own.read_text(encoding="utf-8")
+                target = folder / f"{item['name']}.aliases.toml"
+                target.write_text(start, encoding="utf-8")
+                lines += [
+                    "[[source]]",
+                    f"name = {json.dumps(item['name'])}",
+                    f"path = {json.dumps(str(path))}",
+                    f"url = {json.dumps(item['url'])}",
+                    f"aliases = {json.dumps(str(target))}",
+                    "",
+                ]
+            (folder / "faqs.toml").write_text("\n".join(lines), encoding="utf-8")
+            spec = SourceSpec(manifest=folder / "faqs.toml").restricted(project)
+            first_day = KnowledgeBase(spec, folder / "index", semantic=semantic)
+            store = FeedbackStore(folder / "feedback.sqlite3")
+            for q in members:
+                if fold_of(q.text) == part or not q.answers:
+                    continue
+                hits = first_day.search(q.text, k=20).hits
+                chosen = next((h.entry for h in hits if is_right(q, h.entry)), None)
+                if chosen is not None:
+                    store.record_choice(f"q{q.line}", f"u{q.line}", q.text, chosen["id"], "picked")
+            accept(propose_aliases(store, first_day), first_day)
+            later = KnowledgeBase(spec, folder / "index", semantic=semantic)
+            records += [_record(later, project, q) for q in members if fold_of(q.text) == part]
+        print(f"{project}: {len(members)} questions, learned", file=sys.stderr)
     return records
 
 
@@ -189,10 +266,46 @@ def ceiling(plain: list[dict[str, Any]], aliased: list[dict[str, Any]], semantic
     )
 
 
+def learning_report(
+    plain: list[dict[str, Any]],
+    aliased: list[dict[str, Any]],
+    learnt: list[dict[str, Any]],
+    semantic: bool,
+    with_aliases: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Per left-out FAQ, with the models fitted on the other FAQs (as ``report``): its
+    figures before (``plain``; with its aliases if ``with_aliases``) and after learning
+    from its other askers (``learned``)."""
+    from kb.search import hybrid
+
+    result: dict[str, dict[str, Any]] = {}
+    total = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
+    for project in sorted({r["project"] for r in learnt}):
+        model = hybrid.fit(
+            hybrid.training(
+                [r for r in plain if r["project"] != project],
+                [r for r in aliased if r["project"] != project],
+            ),
+            semantic=semantic,
+        )
+        result[project] = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
+        before = aliased if with_aliases else plain
+        for tag, records in (("plain", before), ("learned", learnt)):
+            for r in records:
+                if r["project"] == project:
+                    hybrid.judge(model, r, semantic, result[project][tag])
+                    hybrid.judge(model, r, semantic, total[tag])
+    result["overall"] = total
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["collect", "report", "fit", "ceiling"])
+    parser.add_argument("step", choices=["collect", "report", "fit", "ceiling", "learn"])
     parser.add_argument("--semantic", action="store_true", help="with the meaning signal")
+    parser.add_argument(
+        "--aliases", action="store_true", help="learn: on top of the FAQs' own aliases"
+    )
     parser.add_argument("--markdown", action="store_true", help="report as Markdown tables")
     parser.add_argument(
         "--write", action="store_true", help="fit: store both models in kb/search/hybrid.py"
@@ -219,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(model.to_json(), indent=1))
         return 0
     aliased = load(True, args.semantic)
+    if args.step == "learn":
+        learnt = learned(args.aliases, args.semantic)
+        first = "with its aliases" if args.aliases else "left-out FAQ without aliases"
+        conditions = (("plain", first), ("learned", "after learning from its other askers"))
+        report = learning_report(plain, aliased, learnt, args.semantic, args.aliases)
+        print(hybrid.format_cross(report, markdown=args.markdown, conditions=conditions))
+        return 0
     if args.step == "ceiling":
         print(ceiling(plain, aliased, args.semantic))
         return 0

@@ -94,6 +94,50 @@ def test_the_ceiling_reads_held_out_confidence() -> None:
     assert "AUC" in text and "100.0% of answerable questions answered" in text
 
 
+def test_the_learning_report_scores_before_and_after_with_models_of_other_faqs() -> None:
+    records = _records()
+    learnt = [r for r in records if r["project"] == "b"]
+    report = cross_faq_script().learning_report(records, records, learnt, True)
+    assert set(report) == {"b", "overall"}
+    assert report["overall"]["learned"].row()["answerable"] == 30
+    assert report["b"]["plain"].row() == report["b"]["learned"].row()  # nothing learnt here
+
+
+@needs_corpora
+def test_learning_from_use_learns_from_the_other_askers_only(tmp_path: Path) -> None:
+    """The simulated loop (real feedback store, proposals, accept, rebuilt index) on one real
+    FAQ: each fifth is asked after the others' choices became aliases, never its own."""
+    from kb.knowledge import KnowledgeBase
+    from kb.maintain.evaluate import is_right, load_questions
+    from kb.spec import SourceSpec
+
+    cross_faq = cross_faq_script()
+    learnt = cross_faq.learned(False, False, tmp_path, only="pandas")
+    questions = load_questions(str(cross_faq.HERE / "questions.jsonl"))
+    asked = [q for q in questions if q.source == "pandas"]
+    assert sorted(r["line"] for r in learnt) == sorted(q.line for q in asked)  # each once
+    learned_somewhere = 0
+    for part in range(cross_faq.FOLDS):
+        folder = tmp_path / "plain" / "pandas" / str(part)
+        lines = {a for f in folder.glob("*.aliases.toml") for a in _alias_lines(f)}
+        own = {q.text for q in asked if cross_faq.fold_of(q.text) == part}
+        assert not lines & own  # the fifth scored taught nothing
+        learned_somewhere += len(lines)
+        # what was learnt now answers: each accepted wording finds its entry first
+        kb = KnowledgeBase(SourceSpec(manifest=folder / "faqs.toml"), folder / "index")
+        for q in asked:
+            if q.text in lines:
+                assert is_right(q, kb.search(q.text, k=1).hits[0].entry), q.text
+    assert learned_somewhere >= 0.5 * sum(1 for q in asked if q.answers) * 4
+
+
+def _alias_lines(path: Path) -> list[str]:
+    import tomllib
+
+    table = tomllib.loads(path.read_text(encoding="utf-8")).get("aliases", {})
+    return [line for lines in table.values() for line in lines]
+
+
 @pytest.mark.slow
 @needs_corpora
 def test_lexical_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:

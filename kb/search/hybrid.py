@@ -423,10 +423,18 @@ def cross_validate(
     return result
 
 
-def format_cross(report: dict[str, dict[str, Figures]], *, markdown: bool = False) -> str:
-    """The report as a table per condition."""
+CONDITIONS = (("plain", "left-out FAQ without aliases"), ("aliases", "with its aliases"))
+
+
+def format_cross(
+    report: dict[str, dict[str, Figures]],
+    *,
+    markdown: bool = False,
+    conditions: Sequence[tuple[str, str]] = CONDITIONS,
+) -> str:
+    """The report as a table per condition (``conditions``: its key and title)."""
     lines = []
-    for tag, title in (("plain", "left-out FAQ without aliases"), ("aliases", "with its aliases")):
+    for tag, title in conditions:
         lines.append(f"{title}:")
         head = ["FAQ", "n", "R@1", "shown", "confident", "precision", "declined"]
         rows = []
