@@ -9,8 +9,21 @@ from __future__ import annotations
 import os
 import stat
 
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without its import on the cold path
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
 DEFAULT_MAX_SOURCE_BYTES = 2_000_000  # the largest real FAQ is ~100 KB
 MAX_CONFIG_BYTES = 1_000_000  # a manifest or aliases file
+
+
+def page_names(names: Iterable[str]) -> list[str]:
+    """The pages of a source folder, given its file names, sorted: its ``*.rst`` files, or
+    where it holds none its ``*.txt`` ones (reStructuredText too in Sphinx projects that
+    set ``source_suffix = ".txt"``, as Django does). The build and the freshness check
+    both use this rule, so a page added or removed means a rebuild."""
+    rst = sorted(name for name in names if name.endswith(".rst"))
+    return rst or sorted(name for name in names if name.endswith(".txt"))
 
 
 class NotReadable(OSError):

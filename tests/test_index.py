@@ -12,7 +12,7 @@ import pytest
 from rank_bm25 import BM25Plus
 
 from kb.analysis.tokens import tokenize
-from kb.errors import BuildError, IndexFileError
+from kb.errors import BuildError, IndexFileError, ManifestError
 from kb.index.build import build, field_texts, load_entries
 from kb.index.params import DELTA, FIELD_WEIGHTS, K1, B
 from kb.index.reader import INDEX_FILE, SCHEMA_VERSION, IndexReader
@@ -288,6 +288,40 @@ def test_a_new_file_in_a_source_folder_is_picked_up(seed_copy: Path, tmp_path: P
     assert kb.refresh() is True
     hit = kb.search("where is the gizmo").hits[0]
     assert hit.entry["url"] == "https://example.org/more.html#where-is-the-gizmo"
+
+
+def test_a_folder_of_txt_pages_is_read_when_it_holds_no_rst(tmp_path: Path) -> None:
+    """Sphinx projects that set ``source_suffix = ".txt"`` (Django's docs) keep their pages
+    as .txt: a folder without any .rst file is read as those, and watched as those."""
+    folder = tmp_path / "faq"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "general.txt")
+    (folder / "general.aliases.toml").write_text(
+        '[aliases]\n"how-do-i-use-external-modules" = ["gizmo"]\n'
+    )
+    spec = SourceSpec(paths=(f"{folder}=https://example.org/faq/",))
+    kb = KnowledgeBase(spec, tmp_path / "idx")
+    hit = kb.search("how do I use external modules").hits[0]
+    assert hit.entry["url"] == "https://example.org/faq/general.html#how-do-i-use-external-modules"
+    assert kb.search("gizmo").hits[0].entry["anchor"] == "how-do-i-use-external-modules"
+    (folder / "more.txt").write_text(
+        "More\n====\n\nWhere is the box?\n-----------------\n\nHere.\n"
+    )
+    assert kb.stale_reason() == f"{folder} changed since the index was built"
+    assert kb.refresh() is True
+    assert (
+        kb.search("where is the box").hits[0].entry["url"].endswith("/more.html#where-is-the-box")
+    )
+    (folder / "index.rst").write_text("Index\n=====\n\nWhat is this?\n-------------\n\nA test.\n")
+    assert kb.stale_reason() is not None  # an .rst page now: the folder is its .rst pages
+    assert kb.refresh() is True
+    assert [e["collection"] for e in kb.entries()] == ["index"]
+
+
+def test_a_folder_with_no_page_says_so(tmp_path: Path) -> None:
+    (tmp_path / "notes.md").write_text("# Notes\n")
+    with pytest.raises(ManifestError, match=r"the folder holds no \.rst \(or \.txt\) file"):
+        resolve_sources(SourceSpec(paths=(f"{tmp_path}=https://example.org/",)))
 
 
 def test_a_new_aliases_file_in_a_source_folder_is_picked_up(

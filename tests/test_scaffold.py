@@ -88,6 +88,29 @@ def test_init_never_runs_conf_py(tmp_path: Path) -> None:
     assert not (tmp_path / "ran").exists() and not (tmp_path / "docs" / "ran").exists()
 
 
+def test_init_reads_the_page_suffix_of_conf_py(tmp_path: Path) -> None:
+    """Pages kept as .txt (``source_suffix``, as in Django's docs) are found, and Markdown
+    pages never are; faq-search then answers from them."""
+    docs = tmp_path / "docs"
+    (docs / "faq").mkdir(parents=True)
+    (docs / "conf.py").write_text(
+        "html_baseurl = 'https://docs.example.org/'\n"
+        "source_suffix = {\n    '.txt': 'restructuredtext',\n    '.md': 'markdown',\n}\n"
+    )
+    shutil.copy(SEED, docs / "faq" / "general.txt")
+    (docs / "faq" / "faq.md").write_text("# FAQ\n\n## Why?\n\nBecause.\n")
+    (docs / "requirements.txt").write_text("sphinx\n")
+    done = faq_kb(tmp_path, "init", "docs")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "faq-kb.toml").read_text()
+    assert 'name = "faq.general"\npath = "docs/faq/general.txt"' in text
+    assert 'url = "https://docs.example.org/faq/general.html"' in text
+    assert ".md" not in text and "requirements" not in text
+    asked = faq_kb(tmp_path, "--json", "how do I use external modules")
+    assert asked.returncode == 0, asked.stderr
+    assert "faq/general.html#how-do-i-use-external-modules" in asked.stdout
+
+
 def test_init_with_no_faq_page_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "index.rst").write_text("Home\n====\n")

@@ -1,6 +1,7 @@
 """``faq-kb init``: a starter ``faq-kb.toml`` for a docs folder, its FAQ pages found.
 
-Sphinx's ``conf.py`` is read as text for ``html_baseurl`` and ``project``, never executed.
+Sphinx's ``conf.py`` is read as text for ``html_baseurl``, ``project`` and
+``source_suffix``, never executed.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from kb.errors import FaqError
 _TITLE_WORDS_RE = re.compile(r"frequently asked questions|\bfaqs?\b", re.IGNORECASE)
 _UNDERLINE_RE = re.compile(r"^([!-/:-@\[-`{-~])\1{2,}\s*$")  # rst section adornment
 _SKIP_DIRS = {"node_modules", "site-packages", "venv", "build"}
+# Sphinx source suffixes that are not reStructuredText (MyST, notebooks): never pages here.
+_NOT_RST = {".md", ".markdown", ".myst", ".ipynb", ".mdx"}
 PLACEHOLDER_BASE = "https://docs.example.invalid/"
 
 
@@ -69,7 +72,7 @@ def plan(docs: Path, url: str | None = None) -> Plan:
     if base is not None and not base.startswith(("http://", "https://")):
         base, base_from = None, ""
     pages = []
-    for path in _rst_files(root):
+    for path in _rst_files(root, _suffixes(conf) if conf else (".rst",)):
         why = _why_faq(path)
         if why:
             docname = path.relative_to(root).with_suffix("").as_posix()
@@ -83,12 +86,32 @@ def plan(docs: Path, url: str | None = None) -> Plan:
     return Plan(docs, root, conf, base, base_from, pages)
 
 
-def _rst_files(root: Path) -> list[Path]:
+def _rst_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
     found = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")) and d not in _SKIP_DIRS)
-        found += [Path(folder, f) for f in sorted(files) if f.endswith(".rst")]
+        found += [Path(folder, f) for f in sorted(files) if f.endswith(suffixes)]
     return found
+
+
+def _suffixes(conf: Path) -> tuple[str, ...]:
+    """The reStructuredText suffixes of conf.py's ``source_suffix`` (a string, list or
+    dict, read as text), ``.rst`` when it sets none: Django's docs, for one, are ``.txt``."""
+    try:
+        text = conf.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return (".rst",)
+    match = re.search(r"^source_suffix\s*=\s*(\{[^}]*\}|\[[^\]]*\]|[^\n]+)", text, re.MULTILINE)
+    if match is None:
+        return (".rst",)
+    value = match.group(1)
+    if value.startswith("{"):  # {".rst": "restructuredtext", ".md": "markdown"}
+        pairs = re.findall(r"(['\"])(\.[\w.-]+)\1\s*:\s*(['\"])([^'\"]*)\3", value)
+        found = [s for _, s, _, kind in pairs if kind == "restructuredtext"]
+    else:
+        found = [s for _, s in re.findall(r"(['\"])(\.[\w.-]+)\1", value)]
+    kept = tuple(dict.fromkeys(s for s in found if s.lower() not in _NOT_RST))
+    return kept or (".rst",)
 
 
 def _why_faq(path: Path) -> str:

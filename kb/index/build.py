@@ -34,7 +34,7 @@ from kb.index.reader import (
     IndexReader,
     _same_stat,
     file_fingerprint,
-    rst_names,
+    folder_pages,
     sweep_leftovers,
     write_streaming,
 )
@@ -299,7 +299,7 @@ def fingerprint(
         for arg in spec.paths:
             folder = Path(split_source_arg(arg)[0]).expanduser().resolve()
             if folder.is_dir():
-                folders.append({"path": str(folder), "names": rst_names(str(folder))})
+                folders.append({"path": str(folder), "names": folder_pages(str(folder))})
     else:
         files.append(file_fingerprint(spec.manifest_path))
     digests = {f["path"]: f["sha256"] for f in files}

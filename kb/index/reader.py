@@ -21,7 +21,7 @@ import sys
 from bisect import bisect_left, bisect_right
 
 from kb.errors import IndexFileError
-from kb.files import open_regular, read_regular
+from kb.files import open_regular, page_names, read_regular
 from kb.index.json_scan import loads
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
@@ -143,13 +143,10 @@ def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
     ]
 
 
-def rst_names(folder: str) -> list[str]:
-    """The ``*.rst`` file names in a folder, sorted (a new or removed one means rebuild)."""
-    return _rst_only(os.listdir(folder))
-
-
-def _rst_only(names: list[str]) -> list[str]:
-    return sorted(name for name in names if name.endswith(".rst"))
+def folder_pages(folder: str) -> list[str]:
+    """A source folder's page names (``kb.files.page_names``): one added or removed means
+    rebuild."""
+    return page_names(os.listdir(folder))
 
 
 # The file beside an index that ``changed_files`` keeps content hashes in: index + HASHES.
@@ -200,7 +197,7 @@ def changed_files(fingerprint: dict[str, Any], hashes: str | None = None) -> lis
         except OSError:
             names = []
         listed[folder["path"]] = {name.casefold() for name in names}
-        if _rst_only(names) != folder["names"]:
+        if page_names(names) != folder["names"]:
             moved.append(folder["path"])
     # A missing aliases file is looked for only if its folder's listing may hold it: at
     # 1000 sources, 1000 stat calls (~3 ms) a cold query would make for nothing. Only a

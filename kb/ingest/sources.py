@@ -226,7 +226,7 @@ def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
         if path.is_dir():
             files = _folder_files(path, warnings)
             if not files:
-                raise ManifestError(f"--source {raw}: the folder holds no .rst file")
+                raise ManifestError(f"--source {raw}: the folder holds no .rst (or .txt) file")
             base = url if not url or url.endswith("/") else url + "/"
             for file, aliases in files:
                 page = _page_url(base, file.stem) if base else file.as_uri()
@@ -240,19 +240,19 @@ def _from_paths(args: tuple[str, ...], warnings: list[str]) -> list[Source]:
 
 
 def _folder_files(folder: Path, warnings: list[str]) -> list[tuple[Path, Path | None]]:
-    """A folder's ``*.rst`` files (by name, the freshness check's rule: ``rst_names``)
+    """A folder's pages (``kb.files.page_names``: its ``*.rst`` files, else ``*.txt``)
     with their aliases files; those that are not regular files are skipped with a
     warning (a FIFO would block, /dev/zero fill memory: never read).
 
     One listing of the folder: a file is stat'ed only where the listing cannot tell it
     regular (a symlink, an odd file system), an aliases file only where it is listed.
     """
-    from kb.files import regular_problem
+    from kb.files import page_names, regular_problem
 
     with os.scandir(folder) as listing:
         found = {entry.name: entry for entry in listing}
     files = []
-    for name in sorted(n for n in found if n.endswith(".rst")):
+    for name in page_names(found):
         file = folder / name
         entry = found[name]
         problem = None if _is_regular(entry) else regular_problem(file)
