@@ -385,3 +385,90 @@ def test_directives_with_no_body_are_text_or_nothing_never_a_crash(tmp_path: Pat
     code = [b.text for b in parsed.entries[0].blocks if b.kind == "code"]
     assert code == ["mypkg.call", "mypkg", "int answer"]  # the signatures the page shows
     assert all(p.line for p in parsed.problems)
+
+
+QUESTION_HEADINGS = """\
+FAQ
+===
+
+Installing
+----------
+
+**How do I install the widget?**
+
+Run ``pip install widget``.
+
+*Which Python does it need?*
+
+Python 3.9 or later.
+
+Running
+-------
+
+.. rubric:: Why does the widget crash on start?
+
+Check ``WIDGET_HOME``.
+
+.. _slow:
+
+.. rubric:: Why is it slow?
+
+It is not.
+
+More
+----
+
+.. topic:: Can I run it twice?
+
+   Yes.
+
+.. admonition:: Is it free?
+
+   Yes, BSD.
+
+Where are the logs?
+-------------------
+
+**Linux?**
+
+In ``/var/log``.
+
+**Windows?**
+
+In the event log.
+
+Other
+-----
+
+Some text, then a question in bold inside it: **why?** It is not a heading.
+
+**What does it cost?**
+
+Nothing.
+"""
+
+
+def test_questions_set_as_headings_become_entries(tmp_path: Path) -> None:
+    """Some FAQs ask their questions as bold paragraphs, rubrics, topics or admonitions,
+    not as section titles: two or more in a section make one entry each, with the answer
+    that follows; a question section's own bold lines stay part of its answer."""
+    parsed = parse_source(_write(tmp_path, QUESTION_HEADINGS))
+    assert not [p for p in parsed.problems if p.level >= 2]
+    got = {e.title: (e.url.split("#")[1], e.answer, e.breadcrumb) for e in parsed.entries}
+    assert got["How do I install the widget?"] == (
+        "installing",
+        "Run pip install widget.",
+        ["FAQ", "Installing"],
+    )
+    assert got["Which Python does it need?"][1] == "Python 3.9 or later."
+    assert got["Why does the widget crash on start?"][:2] == ("running", "Check WIDGET_HOME.")
+    assert got["Why is it slow?"][:2] == ("slow", "It is not.")  # its label is its deep link
+    assert got["Can I run it twice?"][1] == "Yes."
+    assert got["Is it free?"][1] == "Yes, BSD."
+    assert "Linux?" not in got and "In the event log." in got["Where are the logs?"][1]
+    assert "Other" in got and "What does it cost?" not in got  # one asked heading: an answer
+    ids = [e.id for e in parsed.entries]
+    assert len(ids) == len(set(ids)) == 8
+    lines = {e.title: e.source.line for e in parsed.entries}
+    assert lines["How do I install the widget?"] == 7
+    assert lines["Why does the widget crash on start?"] == 18

@@ -401,6 +401,12 @@ def _section(
         qa_lists = _definition_qas(section, own)
         if qa_lists:
             return _definition_entries(walk, section, qa_lists, [*crumbs, title])
+        marks = [] if question else _heading_questions(own)
+        if marks:
+            asked = _heading_entries(walk, section, own, marks, [*crumbs, title])
+            for sub in subs:
+                asked.extend(_section(walk, sub, [*crumbs, title], None))
+            return asked
         is_category = not has_own or (
             subs and not question and (is_page_title or any(_is_question(_title(s)) for s in subs))
         )
@@ -520,4 +526,65 @@ def _definition_entries(
                     suffix=f"/{slug}",
                 )
             )
+    return entries
+
+
+def _asked_heading(node: nodes.Node) -> nodes.Element | None:
+    """The heading of a block that asks a question the way some FAQs set them instead of
+    section titles: a rubric, a paragraph all in bold (or italics), a topic or an
+    admonition whose title ends with "?"."""
+    heading: nodes.Element | None = None
+    if isinstance(node, nodes.rubric):
+        heading = node
+    elif isinstance(node, nodes.paragraph):
+        kids = [c for c in node.children if not (isinstance(c, nodes.Text) and not c.strip())]
+        if len(kids) == 1 and isinstance(kids[0], (nodes.strong, nodes.emphasis)):
+            heading = node
+    elif (
+        isinstance(node, (nodes.topic, nodes.admonition))
+        and "contents" not in node["classes"]
+        and node.children
+        and isinstance(node[0], nodes.title)
+    ):
+        heading = node[0]
+    if heading is not None and _is_question(" ".join(heading.astext().split())):
+        return heading
+    return None
+
+
+def _heading_questions(own: list[nodes.Node]) -> list[int]:
+    """Where a section's own content asks its questions as headings (``_asked_heading``):
+    two or more of them make each one an entry; one alone is part of an answer."""
+    marks = [n for n, child in enumerate(own) if _asked_heading(child) is not None]
+    return marks if len(marks) >= 2 else []
+
+
+def _heading_entries(
+    walk: _Walk, section: nodes.Element, own: list[nodes.Node], marks: list[int], crumbs: list[str]
+) -> list[Entry]:
+    """One entry per asked heading: its answer is what follows it, up to the next one (and
+    a topic's or an admonition's own body). The deep link is the heading's own id where it
+    has one (a label before it), else its section's."""
+    entries = []
+    for k, start in enumerate(marks):
+        block = own[start]
+        heading = _asked_heading(block)
+        assert heading is not None and isinstance(block, nodes.Element)
+        body = [] if heading is block else list(block.children[1:])
+        body += own[start + 1 : marks[k + 1] if k + 1 < len(marks) else len(own)]
+        title = " ".join(heading.astext().split())
+        ids = block["ids"]
+        entries.append(
+            _make_entry(
+                walk,
+                section,
+                title,
+                crumbs,
+                None,
+                body,
+                anchor=str(ids[0]) if ids else str(section["ids"][0]),
+                title_node=heading,
+                suffix="" if ids else f"/{nodes.make_id(title)}",
+            )
+        )
     return entries
