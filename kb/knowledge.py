@@ -274,7 +274,7 @@ class KnowledgeBase:
         except IndexFileError as exc:
             return None, f"the index is unreadable ({exc})"
         if reader.header.get("params") != params():
-            return reader, "the index was built with other ranking settings"
+            return reader, "the index was built with other ranking or parsing settings"
         fingerprint = reader.fingerprint
         if fingerprint.get("spec") != self.spec.key:
             return reader, "the index was built from other sources"

@@ -1,4 +1,5 @@
-"""Ranking constants of the index: an index built with other values is rebuilt."""
+"""Ranking constants of the index, and its parsing rules: an index built with other values is
+rebuilt."""
 
 from __future__ import annotations
 
@@ -22,6 +23,19 @@ FIELD_WEIGHTS = {"title": 2.0, "aliases": 2.0, "context": 1.0, "answer": 1.0}
 UNKNOWN_SHARE = 0.75
 
 
+# The rules that turn a source into entries (kb.ingest.parse): bump it when they change
+# which entries a source gives, so that an index built before is parsed again, not reused
+# (2: questions set as bold paragraphs, rubrics, topics or admonitions).
+INGEST_RULES = 2
+
+
 def params() -> dict[str, Any]:
     """The constants as stored in (and compared with) an index header."""
-    return {"k1": K1, "b": B, "delta": DELTA, "fields": FIELD_WEIGHTS, "unknown": UNKNOWN_SHARE}
+    return {
+        "k1": K1,
+        "b": B,
+        "delta": DELTA,
+        "fields": FIELD_WEIGHTS,
+        "unknown": UNKNOWN_SHARE,
+        "ingest": INGEST_RULES,
+    }
