@@ -472,3 +472,12 @@ def test_questions_set_as_headings_become_entries(tmp_path: Path) -> None:
     lines = {e.title: e.source.line for e in parsed.entries}
     assert lines["How do I install the widget?"] == 7
     assert lines["Why does the widget crash on start?"] == 18
+
+
+def test_a_definition_list_of_whole_questions_keeps_them_as_they_are(tmp_path: Path) -> None:
+    """Only a "How do I..." section's terms continue its title; under "FAQ" a term that is
+    a whole question is the entry's title as it stands."""
+    text = "FAQ\n===\n\nCan I run it twice?\n   Yes.\n\nIs it free?\n   Yes, BSD.\n"
+    parsed = parse_source(_write(tmp_path, text))
+    assert [e.title for e in parsed.entries] == ["Can I run it twice?", "Is it free?"]
+    assert [e.answer for e in parsed.entries] == ["Yes.", "Yes, BSD."]

@@ -505,7 +505,10 @@ def _definition_qas(section: nodes.Element, own: list[nodes.Node]) -> list[nodes
 def _definition_entries(
     walk: _Walk, section: nodes.Element, lists: list[nodes.definition_list], crumbs: list[str]
 ) -> list[Entry]:
-    stem = _title(section).rstrip(".…").strip()  # "How do I..." (smart quotes: "…")
+    heading = _title(section)
+    # "How do I..." (smart quotes: "…") and its "... create PDF files?" read as one question;
+    # a list of whole questions under "FAQ" keeps them as they are.
+    stem = heading.rstrip(".…").strip() if heading.endswith(("...", "…")) else ""
     entries = []
     for dl in lists:
         for item in dl.children:
