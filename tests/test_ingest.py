@@ -481,3 +481,53 @@ def test_a_definition_list_of_whole_questions_keeps_them_as_they_are(tmp_path: P
     parsed = parse_source(_write(tmp_path, text))
     assert [e.title for e in parsed.entries] == ["Can I run it twice?", "Is it free?"]
     assert [e.answer for e in parsed.entries] == ["Yes.", "Yes, BSD."]
+
+
+def test_questions_marked_q_and_lists_of_questions_become_entries(tmp_path: Path) -> None:
+    """ "**Q:** …?" paragraphs (their "A:" dropped from the answer) and lists whose every
+    item opens with a bold question; a list with one plain item stays an answer."""
+    text = """\
+FAQ
+===
+
+Marked
+------
+
+**Q:** How do I install the widget?
+
+**A:** Run ``pip install widget``.
+
+Q: Does it run on Windows?
+
+A: Yes, and on macOS.
+
+Listed
+------
+
+1. **Can I run it twice?**
+
+   Yes.
+
+2. **Is it free?**
+
+   Yes, BSD.
+
+Mixed
+-----
+
+* **Is this a question?**
+
+  Yes.
+
+* Just a point.
+
+* **And this?**
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.url.split("#")[1]) for e in parsed.entries}
+    assert got["How do I install the widget?"] == ("Run pip install widget.", "marked")
+    assert got["Does it run on Windows?"] == ("Yes, and on macOS.", "marked")
+    assert got["Can I run it twice?"] == ("Yes.", "listed")
+    assert got["Is it free?"] == ("Yes, BSD.", "listed")
+    assert set(got) == {*list(got)[:4], "Mixed"} and "Just a point." in got["Mixed"][0]
+    assert len({e.id for e in parsed.entries}) == 5

@@ -401,9 +401,10 @@ def _section(
         qa_lists = _definition_qas(section, own)
         if qa_lists:
             return _definition_entries(walk, section, qa_lists, [*crumbs, title])
-        marks = [] if question else _heading_questions(own)
+        flat = _open_question_lists(own)
+        marks = [] if question else _heading_questions(flat)
         if marks:
-            asked = _heading_entries(walk, section, own, marks, [*crumbs, title])
+            asked = _heading_entries(walk, section, flat, marks, [*crumbs, title])
             for sub in subs:
                 asked.extend(_section(walk, sub, [*crumbs, title], None))
             return asked
@@ -532,16 +533,28 @@ def _definition_entries(
     return entries
 
 
+# "Q: How do I …?" / "Question: …" and "A: …" / "Answer: …", as some FAQs mark them.
+_Q_MARK = re.compile(r"^(?:Q|Question)\s*[:.)]\s*")
+_A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")
+
+
+def _question_text(heading: nodes.Element) -> str:
+    """A heading's question, without a leading "Q:" mark."""
+    text = " ".join(heading.astext().split())
+    return _Q_MARK.sub("", text) or text
+
+
 def _asked_heading(node: nodes.Node) -> nodes.Element | None:
     """The heading of a block that asks a question the way some FAQs set them instead of
-    section titles: a rubric, a paragraph all in bold (or italics), a topic or an
-    admonition whose title ends with "?"."""
+    section titles: a rubric, a paragraph all in bold (or italics) or marked "Q:", a topic
+    or an admonition whose title ends with "?"."""
     heading: nodes.Element | None = None
     if isinstance(node, nodes.rubric):
         heading = node
     elif isinstance(node, nodes.paragraph):
         kids = [c for c in node.children if not (isinstance(c, nodes.Text) and not c.strip())]
-        if len(kids) == 1 and isinstance(kids[0], (nodes.strong, nodes.emphasis)):
+        lone = len(kids) == 1 and isinstance(kids[0], (nodes.strong, nodes.emphasis))
+        if lone or _Q_MARK.match(node.astext()):
             heading = node
     elif (
         isinstance(node, (nodes.topic, nodes.admonition))
@@ -553,6 +566,43 @@ def _asked_heading(node: nodes.Node) -> nodes.Element | None:
     if heading is not None and _is_question(" ".join(heading.astext().split())):
         return heading
     return None
+
+
+def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
+    """A section's own content with each list whose every item starts with an asked
+    heading (``* **How do I …?**`` then its answer) opened into its items' blocks."""
+    out: list[nodes.Node] = []
+    for child in own:
+        items = (
+            child.children if isinstance(child, (nodes.bullet_list, nodes.enumerated_list)) else []
+        )
+        if len(items) >= 2 and all(
+            isinstance(item, nodes.Element) and item.children and _asked_heading(item[0])
+            for item in items
+        ):
+            out += [block for item in items for block in item.children]
+        else:
+            out.append(child)
+    return out
+
+
+def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
+    """The answer without a leading "A:" / "Answer:" mark (``**A:** Run …``)."""
+    first = body[0] if body else None
+    if not isinstance(first, nodes.paragraph) or not first.children:
+        return body
+    lead = first[0]
+    if isinstance(lead, (nodes.strong, nodes.emphasis)) and _A_MARK.match(lead.astext()):
+        rest = first.children[1:]
+    elif isinstance(lead, nodes.Text) and re.match(r"^(?:A|Answer)\s*[:.)]\s", str(lead)):
+        rest = [nodes.Text(re.sub(r"^(?:A|Answer)\s*[:.)]\s*", "", str(lead))), *first.children[1:]]
+    else:
+        return body
+    if rest and isinstance(rest[0], nodes.Text):
+        rest = [nodes.Text(str(rest[0]).lstrip()), *rest[1:]]
+    paragraph = first.copy()
+    paragraph.extend(rest)
+    return [paragraph, *body[1:]]
 
 
 def _heading_questions(own: list[nodes.Node]) -> list[int]:
@@ -575,7 +625,8 @@ def _heading_entries(
         assert heading is not None and isinstance(block, nodes.Element)
         body = [] if heading is block else list(block.children[1:])
         body += own[start + 1 : marks[k + 1] if k + 1 < len(marks) else len(own)]
-        title = " ".join(heading.astext().split())
+        body = _drop_answer_mark(body)
+        title = _question_text(heading)
         ids = block["ids"]
         entries.append(
             _make_entry(
