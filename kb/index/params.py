@@ -25,8 +25,8 @@ UNKNOWN_SHARE = 0.75
 
 # The rules that turn a source into entries (kb.ingest.parse): bump it when they change
 # which entries a source gives, so that an index built before is parsed again, not reused
-# (2: questions set as bold paragraphs, rubrics, topics or admonitions; a definition list's
-# whole questions keep their own titles).
+# (2: questions set as bold or "Q:" paragraphs, rubrics, topics, admonitions or list items;
+# a definition list's whole questions keep their own titles).
 INGEST_RULES = 2
 
 
