@@ -234,13 +234,7 @@ def ceiling(plain: list[dict[str, Any]], aliased: list[dict[str, Any]], semantic
 
     sure, right, answerable = [], [], []
     for project in sorted({r["project"] for r in plain}):
-        model = hybrid.fit(
-            hybrid.training(
-                [r for r in plain if r["project"] != project],
-                [r for r in aliased if r["project"] != project],
-            ),
-            semantic=semantic,
-        )
+        model = hybrid.fit_without(plain, aliased, project, semantic=semantic)
         for r in plain:
             if r["project"] == project:
                 rows, good = hybrid._rows(r, semantic)
@@ -281,13 +275,7 @@ def learning_report(
     result: dict[str, dict[str, Any]] = {}
     total = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
     for project in sorted({r["project"] for r in learnt}):
-        model = hybrid.fit(
-            hybrid.training(
-                [r for r in plain if r["project"] != project],
-                [r for r in aliased if r["project"] != project],
-            ),
-            semantic=semantic,
-        )
+        model = hybrid.fit_without(plain, aliased, project, semantic=semantic)
         result[project] = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
         before = aliased if with_aliases else plain
         for tag, records in (("plain", before), ("learned", learnt)):

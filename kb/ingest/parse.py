@@ -506,31 +506,44 @@ def _definition_qas(section: nodes.Element, own: list[nodes.Node]) -> list[nodes
 def _definition_entries(
     walk: _Walk, section: nodes.Element, lists: list[nodes.definition_list], crumbs: list[str]
 ) -> list[Entry]:
-    heading = _title(section)
+    own_title = _title(section)
     # "How do I..." (smart quotes: "…") and its "... create PDF files?" read as one question;
     # a list of whole questions under "FAQ" keeps them as they are.
-    stem = heading.rstrip(".…").strip() if heading.endswith(("...", "…")) else ""
-    entries = []
+    stem = own_title.rstrip(".…").strip() if own_title.endswith(("...", "…")) else ""
+    entries: list[Entry] = []
     for dl in lists:
         for item in dl.children:
             assert isinstance(item, nodes.Element)
             term = " ".join(item[0].astext().split())
             title = f"{stem} {term.lstrip('. …')}" if stem else term
             body = [c for c in item.children if isinstance(c, nodes.definition)]
-            slug = nodes.make_id(term)
+            answer = [child for d in body for child in d.children]
+            heading = item[0]
+            assert isinstance(heading, nodes.Element)
             entries.append(
-                _make_entry(
-                    walk,
-                    section,
-                    title,
-                    crumbs,
-                    None,
-                    [child for d in body for child in d.children],
-                    title_node=item[0],  # type: ignore[arg-type]
-                    suffix=f"/{slug}",
-                )
+                _inner_entry(walk, section, title, crumbs, answer, heading, nodes.make_id(term))
             )
     return entries
+
+
+def _inner_entry(
+    walk: _Walk,
+    section: nodes.Element,
+    title: str,
+    crumbs: list[str],
+    body: list[nodes.Node],
+    heading: nodes.Element,
+    slug: str,
+    label: str | None = None,
+) -> Entry:
+    """An entry asked inside a section (a definition list's item, an asked heading): its
+    deep link is its own label if it has one, else its section's, its id then made unique
+    by ``slug``."""
+    anchor = label or str(section["ids"][0])
+    suffix = "" if label else f"/{slug}"
+    return _make_entry(
+        walk, section, title, crumbs, None, body, anchor=anchor, title_node=heading, suffix=suffix
+    )
 
 
 # "Q: How do I …?" / "Question: …" and "A: …" / "Answer: …", as some FAQs mark them.
@@ -628,17 +641,7 @@ def _heading_entries(
         body = _drop_answer_mark(body)
         title = _question_text(heading)
         ids = block["ids"]
-        entries.append(
-            _make_entry(
-                walk,
-                section,
-                title,
-                crumbs,
-                None,
-                body,
-                anchor=str(ids[0]) if ids else str(section["ids"][0]),
-                title_node=heading,
-                suffix="" if ids else f"/{nodes.make_id(title)}",
-            )
-        )
+        label = str(ids[0]) if ids else None
+        slug = nodes.make_id(title)
+        entries.append(_inner_entry(walk, section, title, crumbs, body, heading, slug, label))
     return entries

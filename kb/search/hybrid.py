@@ -397,6 +397,19 @@ def training(plain: list[dict[str, Any]], aliased: list[dict[str, Any]]) -> list
     return plain + [r for r in aliased if same.get((r["project"], r["line"])) != r["rows"]]
 
 
+def fit_without(
+    plain: list[dict[str, Any]], aliased: list[dict[str, Any]], project: str, *, semantic: bool
+) -> Model:
+    """The models fitted on every FAQ but ``project`` (with and without their aliases)."""
+    return fit(
+        training(
+            [r for r in plain if r["project"] != project],
+            [r for r in aliased if r["project"] != project],
+        ),
+        semantic=semantic,
+    )
+
+
 def cross_validate(
     plain: list[dict[str, Any]], aliased: list[dict[str, Any]], *, semantic: bool
 ) -> dict[str, dict[str, Figures]]:
@@ -406,13 +419,7 @@ def cross_validate(
     result: dict[str, dict[str, Figures]] = {}
     total = {"plain": Figures(), "aliases": Figures()}
     for project in projects:
-        model = fit(
-            training(
-                [r for r in plain if r["project"] != project],
-                [r for r in aliased if r["project"] != project],
-            ),
-            semantic=semantic,
-        )
+        model = fit_without(plain, aliased, project, semantic=semantic)
         result[project] = {"plain": Figures(), "aliases": Figures()}
         for tag, records in (("plain", plain), ("aliases", aliased)):
             for r in records:
