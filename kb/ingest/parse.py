@@ -401,7 +401,7 @@ def _section(
         qa_lists = _definition_qas(section, own)
         if qa_lists:
             return _definition_entries(walk, section, qa_lists, [*crumbs, title])
-        flat = _open_question_lists(own)
+        flat = own if question else _open_question_lists(own)
         marks = [] if question else _heading_questions(flat)
         if marks:
             asked = _heading_entries(walk, section, flat, marks, [*crumbs, title])
@@ -548,7 +548,8 @@ def _inner_entry(
 
 # "Q: How do I …?" / "Question: …" and "A: …" / "Answer: …", as some FAQs mark them.
 _Q_MARK = re.compile(r"^(?:Q|Question)\s*[:.)]\s*")
-_A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")
+_A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")  # a bold "A:" on its own
+_A_LEAD = re.compile(r"^(?:A|Answer)\s*[:.)]\s+")  # "A: " typed before the answer
 
 
 def _question_text(heading: nodes.Element) -> str:
@@ -607,8 +608,8 @@ def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
     lead = first[0]
     if isinstance(lead, (nodes.strong, nodes.emphasis)) and _A_MARK.match(lead.astext()):
         rest = first.children[1:]
-    elif isinstance(lead, nodes.Text) and re.match(r"^(?:A|Answer)\s*[:.)]\s", str(lead)):
-        rest = [nodes.Text(re.sub(r"^(?:A|Answer)\s*[:.)]\s*", "", str(lead))), *first.children[1:]]
+    elif isinstance(lead, nodes.Text) and _A_LEAD.match(str(lead)):
+        rest = [nodes.Text(_A_LEAD.sub("", str(lead))), *first.children[1:]]
     else:
         return body
     if rest and isinstance(rest[0], nodes.Text):
@@ -629,8 +630,9 @@ def _heading_entries(
     walk: _Walk, section: nodes.Element, own: list[nodes.Node], marks: list[int], crumbs: list[str]
 ) -> list[Entry]:
     """One entry per asked heading: its answer is what follows it, up to the next one (and
-    a topic's or an admonition's own body). The deep link is the heading's own id where it
-    has one (a label before it), else its section's."""
+    a topic's or an admonition's own body); what comes before the first is the section's
+    introduction. The deep link is the heading's own id where it has one (a label before
+    it), else its section's."""
     entries = []
     for k, start in enumerate(marks):
         block = own[start]
