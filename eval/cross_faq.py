@@ -48,6 +48,18 @@ from kb.spec import SourceSpec  # noqa: E402
 POOL = 40  # candidates kept per signal: more than the product ranks, so fitting can vary it
 
 
+def _source_lines(item: dict[str, Any], path: Path, aliases: Path | bool) -> list[str]:
+    """A manifest's ``[[source]]`` table for one of eval/corpora.toml's sources."""
+    return [
+        "[[source]]",
+        f"name = {json.dumps(item['name'])}",
+        f"path = {json.dumps(str(path))}",
+        f"url = {json.dumps(item['url'])}",
+        f"aliases = {json.dumps(aliases if isinstance(aliases, bool) else str(aliases))}",
+        "",
+    ]
+
+
 def _manifest(with_aliases: bool) -> Path:
     """eval/corpora.toml as is, or a copy whose sources have no aliases at all."""
     original = HERE / "corpora.toml"
@@ -58,14 +70,7 @@ def _manifest(with_aliases: bool) -> Path:
     lines = []
     for item in data["source"]:
         path = (original.parent / item["path"]).resolve()
-        lines += [
-            "[[source]]",
-            f"name = {json.dumps(item['name'])}",
-            f"path = {json.dumps(str(path))}",
-            f"url = {json.dumps(item['url'])}",
-            "aliases = false",
-            "",
-        ]
+        lines += _source_lines(item, path, False)
     target = CACHE / "corpora-no-aliases.toml"
     target.write_text("\n".join(lines), encoding="utf-8")
     return target
@@ -132,8 +137,6 @@ def learned(
     from kb.learn.feedback import FeedbackStore
 
     questions = load_questions(str(HERE / "questions.jsonl"))
-    original = HERE / "corpora.toml"
-    listed = tomllib.loads(original.read_text(encoding="utf-8"))["source"]
     groups: dict[str, list[Question]] = {}
     for q in questions:
         if only is None or q.source == only:
@@ -142,31 +145,8 @@ def learned(
     for project, members in sorted(groups.items()):
         for part in range(FOLDS):
             folder = root / ("aliases" if with_aliases else "plain") / project / str(part)
-            if folder.exists():
-                shutil.rmtree(folder)
-            folder.mkdir(parents=True)
-            lines = []
-            for item in listed:
-                if item["name"].split(".")[0] != project:
-                    continue
-                path = (original.parent / item["path"]).resolve()
-                start = "[aliases]\n"
-                own = original.parent / item["aliases"] if "aliases" in item else None
-                own = own or path.with_suffix(".aliases.toml")
-                if with_aliases and item.get("aliases") is not False and own.exists():
-                    start = own.read_text(encoding="utf-8")
-                target = folder / f"{item['name']}.aliases.toml"
-                target.write_text(start, encoding="utf-8")
-                lines += [
-                    "[[source]]",
-                    f"name = {json.dumps(item['name'])}",
-                    f"path = {json.dumps(str(path))}",
-                    f"url = {json.dumps(item['url'])}",
-                    f"aliases = {json.dumps(str(target))}",
-                    "",
-                ]
-            (folder / "faqs.toml").write_text("\n".join(lines), encoding="utf-8")
-            spec = SourceSpec(manifest=folder / "faqs.toml").restricted(project)
+            spec = SourceSpec(manifest=_fold_manifest(folder, project, with_aliases))
+            spec = spec.restricted(project)
             first_day = KnowledgeBase(spec, folder / "index", semantic=semantic)
             store = FeedbackStore(folder / "feedback.sqlite3")
             for q in members:
@@ -181,6 +161,33 @@ def learned(
             records += [_record(later, project, q) for q in members if fold_of(q.text) == part]
         print(f"{project}: {len(members)} questions, learned", file=sys.stderr)
     return records
+
+
+def _fold_manifest(folder: Path, project: str, with_aliases: bool) -> Path:
+    """A fresh ``folder`` with a manifest of ``project``'s sources whose aliases files are
+    copies there (of its own aliases if ``with_aliases``, else empty), for ``accept``."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    original = HERE / "corpora.toml"
+    lines = []
+    for item in tomllib.loads(original.read_text(encoding="utf-8"))["source"]:
+        if item["name"].split(".")[0] != project:
+            continue
+        path = (original.parent / item["path"]).resolve()
+        given = item.get("aliases")
+        own = (
+            original.parent / given if isinstance(given, str) else path.with_suffix(".aliases.toml")
+        )
+        start = "[aliases]\n"
+        if with_aliases and given is not False and own.exists():
+            start = own.read_text(encoding="utf-8")
+        target = folder / f"{item['name']}.aliases.toml"
+        target.write_text(start, encoding="utf-8")
+        lines += _source_lines(item, path, target)
+    manifest = folder / "faqs.toml"
+    manifest.write_text("\n".join(lines), encoding="utf-8")
+    return manifest
 
 
 def _cache_path(with_aliases: bool, semantic: bool) -> Path:
