@@ -128,3 +128,27 @@ def test_eval_reports_misses_and_the_guard(
     assert "overall           3  0.500" in out
     assert "line 3: 'client.upload_file'" in out
     assert "first:    Send Source  — right answer at rank 4" in out
+
+
+def test_eval_reports_what_a_user_is_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The shown list (what faq-search prints by default) and the confident share, as
+    docs/quality.md reports them: a right entry ranked fourth is not shown."""
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "too many open files", "answers": ["Too many open file descriptors?"]}\n'
+        '{"question": "how do I bake bread", "answers": []}\n'
+        '{"question": "client.upload_file", "answers": ["Does Dask handle Data Locality?"]}\n'
+    )
+    assert kb_main(["eval", str(questions), "--index", str(tmp_path / "i"), "--json"]) == 0
+    overall = json.loads(capsys.readouterr().out)["overall"]
+    assert (overall["shown_list"], overall["confident"]) == (0.5, 1.0)  # one wrongly sure
+    assert kb_main(["eval", str(questions), "--index", str(tmp_path / "i")]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2].split() == [
+        "source", "n", "R@1", "R@3", "MRR", "shown", "answered", "confident",
+        "precision", "off-topic", "declined",
+    ]  # fmt: skip
+    overall_row = next(line.split() for line in table if line.startswith("overall"))
+    assert overall_row[5:8] == ["0.500", "2", "1.000"]  # shown, answered, confident

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,7 @@ class Outcome:
     answered: bool
     band: str
     first: str | None  # title of the first result
+    shown: bool = False  # the list faq-search prints by default (-k 3) holds a right entry
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Scores:
     recall_at_1: float = 0.0
     recall_at_3: float = 0.0
     mrr: float = 0.0
+    shown_list: float = 0.0  # share of answerable questions whose shown list holds the answer
+    confident: float = 0.0  # share of answerable questions answered (the "answer" band)
     answered: int = 0
     answered_precision: float = 0.0
     answered_recall: float = 0.0
@@ -141,8 +144,12 @@ def is_right(question: Question, entry: dict[str, Any]) -> bool:
     )
 
 
-def outcome(question: Question, result: SearchResult) -> Outcome:
-    """Judge one search result against its label."""
+def outcome(
+    question: Question, result: SearchResult, shown: Sequence[dict[str, Any]] = ()
+) -> Outcome:
+    """Judge one search result (ranked deep) against its label; ``shown``: the entries a
+    user is shown for the same question (faq-search's default list), if known. A sub-part
+    shown only inside the best answer's text does not count: the list must hold it."""
     rank = None
     if question.answers:
         for position, hit in enumerate(result.hits, 1):
@@ -150,7 +157,8 @@ def outcome(question: Question, result: SearchResult) -> Outcome:
                 rank = position
                 break
     first = result.hits[0].entry["title"] if result.hits else None
-    return Outcome(question, rank, result.answered, result.band, first)
+    listed = bool(question.answers) and any(is_right(question, entry) for entry in shown)
+    return Outcome(question, rank, result.answered, result.band, first, listed)
 
 
 def score(outcomes: list[Outcome]) -> Scores:
@@ -172,6 +180,8 @@ def score(outcomes: list[Outcome]) -> Scores:
             sum(o.rank is not None and o.rank <= 3 for o in answerable), len(answerable)
         ),
         mrr=share(sum(1 / o.rank for o in answerable if o.rank), len(answerable)),
+        shown_list=share(sum(o.shown for o in answerable), len(answerable)),
+        confident=share(sum(o.answered for o in answerable), len(answerable)),
         answered=len(answered),
         answered_precision=share(len(right_answered), len(answered)),
         answered_recall=share(len(right_answered), len(answerable)),
@@ -196,12 +206,18 @@ def _default_search(kb: KnowledgeBase, text: str) -> SearchResult:
     )
 
 
+def _shown_search(kb: KnowledgeBase, text: str) -> SearchResult:
+    """What faq-search lists by default: the best answer and its close alternatives."""
+    return kb.search(text)
+
+
 def evaluate(
     questions: list[Question],
     spec: SourceSpec,
     index_root: str | None = None,
     *,
     search_fn: SearchFn = _default_search,
+    shown_fn: SearchFn = _shown_search,
     notify: Callable[[str], None] | None = None,
     semantic: bool = False,
 ) -> Report:
@@ -221,7 +237,10 @@ def evaluate(
             sub, index_dir, notify=notify or (lambda message: None), semantic=semantic
         )
         kb.open()
-        outcomes.extend(outcome(q, search_fn(kb, q.text)) for q in members)
+        outcomes.extend(
+            outcome(q, search_fn(kb, q.text), [h.entry for h in shown_fn(kb, q.text).hits])
+            for q in members
+        )
     order = {id(q): n for n, q in enumerate(questions)}
     outcomes.sort(key=lambda o: order[id(o.question)])
     by_source: dict[str, list[Outcome]] = {}
@@ -260,8 +279,8 @@ def report_json(report: Report) -> dict[str, Any]:
 def format_report(report: Report, title: str) -> str:
     """The human-readable report: a table per source, then every miss."""
     header = (
-        f"{'source':<14}{'n':>5}{'R@1':>7}{'R@3':>7}{'MRR':>7}{'answered':>10}"
-        f"{'precision':>11}{'off-topic':>11}{'declined':>10}"
+        f"{'source':<14}{'n':>5}{'R@1':>7}{'R@3':>7}{'MRR':>7}{'shown':>7}{'answered':>10}"
+        f"{'confident':>11}{'precision':>11}{'off-topic':>11}{'declined':>10}"
     )
     lines = [title, "", header, "-" * len(header)]
 
@@ -272,7 +291,8 @@ def format_report(report: Report, title: str) -> str:
         return (
             f"{name:<14}{s.questions:>5}{cell(s.recall_at_1, 7, s.answerable)}"
             f"{cell(s.recall_at_3, 7, s.answerable)}{cell(s.mrr, 7, s.answerable)}"
-            f"{s.answered:>10}{cell(s.answered_precision, 11, s.answered)}"
+            f"{cell(s.shown_list, 7, s.answerable)}{s.answered:>10}"
+            f"{cell(s.confident, 11, s.answerable)}{cell(s.answered_precision, 11, s.answered)}"
             f"{s.off_topic:>11}{cell(s.off_topic_declined, 10, s.off_topic)}"
         )
 
