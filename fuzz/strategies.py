@@ -128,6 +128,11 @@ def _line(draw: st.DrawFn) -> str:
         return f"{indent}[#]_ [{draw(NAMES)}]_ .. [1] {text}"
     if kind == 10:
         return ""
+    if kind == 11:  # a question set as a heading: bold, italic, or in a list item
+        opening, closing = draw(st.sampled_from([("**", "**"), ("*", "*"), ("* **", "**")]))
+        return f"{indent}{opening}{text}?{closing}"
+    if kind == 12:  # "Q: …?" and "A: …" marks
+        return f"{indent}{draw(st.sampled_from(['Q: ', 'Question. ', '**A:** ', 'A: ']))}{text}?"
     return indent + text
 
 
