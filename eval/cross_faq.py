@@ -89,32 +89,37 @@ def collect(
     tag = "aliases" if with_aliases else "plain"
     for project, members in sorted(groups.items()):
         kb = KnowledgeBase(spec.restricted(project), index_root / tag / project, semantic=semantic)
-        records += [_record(kb, project, q) for q in members]
+        records += _records(kb, project, members)
         print(f"{project}: {len(members)} questions", file=sys.stderr)
     return records
 
 
-def _record(kb: KnowledgeBase, project: str, q: Question) -> dict[str, Any]:
-    """One question's candidates, their evidence and whether each is right."""
+def _records(kb: KnowledgeBase, project: str, questions: list[Question]) -> list[dict[str, Any]]:
+    """Each question's candidates, their evidence and whether each is right."""
     reader = kb.open()
     ranker = kb.ranker()
-    tokens = _query_tokens(q.text)
-    scored = score_all(reader, tokens)
-    sims = ranker.similarities(q.text) if ranker is not None else None
-    found = candidates(reader, scored, tokens, sims, lexical=POOL, semantic=POOL)
-    return {
-        "line": q.line,
-        "question": q.text,
-        "project": project,
-        "split": q.split,
-        "answerable": bool(q.answers),
-        "rows": [c.row() for c in found],
-        # the first ones are BM25's order (the lexical-only candidates)
-        "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
-        "right": [bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found],
-        "numbers": [c.number for c in found],
-        "parents": [reader.parents[c.number] for c in found],
-    }
+    records = []
+    for q in questions:
+        tokens = _query_tokens(q.text)
+        scored = score_all(reader, tokens)
+        sims = ranker.similarities(q.text) if ranker is not None else None
+        found = candidates(reader, scored, tokens, sims, lexical=POOL, semantic=POOL)
+        records.append(
+            {
+                "line": q.line,
+                "question": q.text,
+                "project": project,
+                "split": q.split,
+                "answerable": bool(q.answers),
+                "rows": [c.row() for c in found],
+                # the first ones are BM25's order (the lexical-only candidates)
+                "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
+                "right": [bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found],
+                "numbers": [c.number for c in found],
+                "parents": [reader.parents[c.number] for c in found],
+            }
+        )
+    return records
 
 
 FOLDS = 5  # learning from use: each FAQ's questions in five parts, one scored at a time
@@ -158,7 +163,7 @@ def learned(
                     store.record_choice(f"q{q.line}", f"u{q.line}", q.text, chosen["id"], "picked")
             accept(propose_aliases(store, first_day), first_day)
             later = KnowledgeBase(spec, folder / "index", semantic=semantic)
-            records += [_record(later, project, q) for q in members if fold_of(q.text) == part]
+            records += _records(later, project, [q for q in members if fold_of(q.text) == part])
         print(f"{project}: {len(members)} questions, learned", file=sys.stderr)
     return records
 
@@ -279,19 +284,10 @@ def learning_report(
     from its other askers (``learned``)."""
     from kb.search import hybrid
 
-    result: dict[str, dict[str, Any]] = {}
-    total = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
-    for project in sorted({r["project"] for r in learnt}):
-        model = hybrid.fit_without(plain, aliased, project, semantic=semantic)
-        result[project] = {"plain": hybrid.Figures(), "learned": hybrid.Figures()}
-        before = aliased if with_aliases else plain
-        for tag, records in (("plain", before), ("learned", learnt)):
-            for r in records:
-                if r["project"] == project:
-                    hybrid.judge(model, r, semantic, result[project][tag])
-                    hybrid.judge(model, r, semantic, total[tag])
-    result["overall"] = total
-    return result
+    projects = {r["project"] for r in learnt}
+    before = [r for r in (aliased if with_aliases else plain) if r["project"] in projects]
+    scored = {"plain": before, "learned": learnt}
+    return hybrid.cross_validate(plain, aliased, semantic=semantic, scored=scored)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -411,17 +411,22 @@ def fit_without(
 
 
 def cross_validate(
-    plain: list[dict[str, Any]], aliased: list[dict[str, Any]], *, semantic: bool
+    plain: list[dict[str, Any]],
+    aliased: list[dict[str, Any]],
+    *,
+    semantic: bool,
+    scored: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, dict[str, Figures]]:
     """Per left-out FAQ: fitted on the others (with and without their aliases), scored on it
-    without and with its aliases."""
-    projects = sorted({r["project"] for r in plain})
+    without and with its aliases, or on each condition of ``scored`` (name → records)."""
+    scored = scored or {"plain": plain, "aliases": aliased}
+    projects = sorted({r["project"] for records in scored.values() for r in records})
     result: dict[str, dict[str, Figures]] = {}
-    total = {"plain": Figures(), "aliases": Figures()}
+    total = {tag: Figures() for tag in scored}
     for project in projects:
         model = fit_without(plain, aliased, project, semantic=semantic)
-        result[project] = {"plain": Figures(), "aliases": Figures()}
-        for tag, records in (("plain", plain), ("aliases", aliased)):
+        result[project] = {tag: Figures() for tag in scored}
+        for tag, records in scored.items():
             for r in records:
                 if r["project"] == project:
                     judge(model, r, semantic, result[project][tag])
