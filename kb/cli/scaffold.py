@@ -1,7 +1,7 @@
 """``faq-kb init``: a starter ``faq-kb.toml`` for a docs folder, its FAQ pages found.
 
-Sphinx's ``conf.py`` is read as text for ``html_baseurl``, ``project`` and
-``source_suffix``, never executed.
+Sphinx's ``conf.py`` is read once, as text, for ``html_baseurl`` and ``source_suffix``;
+it is never executed.
 """
 
 from __future__ import annotations
@@ -65,14 +65,15 @@ def plan(docs: Path, url: str | None = None) -> Plan:
         raise FaqError(f"--url {url}: expected the http(s) address the docs are published at")
     conf = next((c for c in (docs / "conf.py", docs / "source" / "conf.py") if c.is_file()), None)
     root = conf.parent if conf else docs
+    settings = _read_conf(conf) if conf is not None else ""
     base, base_from = url, "--url" if url else ""
-    if base is None and conf is not None:
-        base = _conf_value(conf, "html_baseurl")
+    if base is None and settings:
+        base = _conf_value(settings, "html_baseurl")
         base_from = "conf.py html_baseurl" if base else ""
     if base is not None and not base.startswith(("http://", "https://")):
         base, base_from = None, ""
     pages = []
-    for path in _rst_files(root, _suffixes(conf) if conf else (".rst",)):
+    for path in _rst_files(root, _suffixes(settings)):
         why = _why_faq(path)
         if why:
             docname = path.relative_to(root).with_suffix("").as_posix()
@@ -94,13 +95,9 @@ def _rst_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return found
 
 
-def _suffixes(conf: Path) -> tuple[str, ...]:
+def _suffixes(text: str) -> tuple[str, ...]:
     """The reStructuredText suffixes of conf.py's ``source_suffix`` (a string, list or
     dict, read as text), ``.rst`` when it sets none: Django's docs, for one, are ``.txt``."""
-    try:
-        text = conf.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return (".rst",)
     match = re.search(r"^source_suffix\s*=\s*(\{[^}]*\}|\[[^\]]*\]|[^\n]+)", text, re.MULTILINE)
     if match is None:
         return (".rst",)
@@ -137,12 +134,16 @@ def page_title(path: Path) -> str | None:
     return None
 
 
-def _conf_value(conf: Path, name: str) -> str | None:
-    """A plain string assignment in conf.py (``name = "..."``), read as text."""
+def _read_conf(conf: Path) -> str:
+    """conf.py's text (never run); empty if it cannot be read."""
     try:
-        text = conf.read_text(encoding="utf-8", errors="replace")
+        return conf.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return None
+        return ""
+
+
+def _conf_value(text: str, name: str) -> str | None:
+    """A plain string assignment in conf.py's ``text`` (``name = "..."``)."""
     match = re.search(rf"^{name}\s*=\s*(['\"])([^'\"\n]+)\1", text, re.MULTILINE)
     return match.group(2).strip() if match else None
 

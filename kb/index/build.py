@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, overload
 
 from kb.errors import BuildError, FaqError, SourceError
+from kb.files import page_names
 from kb.index.early import EarlyParser
 from kb.index.encode import Corpus, write_index
 from kb.index.params import params
@@ -34,7 +35,6 @@ from kb.index.reader import (
     IndexReader,
     _same_stat,
     file_fingerprint,
-    folder_pages,
     sweep_leftovers,
     write_streaming,
 )
@@ -299,7 +299,7 @@ def fingerprint(
         for arg in spec.paths:
             folder = Path(split_source_arg(arg)[0]).expanduser().resolve()
             if folder.is_dir():
-                folders.append({"path": str(folder), "names": folder_pages(str(folder))})
+                folders.append({"path": str(folder), "names": page_names(os.listdir(folder))})
     else:
         files.append(file_fingerprint(spec.manifest_path))
     digests = {f["path"]: f["sha256"] for f in files}

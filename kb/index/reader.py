@@ -143,12 +143,6 @@ def _same_stat(stat: os.stat_result, item: dict[str, Any]) -> bool:
     ]
 
 
-def folder_pages(folder: str) -> list[str]:
-    """A source folder's page names (``kb.files.page_names``): one added or removed means
-    rebuild."""
-    return page_names(os.listdir(folder))
-
-
 # The file beside an index that ``changed_files`` keeps content hashes in: index + HASHES.
 HASHES = ".hashes"
 

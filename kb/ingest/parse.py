@@ -619,27 +619,31 @@ def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
     return [paragraph, *body[1:]]
 
 
-def _heading_questions(own: list[nodes.Node]) -> list[int]:
-    """Where a section's own content asks its questions as headings (``_asked_heading``):
-    two or more of them make each one an entry; one alone is part of an answer."""
-    marks = [n for n, child in enumerate(own) if _asked_heading(child) is not None]
+def _heading_questions(own: list[nodes.Node]) -> list[tuple[int, nodes.Element]]:
+    """Where a section's own content asks its questions as headings, and each heading
+    (``_asked_heading``): two or more make one entry each; one alone is part of an answer."""
+    marks = [(n, h) for n, child in enumerate(own) if (h := _asked_heading(child)) is not None]
     return marks if len(marks) >= 2 else []
 
 
 def _heading_entries(
-    walk: _Walk, section: nodes.Element, own: list[nodes.Node], marks: list[int], crumbs: list[str]
+    walk: _Walk,
+    section: nodes.Element,
+    own: list[nodes.Node],
+    marks: list[tuple[int, nodes.Element]],
+    crumbs: list[str],
 ) -> list[Entry]:
     """One entry per asked heading: its answer is what follows it, up to the next one (and
     a topic's or an admonition's own body); what comes before the first is the section's
     introduction. The deep link is the heading's own id where it has one (a label before
     it), else its section's."""
     entries = []
-    for k, start in enumerate(marks):
+    ends = [start for start, _ in marks[1:]] + [len(own)]
+    for (start, heading), end in zip(marks, ends, strict=True):
         block = own[start]
-        heading = _asked_heading(block)
-        assert heading is not None and isinstance(block, nodes.Element)
+        assert isinstance(block, nodes.Element)
         body = [] if heading is block else list(block.children[1:])
-        body += own[start + 1 : marks[k + 1] if k + 1 < len(marks) else len(own)]
+        body += own[start + 1 : end]
         body = _drop_answer_mark(body)
         title = _question_text(heading)
         ids = block["ids"]
