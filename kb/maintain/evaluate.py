@@ -206,18 +206,12 @@ def _default_search(kb: KnowledgeBase, text: str) -> SearchResult:
     )
 
 
-def _shown_search(kb: KnowledgeBase, text: str) -> SearchResult:
-    """What faq-search lists by default: the best answer and its close alternatives."""
-    return kb.search(text)
-
-
 def evaluate(
     questions: list[Question],
     spec: SourceSpec,
     index_root: str | None = None,
     *,
     search_fn: SearchFn = _default_search,
-    shown_fn: SearchFn = _shown_search,
     notify: Callable[[str], None] | None = None,
     semantic: bool = False,
 ) -> Report:
@@ -238,7 +232,8 @@ def evaluate(
         )
         kb.open()
         outcomes.extend(
-            outcome(q, search_fn(kb, q.text), [h.entry for h in shown_fn(kb, q.text).hits])
+            # and what faq-search lists by default (the best answer, close alternatives)
+            outcome(q, search_fn(kb, q.text), [h.entry for h in kb.search(q.text).hits])
             for q in members
         )
     order = {id(q): n for n, q in enumerate(questions)}
