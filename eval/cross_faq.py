@@ -45,7 +45,9 @@ from kb.search.features import candidates  # noqa: E402
 from kb.search.query import _query_tokens, score_all  # noqa: E402
 from kb.spec import SourceSpec  # noqa: E402
 
-POOL = 40  # candidates kept per signal: more than the product ranks, so fitting can vary it
+# Candidates kept per signal: more than a search ranks (kb.search.features), so that a
+# record can be cut to other pools; hybrid._rows scores exactly the product's.
+POOL = 40
 
 
 def _source_lines(item: dict[str, Any], path: Path, aliases: Path | bool) -> list[str]:

@@ -36,6 +36,7 @@ def _record(project: str, rng: random.Random, *, answerable: bool = True) -> dic
         "rows": rows,
         "right": right,
         "lexical": 10,
+        "numbers": list(range(10)),
     }
 
 

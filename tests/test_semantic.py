@@ -256,6 +256,38 @@ def test_a_few_questions_skip_the_graph_optimisation_and_embed_the_same() -> Non
     assert float(bot(texts[:1])[0] @ quick[0]) == pytest.approx(1.0, abs=1e-5)
 
 
+@needs_model
+@needs_corpora
+def test_the_harness_scores_the_candidates_the_product_ranks(tmp_path: Path) -> None:
+    """eval/cross_faq.py keeps more candidates than a search ranks (its POOL); what it fits
+    and scores is cut back to exactly the product's, so its figures are the product's."""
+    from kb.maintain.evaluate import load_questions
+    from kb.search import hybrid
+    from kb.search.features import candidates
+    from kb.search.query import _query_tokens, score_all
+    from tests.conftest import cross_faq_script
+
+    cross_faq = cross_faq_script()
+    spec = SourceSpec(manifest=cross_faq._manifest(False)).restricted("cython")
+    kb = KnowledgeBase(spec, tmp_path / "idx", semantic=True)
+    questions = load_questions(str(ROOT / "eval" / "questions.jsonl"))
+    asked = [q for q in questions if q.source == "cython"][:20]
+    records = cross_faq._records(kb, "cython", asked)
+    reader, ranker = kb.open(), kb.ranker()
+    assert ranker is not None
+    wider = 0
+    for q, record in zip(asked, records, strict=True):
+        tokens = _query_tokens(q.text)
+        scored = score_all(reader, tokens)
+        found = candidates(reader, scored, tokens, ranker.similarities(q.text))
+        numbered = {**record, "right": record["numbers"]}  # _rows then keeps entry numbers
+        assert hybrid._rows(numbered, True)[1] == [c.number for c in found], q.text
+        lexical = candidates(reader, scored, tokens)
+        assert hybrid._rows(numbered, False)[1] == [c.number for c in lexical], q.text
+        wider += len(record["numbers"]) > len(found)
+    assert wider  # the records do hold more than the product ranks
+
+
 @pytest.mark.slow
 @needs_model
 @needs_corpora

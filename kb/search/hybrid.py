@@ -199,9 +199,22 @@ def _columns(records: list[dict[str, Any]], semantic: bool) -> tuple[int, ...]:
 
 
 def _rows(record: dict[str, Any], semantic: bool) -> tuple[list[list[float]], list[bool]]:
-    """A record's candidates as the model sees them (lexical-only: BM25's candidates)."""
-    keep = len(record["rows"]) if semantic else record["lexical"]
-    return record["rows"][:keep], record["right"][:keep]
+    """A record's candidates as the product ranks them: BM25's ``LEXICAL_CANDIDATES`` best,
+    then (with meaning) the ``SEMANTIC_CANDIDATES`` closest not among them, in that order.
+
+    A record holds more of each (eval/cross_faq.py's ``POOL``); the closest in meaning over
+    the whole FAQ are among its rows, ties broken by entry number as ``candidates`` does.
+    """
+    from kb.search.features import LEXICAL_CANDIDATES, SEMANTIC_CANDIDATES
+
+    rows, right = record["rows"], record["right"]
+    keep = list(range(min(record["lexical"], LEXICAL_CANDIDATES)))
+    if semantic:
+        numbers = record["numbers"]
+        closest = sorted(range(len(rows)), key=lambda n: (-max(rows[n][3], rows[n][4]), numbers[n]))
+        taken = set(keep)
+        keep += [n for n in closest[:SEMANTIC_CANDIDATES] if n not in taken]
+    return [rows[n] for n in keep], [right[n] for n in keep]
 
 
 def _better_ranking(
@@ -481,45 +494,45 @@ def format_cross(
 LEXICAL_MODEL = Model.from_json(
     {
         "columns": [0, 1, 2],
-        "rank": [0.0, 6.4606, 0.0],
-        "confidence": [-1.9318, -0.7162, 1.7, 4.033, 0.0, 0.7128, 0.0],
-        "answer_at": 0.9244,
-        "none_below": 0.2712,
+        "rank": [0.0, 6.2428, 0.0],
+        "confidence": [-2.0083, -0.4578, 1.5495, 4.008, 0.0, 0.7104, 0.0],
+        "answer_at": 0.9252,
+        "none_below": 0.2718,
     }
 )
 SEMANTIC_MODEL = Model.from_json(
     {
         "columns": [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
         "rank": [
-            3.2439,
-            1.0949,
-            0.7302,
-            -0.4156,
-            0.9986,
-            0.2414,
-            0.8039,
-            -0.9422,
-            -2.0306,
-            0.8644,
-            0.9439,
+            3.2322,
+            0.9658,
+            0.7289,
+            -0.4175,
+            0.9653,
+            0.212,
+            0.7662,
+            -0.9027,
+            -2.0482,
+            0.9267,
+            1.0081,
         ],
         "confidence": [
-            -4.3447,
-            3.0297,
-            -0.2904,
-            3.8849,
-            0.3951,
-            -0.5847,
-            0.0635,
-            0.1947,
-            3.2215,
-            0.0426,
-            -0.0308,
-            0.1184,
-            -0.1852,
-            -2.3475,
+            -4.0538,
+            2.8217,
+            -0.1462,
+            3.8662,
+            0.2838,
+            -0.536,
+            -0.0093,
+            0.0471,
+            3.4244,
+            0.0553,
+            -0.0336,
+            -0.0084,
+            -0.1105,
+            -2.599,
         ],
-        "answer_at": 0.879,
-        "none_below": 0.2637,
+        "answer_at": 0.8854,
+        "none_below": 0.2543,
     }
 )
