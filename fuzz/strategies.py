@@ -67,6 +67,9 @@ DIRECTIVES = st.sampled_from(
         "mydirective",
         "py:function",
         "autofunction",
+        "dropdown",
+        "tab-item",
+        "details",
     ]
 )
 OPTIONS = st.sampled_from(
@@ -96,6 +99,8 @@ OPTIONS = st.sampled_from(
         "width",
         "target",
         "alt",
+        "open",
+        "suppress",
     ]
 )
 UNDERLINES = st.sampled_from("=-~^\"'`#*+:.")

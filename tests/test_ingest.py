@@ -538,3 +538,99 @@ Mixed
     }
     assert "Just a point." in got["Mixed"][0]
     assert len({e.id for e in parsed.entries}) == 5
+
+
+def test_questions_set_as_dropdowns_tabs_and_other_titled_blocks_become_entries(
+    tmp_path: Path,
+) -> None:
+    """sphinx-design's ``dropdown`` (with its options and ``:name:``), ``details``,
+    ``collapse`` and any directive whose title asks: one entry each, the title the
+    question; one such block alone in a section is its question too. A section titled
+    "Q: …" loses the mark, and its answer a leading "**Answer:**"."""
+    text = """\
+FAQ
+===
+
+Installing
+----------
+
+.. dropdown:: How do I install the widget?
+   :open:
+   :name: install-widget
+
+   Run ``pip install widget``.
+
+.. details:: Can I use conda?
+
+   Yes: ``conda install widget``.
+
+.. collapse:: How do I upgrade?
+
+   Run ``pip install -U widget``.
+
+.. faq-entry:: Does it work offline?
+   :icon: plug
+
+   Yes.
+
+Usage
+-----
+
+.. dropdown:: How do I change the colour?
+
+   Set ``widget.colour``.
+
+Q: How do I reset the settings?
+-------------------------------
+
+**Answer:** delete ``~/.widgetrc``.
+
+Notes
+-----
+
+.. tab:: Linux
+
+   Logs are in ``/var/log``.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.url.split("#")[1], e.source.line) for e in parsed.entries}
+    assert got["How do I install the widget?"] == ("Run pip install widget.", "install-widget", 7)
+    assert got["Can I use conda?"] == ("Yes: conda install widget.", "installing", 13)
+    assert got["How do I upgrade?"][:2] == ("Run pip install -U widget.", "installing")
+    assert got["Does it work offline?"][:2] == ("Yes.", "installing")
+    assert got["How do I change the colour?"][:2] == ("Set widget.colour.", "usage")
+    assert got["How do I reset the settings?"][:2] == (
+        "delete ~/.widgetrc.",
+        "q-how-do-i-reset-the-settings",
+    )
+    # A titled block that does not ask keeps its title in the answer, options left out.
+    assert "Linux" in got["Notes"][0] and "/var/log" in got["Notes"][0]
+    assert len(got) == 7
+    assert [p.message for p in parsed.problems if "faq-entry" in p.message]  # still unknown
+
+
+def test_options_of_directives_shown_as_text_are_read_as_options(tmp_path: Path) -> None:
+    """``:suppress:`` hides an ipython block's setup code, as on the published page; an
+    option is never shown as part of an argument or a title."""
+    text = """\
+How do I add a column?
+======================
+
+.. ipython:: python
+   :suppress:
+
+   import setup_module
+
+.. ipython:: python
+
+   df["b"] = 1
+
+.. only:: html
+   :class: x
+
+   Shown in HTML.
+"""
+    (entry,) = parse_source(_write(tmp_path, text)).entries
+    assert "setup_module" not in entry.answer
+    assert 'df["b"] = 1' in entry.answer and "Shown in HTML." in entry.answer
+    assert ":class:" not in entry.answer

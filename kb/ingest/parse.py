@@ -392,7 +392,7 @@ def _section(
     *,
     is_page_title: bool = False,
 ) -> list[Entry]:
-    title = _title(section)
+    title = _question_text(section[0])  # "Q: How do I …?" as "How do I …?"
     own = _own_content(section)
     subs = [c for c in section.children if isinstance(c, nodes.section)]
     has_own = _has_content(own)
@@ -418,7 +418,8 @@ def _section(
             return entries
     if not has_own and not subs:
         return []
-    entry = _make_entry(walk, section, title, crumbs, parent, section.children[1:])
+    body = _drop_answer_mark(section.children[1:])  # "**Answer:** Run …" as "Run …"
+    entry = _make_entry(walk, section, title, crumbs, parent, body)
     entries = [entry]
     for sub in subs:
         entries.extend(_section(walk, sub, [*crumbs, title], entry.id))
@@ -621,9 +622,14 @@ def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
 
 def _heading_questions(own: list[nodes.Node]) -> list[tuple[int, nodes.Element]]:
     """Where a section's own content asks its questions as headings, and each heading
-    (``_asked_heading``): two or more make one entry each; one alone is part of an answer."""
+    (``_asked_heading``): two or more make one entry each. One alone is part of an answer,
+    unless it is a titled block (a dropdown, a topic) holding all the section says."""
     marks = [(n, h) for n, child in enumerate(own) if (h := _asked_heading(child)) is not None]
-    return marks if len(marks) >= 2 else []
+    if len(marks) == 1:
+        at, heading = marks[0]
+        alone = heading is not own[at] and not _has_content([*own[:at], *own[at + 1 :]])
+        return marks if alone else []
+    return marks
 
 
 def _heading_entries(

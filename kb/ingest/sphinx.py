@@ -212,6 +212,11 @@ class _AnyOptions(dict[str, Callable[[str | None], Any]]):
     def __missing__(self, key: str) -> Callable[[str | None], Any]:
         return directives.unchanged
 
+    def __bool__(self) -> bool:
+        # docutils reads options only where the spec is truthy: empty, ``:suppress:`` and
+        # ``:open:`` were read as more of the argument.
+        return True
+
 
 class _Hidden(Directive):
     """Build-only directives (``index``, ``toctree``, ``highlight`` …): nothing to show."""
@@ -225,8 +230,36 @@ class _Hidden(Directive):
         return []
 
 
+# Extensions' containers whose argument is the title a reader clicks or reads (sphinx-design's
+# ``dropdown``, ``tab-item`` and cards, sphinx-tabs' ``tab``, sphinx-toolbox's ``collapse``,
+# ``details`` of sphinxcontrib-details and others). FAQs set questions as such titles.
+TITLED_CONTAINERS = frozenset(
+    ["dropdown", "details", "collapse", "tab", "tab-item", "card", "grid-item-card"]
+)
+
+
+def _titled(directive: Directive) -> list[nodes.Node]:
+    """A container shown with its title: an admonition titled with the argument, its
+    ``:name:`` a link target (as sphinx-design's), its content parsed inside."""
+    title = " ".join(" ".join(directive.arguments).split())
+    node = nodes.admonition(classes=["sphinx-" + directive.name])
+    inline, messages = directive.state.inline_text(title, directive.lineno)
+    node += nodes.title(title, "", *inline)
+    node += messages
+    node.source, node.line = directive.state_machine.get_source_and_line(directive.lineno)
+    node[0].source, node[0].line = node.source, node.line
+    name = directive.options.get("name")
+    if isinstance(name, str) and name.strip():
+        node["names"].append(nodes.fully_normalize_name(name))
+        directive.state.document.note_explicit_target(node, node)
+    directive.state.nested_parse(directive.content, directive.content_offset, node)
+    return [node]
+
+
 class _Body(Directive):
-    """Containers whose content is shown as ordinary text (``only::``, unknown ones)."""
+    """Containers whose content is shown as ordinary text (``only::``, unknown ones), or
+    under their title: a known titled container's, or any whose argument asks a question
+    (``.. faq-item:: How do I …?``)."""
 
     has_content = True
     optional_arguments = 99
@@ -236,6 +269,9 @@ class _Body(Directive):
     def run(self) -> list[nodes.Node]:
         if self.name == "only" and _not_for_html(" ".join(self.arguments)):
             return []
+        asks = " ".join(self.arguments).rstrip().endswith("?")
+        if self.arguments and self.content and (self.name in TITLED_CONTAINERS or asks):
+            return _titled(self)
         shown: list[nodes.Node] = []
         if self.name != "only" and self.arguments and _describes_object(self.name):
             # ``.. autofunction:: name``, ``.. py:function:: f(x)``: the page shows the
@@ -465,6 +501,8 @@ def register() -> None:
     for name in _Labelled._LABELS:
         directives.register_directive(name, _Labelled)
     directives.register_directive("only", _Body)
+    for name in TITLED_CONTAINERS:
+        directives.register_directive(name, _Body)
     directives.register_directive("csv-table", _CsvTable)
     _register_sphinx_options()
 
