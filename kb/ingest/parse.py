@@ -392,7 +392,7 @@ def _section(
     *,
     is_page_title: bool = False,
 ) -> list[Entry]:
-    title = _question_text(section[0])  # "Q: How do I …?" as "How do I …?"
+    title = _Q_MARK.sub("", _title(section)) or _title(section)  # "Q: How …?" as "How …?"
     own = _own_content(section)
     subs = [c for c in section.children if isinstance(c, nodes.section)]
     has_own = _has_content(own)
