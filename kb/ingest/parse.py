@@ -392,7 +392,8 @@ def _section(
     *,
     is_page_title: bool = False,
 ) -> list[Entry]:
-    title = _Q_MARK.sub("", _title(section)) or _title(section)  # "Q: How …?" as "How …?"
+    title = _title(section)
+    title = _Q_MARK.sub("", title) or title  # "Q: How do I …?" as "How do I …?"
     own = _own_content(section)
     subs = [c for c in section.children if isinstance(c, nodes.section)]
     has_own = _has_content(own)
