@@ -634,3 +634,39 @@ How do I add a column?
     assert "setup_module" not in entry.answer
     assert 'df["b"] = 1' in entry.answer and "Shown in HTML." in entry.answer
     assert ":class:" not in entry.answer
+
+
+def test_questions_inside_containers_and_tab_sets_become_entries(tmp_path: Path) -> None:
+    """A ``container`` or sphinx-design's ``tab-set`` holding the questions is looked into,
+    not taken for the section's introduction; layout-only directives raise no warning."""
+    text = """\
+FAQ
+===
+
+General
+-------
+
+.. container:: faq
+
+   **How do I install it?**
+
+   Run the installer.
+
+   **Does it need admin rights?**
+
+   No.
+
+.. tab-set::
+
+   .. tab-item:: Why is it slow on Windows?
+
+      Antivirus scanning.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: e.answer for e in parsed.entries}
+    assert got == {
+        "How do I install it?": "Run the installer.",
+        "Does it need admin rights?": "No.",
+        "Why is it slow on Windows?": "Antivirus scanning.",
+    }
+    assert not parsed.problems

@@ -27,7 +27,8 @@ UNKNOWN_SHARE = 0.75
 # which entries a source gives, so that an index built before is parsed again, not reused
 # (2: questions set as bold or "Q:" paragraphs, rubrics, topics, admonitions or list items;
 # a definition list's whole questions keep their own titles; 3: questions set as the
-# titles of dropdowns, tabs and other titled containers; "Q:" and "Answer:" marks dropped
+# titles of dropdowns, tabs and other titled containers, and inside containers; "Q:" and
+# "Answer:" marks dropped
 # from section entries; options of the directives shown as text read as options).
 INGEST_RULES = 3
 

@@ -585,10 +585,14 @@ def _asked_heading(node: nodes.Node) -> nodes.Element | None:
 
 
 def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
-    """A section's own content with each list whose every item starts with an asked
-    heading (``* **How do I …?**`` then its answer) opened into its items' blocks."""
+    """A section's own content with each ``container`` opened into its blocks, and each list
+    whose every item starts with an asked heading (``* **How do I …?**`` then its answer)
+    opened into its items' blocks."""
     out: list[nodes.Node] = []
     for child in own:
+        if isinstance(child, nodes.container):
+            out += _open_question_lists(list(child.children))
+            continue
         items = (
             child.children if isinstance(child, (nodes.bullet_list, nodes.enumerated_list)) else []
         )

@@ -238,6 +238,10 @@ TITLED_CONTAINERS = frozenset(
 )
 
 
+# … and those that only lay out what they hold (shown as their content).
+LAYOUT_CONTAINERS = ("tab-set", "tabs", "grid")
+
+
 def _titled(directive: Directive) -> list[nodes.Node]:
     """A container shown with its title: an admonition titled with the argument, its
     ``:name:`` a link target (as sphinx-design's), its content parsed inside."""
@@ -500,7 +504,8 @@ def register() -> None:
         directives.register_directive(name, _Code)
     for name in _Labelled._LABELS:
         directives.register_directive(name, _Labelled)
-    directives.register_directive("only", _Body)
+    for name in ("only", *LAYOUT_CONTAINERS):
+        directives.register_directive(name, _Body)
     for name in TITLED_CONTAINERS:
         directives.register_directive(name, _Body)
     directives.register_directive("csv-table", _CsvTable)
