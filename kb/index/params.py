@@ -28,8 +28,8 @@ UNKNOWN_SHARE = 0.75
 # (2: questions set as bold or "Q:" paragraphs, rubrics, topics, admonitions or list items;
 # a definition list's whole questions keep their own titles; 3: questions set as the
 # titles of dropdowns, tabs and other titled containers, and inside containers; "Q:" and
-# "Answer:" marks dropped
-# from section entries; options of the directives shown as text read as options).
+# "Answer:" marks dropped from section entries; options of the directives shown as text
+# read as options).
 INGEST_RULES = 3
 
 
