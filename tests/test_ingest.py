@@ -670,3 +670,26 @@ General
         "Why is it slow on Windows?": "Antivirus scanning.",
     }
     assert not parsed.problems
+
+
+def test_absolute_doc_targets_link_into_the_sphinx_project_the_faq_belongs_to(
+    tmp_path: Path,
+) -> None:
+    """``:doc:`/install``` names a page from the docs' root: the FAQ's place under the
+    folder holding conf.py, and its published URL, say where that root is published."""
+    text = "FAQ\n===\n\nHow do I install it?\n--------------------\n\nSee :doc:`/install` and\n"
+    text += ":doc:`the setup guide </setup/index>`.\n"
+    docs = tmp_path / "docs"
+    (docs / "faq").mkdir(parents=True)
+    (docs / "faq" / "general.rst").write_text(text, encoding="utf-8")
+    page = "https://example.org/en/latest/faq/general.html"
+    without = parse_source(Source("t", docs / "faq" / "general.rst", page)).entries[0]
+    assert without.links == []  # no conf.py: where the root is published is unknown
+    (docs / "conf.py").write_text("project = 'x'\n", encoding="utf-8")
+    (entry,) = parse_source(Source("t", docs / "faq" / "general.rst", page)).entries
+    assert [(link.text, link.url) for link in entry.links] == [
+        ("install", "https://example.org/en/latest/install.html"),
+        ("the setup guide", "https://example.org/en/latest/setup/index.html"),
+    ]
+    elsewhere = Source("t", docs / "faq" / "general.rst", "https://example.org/faq.html")
+    assert parse_source(elsewhere).entries[0].links == []  # the URL does not end faq/general

@@ -29,7 +29,7 @@ UNKNOWN_SHARE = 0.75
 # a definition list's whole questions keep their own titles; 3: questions set as the
 # titles of dropdowns, tabs and other titled containers, and inside containers; "Q:" and
 # "Answer:" marks dropped from section entries; options of the directives shown as text
-# read as options).
+# read as options; absolute :doc: targets linked below the Sphinx project's root).
 INGEST_RULES = 3
 
 

@@ -63,6 +63,7 @@ class RenderContext:
     titles: dict[str, str] = field(default_factory=dict)  # label -> its section's title
     inventory: Inventory | None = None  # the project's other pages (``kb.ingest.inventory``)
     site: dict[str, Target] = field(default_factory=dict)  # other sources' labels
+    doc_root: str | None = None  # the published docs' root, for ``:doc:`/name``` targets
 
     def external(self, node: nodes.Element) -> Target | None:
         """The title and URL the inventory gives a ``:ref:`` or ``:doc:`` target."""
@@ -88,8 +89,8 @@ class RenderContext:
             return f"{self.page_url.split('#')[0]}#{node['refid']}"
         if node.get("refdoc"):
             doc = str(node["refdoc"])
-            if doc.startswith("/"):
-                return None  # relative to a documentation root the manifest does not give
+            if doc.startswith("/"):  # relative to the documentation's root, where known
+                return urljoin(self.doc_root, doc.lstrip("/") + ".html") if self.doc_root else None
             return urljoin(self.page_url, doc + ".html")
         return None
 

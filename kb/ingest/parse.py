@@ -313,6 +313,7 @@ class _Walk:
     titles: dict[str, str] = field(default_factory=dict)  # label -> section title
     inventory: Inventory | None = None  # the project's other pages
     site: dict[str, tuple[str, str]] = field(default_factory=dict)  # other sources' labels
+    doc_root: str | None = None  # the published docs' root (``_doc_root``)
 
 
 def _entries(
@@ -331,12 +332,35 @@ def _entries(
             titles.setdefault(str(name), _title(section))
     walk = _Walk(source, lines, labels, _source_display(source), strict, checked, titles=titles)
     walk.inventory = inventory
+    walk.doc_root = _doc_root(source)
     walk.site = {label: (title, url) for label, title, url in source.xrefs}
     top = [child for child in document.children if isinstance(child, nodes.section)]
     entries: list[Entry] = []
     for section in top:
         entries.extend(_section(walk, section, [], None, is_page_title=len(top) == 1))
     return entries
+
+
+_CONF_LEVELS = 6  # how far above a source its Sphinx project's conf.py is looked for
+
+
+def _doc_root(source: Source) -> str | None:
+    """Where the published docs of a local source's Sphinx project begin: its page URL less
+    the page's name under the folder holding ``conf.py`` (``…/en/latest/`` for
+    ``docs/faq/general.rst`` published at ``…/en/latest/faq/general.html``). None when
+    there is no conf.py above it, or the URL does not end with that name."""
+    if source.origin:
+        return None
+    page = source.url.split("#")[0]
+    try:
+        path = source.path.resolve()
+        for folder in list(path.parents)[:_CONF_LEVELS]:
+            if (folder / "conf.py").is_file():
+                tail = "/" + path.relative_to(folder).with_suffix(".html").as_posix()
+                return page[: -len(tail) + 1] if page.endswith(tail) else None
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _source_display(source: Source) -> str:
@@ -447,6 +471,7 @@ def _make_entry(
         strict=walk.strict,
         titles=walk.titles,
         inventory=walk.inventory,
+        doc_root=walk.doc_root,
         site=walk.site,
     )
     blocks: list[Block] = render_blocks(body, ctx)
