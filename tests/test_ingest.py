@@ -693,3 +693,29 @@ def test_absolute_doc_targets_link_into_the_sphinx_project_the_faq_belongs_to(
     ]
     elsewhere = Source("t", docs / "faq" / "general.rst", "https://example.org/faq.html")
     assert parse_source(elsewhere).entries[0].links == []  # the URL does not end faq/general
+
+
+def test_code_in_tabs_and_prompts_is_code(tmp_path: Path) -> None:
+    """sphinx-tabs' ``code-tab`` and sphinx-prompt's ``prompt`` hold code: shown as code
+    blocks, a tab's title kept above its content."""
+    text = """\
+How do I connect?
+=================
+
+.. tabs::
+
+   .. code-tab:: python
+
+      client = Client("tcp://host:8786")
+
+   .. tab:: Shell
+
+      .. prompt:: bash $
+
+         dask-scheduler --port 8786
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    (entry,) = parsed.entries
+    assert [b.kind for b in entry.blocks] == ["code", "paragraph", "code"]
+    assert entry.answer.startswith('    client = Client("tcp://host:8786")')
+    assert "Shell:" in entry.answer and not parsed.problems

@@ -29,7 +29,8 @@ UNKNOWN_SHARE = 0.75
 # a definition list's whole questions keep their own titles; 3: questions set as the
 # titles of dropdowns, tabs and other titled containers, and inside containers; "Q:" and
 # "Answer:" marks dropped from section entries; options of the directives shown as text
-# read as options; absolute :doc: targets linked below the Sphinx project's root).
+# read as options; absolute :doc: targets linked below the Sphinx project's root;
+# code-tab, prompt and code-cell shown as code).
 INGEST_RULES = 3
 
 

@@ -473,7 +473,17 @@ HIDDEN_DIRECTIVES = [
     "py:currentmodule",
     "py:module",
 ]
-CODE_DIRECTIVES = ("ipython", "doctest", "testcode", "testoutput", "plot", "jupyter-execute")
+CODE_DIRECTIVES = (
+    "ipython",
+    "doctest",
+    "testcode",
+    "testoutput",
+    "plot",
+    "jupyter-execute",
+    "code-tab",  # sphinx-tabs
+    "prompt",  # sphinx-prompt
+    "code-cell",  # MyST-NB
+)
 
 
 # docutils' stubs type a role as returning references only; any inline node is valid.
