@@ -118,10 +118,21 @@ def _records(kb: KnowledgeBase, project: str, questions: list[Question]) -> list
                 "lexical": len(list(itertools.islice(scored.ranked(), POOL))),
                 "right": [bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found],
                 "numbers": [c.number for c in found],
-                "parents": [reader.parents[c.number] for c in found],
+                # the entries each candidate lies inside (its question, for a sub-part)
+                "ancestors": [_ancestors(reader.parents, c.number) for c in found],
             }
         )
     return records
+
+
+def _ancestors(parents: Any, number: int) -> list[int]:
+    """The entries ``number`` lies inside, nearest first (``IndexReader.parents``)."""
+    out: list[int] = []
+    node = int(parents[number])
+    while node >= 0:
+        out.append(node)
+        node = int(parents[node])
+    return out
 
 
 FOLDS = 5  # learning from use: each FAQ's questions in five parts, one scored at a time

@@ -24,7 +24,7 @@ import math
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, which costs a cold query ~4 ms to import
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from typing import Any
 
 # An alternative is shown after the best answer when it holds at least this share of the
@@ -177,6 +177,31 @@ def ambiguous(result: Any) -> bool:
     )
 
 
+def listing(
+    order: list[int],
+    shares: list[float],
+    k: int,
+    descends: Callable[[int, int], bool],
+    *,
+    every: bool = False,
+    parts: bool = False,
+) -> list[int]:
+    """The candidates a user is shown, best first, at most ``k``: those ``shown`` keeps (or,
+    with ``every``, all of ``order``), except a question after one of its own sub-parts (that
+    links into it already) and, unless ``parts``, the best one's sub-parts after it (its
+    answer shows them). ``descends(a, b)``: whether candidate ``a`` lies inside ``b``."""
+    taken: list[int] = []
+    for n in order if every else shown(order, shares, len(order)):
+        if len(taken) >= k:
+            break
+        if any(descends(t, n) for t in taken):
+            continue
+        if taken and not parts and descends(n, taken[0]):
+            continue
+        taken.append(n)
+    return taken
+
+
 def shown(order: list[int], shares: list[float], k: int) -> list[int]:
     """The best candidate, then alternatives that hold enough of the choice (at most ``k``)."""
     if not order:
@@ -198,8 +223,8 @@ def _columns(records: list[dict[str, Any]], semantic: bool) -> tuple[int, ...]:
     return SEMANTIC_COLUMNS if semantic else LEXICAL_COLUMNS
 
 
-def _rows(record: dict[str, Any], semantic: bool) -> tuple[list[list[float]], list[bool]]:
-    """A record's candidates as the product ranks them: BM25's ``LEXICAL_CANDIDATES`` best,
+def _kept(record: dict[str, Any], semantic: bool) -> list[int]:
+    """Which of a record's candidates the product ranks: BM25's ``LEXICAL_CANDIDATES`` best,
     then (with meaning) the ``SEMANTIC_CANDIDATES`` closest not among them, in that order.
 
     A record holds more of each (eval/cross_faq.py's ``POOL``); the closest in meaning over
@@ -207,14 +232,20 @@ def _rows(record: dict[str, Any], semantic: bool) -> tuple[list[list[float]], li
     """
     from kb.search.features import LEXICAL_CANDIDATES, SEMANTIC_CANDIDATES
 
-    rows, right = record["rows"], record["right"]
+    rows = record["rows"]
     keep = list(range(min(record["lexical"], LEXICAL_CANDIDATES)))
     if semantic:
         numbers = record["numbers"]
         closest = sorted(range(len(rows)), key=lambda n: (-max(rows[n][3], rows[n][4]), numbers[n]))
         taken = set(keep)
         keep += [n for n in closest[:SEMANTIC_CANDIDATES] if n not in taken]
-    return [rows[n] for n in keep], [right[n] for n in keep]
+    return keep
+
+
+def _rows(record: dict[str, Any], semantic: bool) -> tuple[list[list[float]], list[bool]]:
+    """A record's candidates as the model sees them (``_kept``), and whether each is right."""
+    keep = _kept(record, semantic)
+    return [record["rows"][n] for n in keep], [record["right"][n] for n in keep]
 
 
 def _better_ranking(
@@ -389,17 +420,29 @@ class Figures:
 SHOWN = 3  # faq-search's default -k: the best answer and two alternatives
 
 
-def judge(model: Model, record: dict[str, Any], semantic: bool, figures: Figures) -> None:
-    """Add one question's outcome under ``model``."""
-    rows, right = _rows(record, semantic)
+def outcome(model: Model, record: dict[str, Any], semantic: bool) -> tuple[list[int], str]:
+    """What a search shows for one question under ``model``: the entry numbers listed (the
+    best first; ``listing``, with the FAQ's nesting from the candidates' ``ancestors``) and
+    the band."""
+    keep = _kept(record, semantic)
+    rows = [record["rows"][n] for n in keep]
     order, shares = model.order(rows)
     band = model.band(model.sureness(rows, order, shares)) if order else "none"
-    listed = shown(order, shares, SHOWN)
+    numbers = [record["numbers"][n] for n in keep]
+    above = [set(record["ancestors"][n]) for n in keep] if "ancestors" in record else None
+
+    def descends(a: int, b: int) -> bool:
+        return above is not None and numbers[b] in above[a]
+
+    return [numbers[n] for n in listing(order, shares, SHOWN, descends)], band
+
+
+def judge(model: Model, record: dict[str, Any], semantic: bool, figures: Figures) -> None:
+    """Add one question's outcome under ``model``."""
+    listed, band = outcome(model, record, semantic)
+    right = {n for n, ok in zip(record["numbers"], record["right"], strict=True) if ok}
     figures.add(
-        record["answerable"],
-        bool(order) and bool(right[order[0]]),
-        any(right[n] for n in listed),
-        band,
+        record["answerable"], bool(listed) and listed[0] in right, bool(right & set(listed)), band
     )
 
 

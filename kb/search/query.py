@@ -543,19 +543,15 @@ def search(
     order, shares = model.order(rows)
     sureness = model.sureness(rows, order, shares)
     band = model.band(sureness) if order else "none"
-    listed = order if alternative_floor == 0.0 else hybrid.shown(order, shares, len(order))
+
+    def descends(a: int, b: int) -> bool:
+        return _descends(index, found[a].number, found[b].number)
+
+    every = alternative_floor == 0.0
     hits: list[Hit] = []
-    taken: set[int] = set()
-    for position in listed:
-        if len(hits) >= k:
-            break
+    for position in hybrid.listing(order, shares, k, descends, every=every, parts=shown_parts):
         c = found[position]
         doc = c.number
-        if doc in taken or _related(index, doc, taken):
-            continue
-        if hits and not shown_parts and _descends(index, doc, hits[0].number):
-            continue
-        taken.add(doc)
         entry = index.entry(doc)
         hit = Hit(doc, entry, scored.score(doc), c.coverage, title_coverage(index, entry, tokens))
         hit.share = shares[position]
@@ -606,15 +602,6 @@ def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
             return True
         node = index.parents[node]
     return False
-
-
-def _related(index: IndexReader, doc: int, taken: set[int]) -> bool:
-    """Whether ``doc`` is an ancestor of an entry already taken.
-
-    A sub-part may follow the question it belongs to (it links to the exact part), but a
-    question is not listed again after one of its sub-parts, which already links into it.
-    """
-    return any(_descends(index, other, doc) for other in taken)
 
 
 def _explain(index: IndexReader, doc: int, tokens: list[str]) -> list[TermMatch]:
