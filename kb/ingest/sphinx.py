@@ -239,7 +239,7 @@ TITLED_CONTAINERS = frozenset(
 
 
 # … and those that only lay out what they hold (shown as their content).
-LAYOUT_CONTAINERS = ("tab-set", "tabs", "grid")
+LAYOUT_CONTAINERS = frozenset(["tab-set", "tabs", "grid"])
 
 
 def _titled(directive: Directive) -> list[nodes.Node]:
