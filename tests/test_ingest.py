@@ -719,3 +719,44 @@ How do I connect?
     assert [b.kind for b in entry.blocks] == ["code", "paragraph", "code"]
     assert entry.answer.startswith('    client = Client("tcp://host:8786")')
     assert "Shell:" in entry.answer and not parsed.problems
+
+
+def test_numbered_question_marks_and_glossaries(tmp_path: Path) -> None:
+    """"Q1." and "Question 2:" leave the title; a numbered "Answer 1:" stays, since it tells
+    answers apart; Sphinx's ``glossary`` is read as its definition list, without a warning."""
+    text = """\
+FAQ
+===
+
+Q1. How do I install it?
+------------------------
+
+Answer 1: run pip.
+
+Answer 2: use conda.
+
+Question 2: Does it run on Windows?
+-----------------------------------
+
+Yes.
+
+Terms
+-----
+
+.. glossary::
+
+   What is a widget?
+      A small thing.
+
+   What is a gadget?
+      A bigger thing.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.url.split("#")[1]) for e in parsed.entries}
+    assert got["How do I install it?"] == (
+        "Answer 1: run pip.\n\nAnswer 2: use conda.",
+        "q1-how-do-i-install-it",
+    )
+    assert got["Does it run on Windows?"][0] == "Yes."
+    assert got["What is a widget?"] == ("A small thing.", "terms")
+    assert len(got) == 4 and not parsed.problems

@@ -573,8 +573,10 @@ def _inner_entry(
     )
 
 
-# "Q: How do I …?" / "Question: …" and "A: …" / "Answer: …", as some FAQs mark them.
-_Q_MARK = re.compile(r"^(?:Q|Question)\s*[:.)]\s*")
+# "Q: How do I …?" / "Question: …" (maybe numbered: "Q1.", "Question 2:") and "A: …" /
+# "Answer: …", as some FAQs mark them. A numbered answer mark stays: "Answer 1:" and
+# "Answer 2:" tell two answers apart (CPython's design FAQ).
+_Q_MARK = re.compile(r"^(?:Q|Question)\s*\d*\s*[:.)]\s*")
 _A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")  # a bold "A:" on its own
 _A_LEAD = re.compile(r"^(?:A|Answer)\s*[:.)]\s+")  # "A: " typed before the answer
 

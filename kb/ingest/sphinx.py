@@ -238,8 +238,8 @@ TITLED_CONTAINERS = frozenset(
 )
 
 
-# … and those that only lay out what they hold (shown as their content).
-LAYOUT_CONTAINERS = frozenset(["tab-set", "tabs", "grid"])
+# … and those shown as what they hold (Sphinx's ``glossary`` is a definition list).
+LAYOUT_CONTAINERS = frozenset(["tab-set", "tabs", "grid", "glossary", "hlist"])
 
 
 def _titled(directive: Directive) -> list[nodes.Node]:
