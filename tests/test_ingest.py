@@ -722,8 +722,9 @@ How do I connect?
 
 
 def test_numbered_question_marks_and_glossaries(tmp_path: Path) -> None:
-    """"Q1." and "Question 2:" leave the title; a numbered "Answer 1:" stays, since it tells
-    answers apart; Sphinx's ``glossary`` is read as its definition list, without a warning."""
+    """Numbered marks ("Q1.", "Question 2:") leave the title; a numbered "Answer 1:" stays,
+    since it tells answers apart; Sphinx's ``glossary`` is read as its definition list,
+    without a warning."""
     text = """\
 FAQ
 ===
