@@ -625,13 +625,18 @@ How do I add a column?
 
    df["b"] = 1
 
+.. testcode::
+   :hide:
+
+   assert hidden_check()
+
 .. only:: html
    :class: x
 
    Shown in HTML.
 """
     (entry,) = parse_source(_write(tmp_path, text)).entries
-    assert "setup_module" not in entry.answer
+    assert "setup_module" not in entry.answer and "hidden_check" not in entry.answer
     assert 'df["b"] = 1' in entry.answer and "Shown in HTML." in entry.answer
     assert ":class:" not in entry.answer
 

@@ -364,6 +364,11 @@ class _Labelled(Directive):
         return [node]
 
 
+# Options that keep a code block off the published page: ipython's ``:suppress:``, the
+# doctest blocks' ``:hide:``, jupyter-execute's ``:hide-code:``.
+_HIDDEN_CODE = frozenset(["suppress", "hide", "hide-code"])
+
+
 class _Code(Directive):
     """Blocks holding code the answer shows (``ipython``, ``doctest``, ``testcode``, ``plot``)."""
 
@@ -373,7 +378,7 @@ class _Code(Directive):
     option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
 
     def run(self) -> list[nodes.Node]:
-        if "suppress" in self.options or not self.content:
+        if not self.content or _HIDDEN_CODE.intersection(self.options):
             return []
         # IPython's ``@savefig`` and ``@doctest`` lines are directives to the runner.
         lines = [line for line in self.content if not line.lstrip().startswith("@")]
