@@ -42,7 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 from kb.knowledge import KnowledgeBase  # noqa: E402
 from kb.maintain.evaluate import Question, is_right, load_questions  # noqa: E402
 from kb.search.features import candidates  # noqa: E402
-from kb.search.query import _query_tokens, score_all  # noqa: E402
+from kb.search.query import _query_tokens, ancestors, score_all  # noqa: E402
 from kb.spec import SourceSpec  # noqa: E402
 
 # Candidates kept per signal: more than a search ranks (kb.search.features), so that a
@@ -119,20 +119,10 @@ def _records(kb: KnowledgeBase, project: str, questions: list[Question]) -> list
                 "right": [bool(q.answers) and is_right(q, reader.entry(c.number)) for c in found],
                 "numbers": [c.number for c in found],
                 # the entries each candidate lies inside (its question, for a sub-part)
-                "ancestors": [_ancestors(reader.parents, c.number) for c in found],
+                "ancestors": [list(ancestors(reader, c.number)) for c in found],
             }
         )
     return records
-
-
-def _ancestors(parents: Any, number: int) -> list[int]:
-    """The entries ``number`` lies inside, nearest first (``IndexReader.parents``)."""
-    out: list[int] = []
-    node = int(parents[number])
-    while node >= 0:
-        out.append(node)
-        node = int(parents[node])
-    return out
 
 
 FOLDS = 5  # learning from use: each FAQ's questions in five parts, one scored at a time

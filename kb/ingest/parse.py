@@ -416,8 +416,7 @@ def _section(
     *,
     is_page_title: bool = False,
 ) -> list[Entry]:
-    title = _title(section)
-    title = _Q_MARK.sub("", title) or title  # "Q: How do I …?" as "How do I …?"
+    title = _unmarked(_title(section))  # "Q: How do I …?" as "How do I …?"
     own = _own_content(section)
     subs = [c for c in section.children if isinstance(c, nodes.section)]
     has_own = _has_content(own)
@@ -581,10 +580,9 @@ _A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")  # a bold "A:" on its own
 _A_LEAD = re.compile(r"^(?:A|Answer)\s*[:.)]\s+")  # "A: " typed before the answer
 
 
-def _question_text(heading: nodes.Element) -> str:
-    """A heading's question, without a leading "Q:" mark."""
-    text = " ".join(heading.astext().split())
-    return _Q_MARK.sub("", text) or text
+def _unmarked(question: str) -> str:
+    """A question without a leading "Q:" mark."""
+    return _Q_MARK.sub("", question) or question
 
 
 def _asked_heading(node: nodes.Node) -> nodes.Element | None:
@@ -683,7 +681,7 @@ def _heading_entries(
         body = [] if heading is block else list(block.children[1:])
         body += own[start + 1 : end]
         body = _drop_answer_mark(body)
-        title = _question_text(heading)
+        title = _unmarked(" ".join(heading.astext().split()))
         ids = block["ids"]
         label = str(ids[0]) if ids else None
         slug = nodes.make_id(title)

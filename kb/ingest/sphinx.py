@@ -519,9 +519,7 @@ def register() -> None:
         directives.register_directive(name, _Code)
     for name in _Labelled._LABELS:
         directives.register_directive(name, _Labelled)
-    for name in ("only", *LAYOUT_CONTAINERS):
-        directives.register_directive(name, _Body)
-    for name in TITLED_CONTAINERS:
+    for name in ("only", *LAYOUT_CONTAINERS, *TITLED_CONTAINERS):
         directives.register_directive(name, _Body)
     directives.register_directive("csv-table", _CsvTable)
     _register_sphinx_options()

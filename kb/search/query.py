@@ -545,7 +545,7 @@ def search(
     band = model.band(sureness) if order else "none"
 
     def descends(a: int, b: int) -> bool:
-        return _descends(index, found[a].number, found[b].number)
+        return found[b].number in ancestors(index, found[a].number)
 
     every = alternative_floor == 0.0
     hits: list[Hit] = []
@@ -595,13 +595,12 @@ def _wording_weights(index: IndexReader, entry: dict[str, Any]) -> list[dict[str
 _WORDINGS_KEPT = 64
 
 
-def _descends(index: IndexReader, doc: int, ancestor: int) -> bool:
-    node = index.parents[doc]
+def ancestors(index: IndexReader, doc: int) -> Iterator[int]:
+    """The entries ``doc`` lies inside, nearest first (a sub-part's question, …)."""
+    node = int(index.parents[doc])
     while node >= 0:
-        if node == ancestor:
-            return True
-        node = index.parents[node]
-    return False
+        yield node
+        node = int(index.parents[node])
 
 
 def _explain(index: IndexReader, doc: int, tokens: list[str]) -> list[TermMatch]:
