@@ -46,7 +46,7 @@ from kb.search.query import _query_tokens, ancestors, score_all  # noqa: E402
 from kb.spec import SourceSpec  # noqa: E402
 
 # Candidates kept per signal: more than a search ranks (kb.search.features), so that a
-# record can be cut to other pools; hybrid._rows scores exactly the product's.
+# record can be cut to other pools; hybrid._kept keeps exactly the product's.
 POOL = 40
 
 
