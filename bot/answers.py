@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import uuid
 from typing import Any
 
@@ -50,6 +51,7 @@ class Answers:
         self.escalation = escalation
         self.command = command
         self._failing = False
+        self._failing_lock = threading.Lock()
 
     def reply(
         self,
@@ -149,10 +151,16 @@ class Answers:
         except sqlite3.Error as error:
             # Losing a log line must not lose the asker's answer, nor flood the log: the
             # first failure of a run is logged, then nothing until an answer is recorded.
-            if not self._failing:
+            # Answers are recorded from several threads at once, hence the lock.
+            if self._now_failing(True):
                 logger.error("cannot record answers in %s: %s", self.store.path, error)
-            self._failing = True
             return
-        if self._failing:
+        if self._now_failing(False):
             logger.warning("answers are recorded in %s again", self.store.path)
-        self._failing = False
+
+    def _now_failing(self, failing: bool) -> bool:
+        """Set whether recording fails; True if that changed it (only one thread sees True)."""
+        with self._failing_lock:
+            changed = self._failing != failing
+            self._failing = failing
+        return changed

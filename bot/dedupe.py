@@ -92,8 +92,9 @@ class EventLog:
         except sqlite3.Error as error:  # DatabaseError (any driver) is one too
             self._failed(error)
             return None
-        if self._failing:
-            self._failing = False
+        with self._lock:
+            recovered, self._failing = self._failing, False
+        if recovered:
             logger.warning("event dedupe: %s works again", self.path)
         return bool(inserted == 1)
 
