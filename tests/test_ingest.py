@@ -10,7 +10,7 @@ import pytest
 from kb.errors import SourceError
 from kb.ingest.parse import parse_source
 from kb.ingest.sources import Source
-from tests.conftest import SEED_URL, needs_corpora
+from tests.conftest import CORPORA, SEED_URL, needs_corpora
 
 # Questions per file: sections with an answer of their own (plus Sphinx's definition-list
 # Q&As); categories that only group questions are not counted.
@@ -33,7 +33,7 @@ ENTRY_COUNTS = {
     "sklearn/faq.rst": 28,
     "sphinx/faq.rst": 21,
     "seaborn/faq.rst": 23,
-    "cython/faq.rst": 44,
+    "cython/faq.rst": 43,  # its "How do I ...?" heading groups questions: not one
     "pylint/faq.rst": 15,  # with its two include-only answers
     "aiohttp/faq.rst": 15,
     "optuna/faq.rst": 27,
@@ -766,3 +766,56 @@ Terms
     assert got["Does it run on Windows?"][0] == "Yes."
     assert got["What is a widget?"] == ("A small thing.", "terms")
     assert len(got) == 4 and not parsed.problems
+
+
+def test_a_question_titled_group_of_questions_is_no_entry_and_bold_answer_marks_go(
+    tmp_path: Path,
+) -> None:
+    """A section titled like a question ("How do I ...?") holding only questions, with
+    rules between them (which docutils moves up into it), groups them: it is no entry of
+    its own. A bold "**Answer**:" leaves the answer as "**Answer:**" does."""
+    text = """\
+FAQ
+===
+
+How do I ...?
+-------------
+
+How do I install it?
+~~~~~~~~~~~~~~~~~~~~
+
+**Answer**: run pip.
+
+----------
+
+How do I upgrade it?
+~~~~~~~~~~~~~~~~~~~~
+
+**A**: run ``pip install -U``.
+
+----------
+
+Why is it slow?
+---------------
+
+**Answer**: it is not.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.breadcrumb, e.parent) for e in parsed.entries}
+    assert got == {
+        "How do I install it?": ("run pip.", ["FAQ", "How do I …?"], None),
+        "How do I upgrade it?": ("run pip install -U.", ["FAQ", "How do I …?"], None),
+        "Why is it slow?": ("it is not.", ["FAQ"], None),
+    }
+
+
+@needs_corpora
+def test_cython_questions_stand_alone_without_answer_marks() -> None:
+    """Cython's FAQ: its "How do I ...?" group is no entry, and no answer starts "Answer:"."""
+    assert CORPORA is not None
+    path = CORPORA / "cython" / "faq.rst"
+    entries = parse_source(Source("cython", path, "https://example.org/faq.html")).entries
+    assert "How do I …?" not in {e.title for e in entries}
+    pickle = next(e for e in entries if e.title == "How do I pickle cdef classes?")
+    assert pickle.parent is None and pickle.answer.startswith("See ")
+    assert not [e.title for e in entries if e.answer.startswith("Answer")]

@@ -30,8 +30,10 @@ UNKNOWN_SHARE = 0.75
 # titles of dropdowns, tabs and other titled containers, and inside containers; "Q:" and
 # "Answer:" marks dropped from section entries; options of the directives shown as text
 # read as options; absolute :doc: targets linked below the Sphinx project's root;
-# code-tab, prompt and code-cell shown as code; numbered "Q1." marks; glossary known).
-INGEST_RULES = 3
+# code-tab, prompt and code-cell shown as code; numbered "Q1." marks; glossary known;
+# 4: a question-titled section holding only its sub-questions (and rules between them) is
+# a group, not an entry; a bold "**Answer**:" mark dropped too).
+INGEST_RULES = 4
 
 
 def params() -> dict[str, Any]:

@@ -396,6 +396,7 @@ def _has_content(children: list[nodes.Node]) -> bool:
         nodes.raw,
         nodes.pending,
         nodes.system_message,
+        nodes.transition,  # a rule between questions (docutils moves it up to their section)
     )
     for child in children:
         if isinstance(child, invisible):
@@ -578,6 +579,7 @@ def _inner_entry(
 _Q_MARK = re.compile(r"^(?:Q|Question)\s*\d*\s*[:.)]\s*")
 _A_MARK = re.compile(r"^(?:A|Answer)\s*[:.)]\s*$")  # a bold "A:" on its own
 _A_LEAD = re.compile(r"^(?:A|Answer)\s*[:.)]\s+")  # "A: " typed before the answer
+_A_WORD = re.compile(r"^(?:A|Answer)$")  # a bold "Answer" followed by a plain ":"
 
 
 def _unmarked(question: str) -> str:
@@ -632,13 +634,22 @@ def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
 
 
 def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
-    """The answer without a leading "A:" / "Answer:" mark (``**A:** Run …``)."""
+    """The answer without a leading "A:" / "Answer:" mark (``**A:** Run …``,
+    ``**Answer**: Run …``)."""
     first = body[0] if body else None
     if not isinstance(first, nodes.paragraph) or not first.children:
         return body
     lead = first[0]
+    after = first[1] if len(first.children) > 1 else None
     if isinstance(lead, (nodes.strong, nodes.emphasis)) and _A_MARK.match(lead.astext()):
         rest = first.children[1:]
+    elif (
+        isinstance(lead, (nodes.strong, nodes.emphasis))
+        and _A_WORD.match(lead.astext())
+        and isinstance(after, nodes.Text)
+        and str(after).startswith(":")
+    ):
+        rest = [nodes.Text(str(after)[1:]), *first.children[2:]]
     elif isinstance(lead, nodes.Text) and _A_LEAD.match(str(lead)):
         rest = [nodes.Text(_A_LEAD.sub("", str(lead))), *first.children[1:]]
     else:
