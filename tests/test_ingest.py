@@ -24,7 +24,7 @@ ENTRY_COUNTS = {
     "cpython/library.rst": 28,
     "cpython/programming.rst": 67,
     "cpython/windows.rst": 9,
-    "dask/faq.rst": 21,
+    "dask/faq.rst": 22,  # with the question its introduction asks and answers
     "distributed/faq.rst": 6,
     "distributed/killed.rst": 6,
     "docutils/FAQ.rst": 42,
@@ -819,3 +819,44 @@ def test_cython_questions_stand_alone_without_answer_marks() -> None:
     pickle = next(e for e in entries if e.title == "How do I pickle cdef classes?")
     assert pickle.parent is None and pickle.answer.startswith("See ")
     assert not [e.title for e in entries if e.answer.startswith("Answer")]
+
+
+def test_one_question_in_an_introduction_counts_when_both_marks_say_so(tmp_path: Path) -> None:
+    """A page's introduction that asks one question marked "Question:" and answers it
+    marked "Answer:" (Dask's FAQ) gives that entry; a marked question without a marked
+    answer stays part of the introduction."""
+    text = """\
+FAQ
+===
+
+**Question**: *Is it ready for production?*
+
+**Answer**: *Yes.* Banks use it.
+
+Basics
+------
+
+How do I start?
+~~~~~~~~~~~~~~~
+
+Run it.
+
+Usage
+-----
+
+Q: Is this page complete?
+
+Not yet.
+
+How do I stop?
+~~~~~~~~~~~~~~
+
+Press q.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.breadcrumb) for e in parsed.entries}
+    assert got == {
+        "Is it ready for production?": ("Yes. Banks use it.", ["FAQ"]),
+        "How do I start?": ("Run it.", ["FAQ", "Basics"]),
+        "How do I stop?": ("Press q.", ["FAQ", "Usage"]),
+    }

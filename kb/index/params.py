@@ -32,7 +32,8 @@ UNKNOWN_SHARE = 0.75
 # read as options; absolute :doc: targets linked below the Sphinx project's root;
 # code-tab, prompt and code-cell shown as code; numbered "Q1." marks; glossary known;
 # 4: a question-titled section holding only its sub-questions (and rules between them) is
-# a group, not an entry; a bold "**Answer**:" mark dropped too).
+# a group, not an entry; a bold "**Answer**:" mark dropped too; one question an
+# introduction asks and answers, both marked, is an entry).
 INGEST_RULES = 4
 
 

@@ -637,8 +637,19 @@ def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
     """The answer without a leading "A:" / "Answer:" mark (``**A:** Run …``,
     ``**Answer**: Run …``)."""
     first = body[0] if body else None
-    if not isinstance(first, nodes.paragraph) or not first.children:
+    rest = _after_answer_mark(first)
+    if rest is None:
         return body
+    assert isinstance(first, nodes.paragraph)
+    paragraph = first.copy()
+    paragraph.extend(rest)
+    return [paragraph, *body[1:]]
+
+
+def _after_answer_mark(first: nodes.Node | None) -> list[nodes.Node] | None:
+    """What a paragraph says after its leading answer mark; None if it has none."""
+    if not isinstance(first, nodes.paragraph) or not first.children:
+        return None
     lead = first[0]
     after = first[1] if len(first.children) > 1 else None
     if isinstance(lead, (nodes.strong, nodes.emphasis)) and _A_MARK.match(lead.astext()):
@@ -653,23 +664,27 @@ def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
     elif isinstance(lead, nodes.Text) and _A_LEAD.match(str(lead)):
         rest = [nodes.Text(_A_LEAD.sub("", str(lead))), *first.children[1:]]
     else:
-        return body
+        return None
     if rest and isinstance(rest[0], nodes.Text):
         rest = [nodes.Text(str(rest[0]).lstrip()), *rest[1:]]
-    paragraph = first.copy()
-    paragraph.extend(rest)
-    return [paragraph, *body[1:]]
+    return rest
 
 
 def _heading_questions(own: list[nodes.Node]) -> list[tuple[int, nodes.Element]]:
     """Where a section's own content asks its questions as headings, and each heading
     (``_asked_heading``): two or more make one entry each. One alone is part of an answer,
-    unless it is a titled block (a dropdown, a topic) holding all the section says."""
+    unless it is a titled block (a dropdown, a topic) holding all the section says, or
+    marked as a question and answered with a mark ("**Q:** …?" then "**A:** …")."""
     marks = [(n, h) for n, child in enumerate(own) if (h := _asked_heading(child)) is not None]
     if len(marks) == 1:
         at, heading = marks[0]
         alone = heading is not own[at] and not _has_content([*own[:at], *own[at + 1 :]])
-        return marks if alone else []
+        answered = (
+            heading is own[at]
+            and _Q_MARK.match(heading.astext()) is not None
+            and _after_answer_mark(own[at + 1] if at + 1 < len(own) else None) is not None
+        )
+        return marks if alone or answered else []
     return marks
 
 
