@@ -125,3 +125,35 @@ def test_page_title_reads_over_and_underlined_titles(tmp_path: Path) -> None:
     assert page_title(page) == "FAQ"
     page.write_text(":orphan:\n\nGeneral Python FAQ\n******************\n")
     assert page_title(page) == "General Python FAQ"
+
+
+def test_init_finds_an_faq_split_into_pages(tmp_path: Path) -> None:
+    """An FAQ kept as a folder of pages (CPython's and Django's docs) or as pages an FAQ
+    page's toctree lists: each page is a source; an index page that only lists them is
+    left out (it has no question), and said so."""
+    docs = tmp_path / "docs"
+    (docs / "faq").mkdir(parents=True)
+    (docs / "help").mkdir()
+    (docs / "conf.py").write_text("html_baseurl = 'https://docs.example.org/'\n")
+    (docs / "faq" / "index.rst").write_text(
+        "Questions\n=========\n\n.. toctree::\n   :maxdepth: 1\n\n   general\n   Missing <gone>\n"
+    )
+    shutil.copy(SEED, docs / "faq" / "general.rst")
+    (docs / "help" / "faq.rst").write_text(
+        "FAQ\n===\n\nWhy?\n----\n\nBecause.\n\n.. toctree::\n   :glob:\n\n"
+        "   Network trouble <network>\n   /faq/general\n   other/*\n"
+    )
+    (docs / "help" / "network.rst").write_text(
+        "Network\n=======\n\nWhy is it slow?\n---------------\n\nThe network.\n"
+    )
+    (docs / "help" / "unlisted.rst").write_text("Other\n=====\n\nWhy not?\n--------\n\nNo.\n")
+    done = faq_kb(tmp_path, "init", "docs")
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "faq-kb.toml").read_text()
+    paths = [line.split('"')[1] for line in text.splitlines() if line.startswith("path = ")]
+    assert paths == ["docs/faq/general.rst", "docs/help/faq.rst", "docs/help/network.rst"]
+    assert "(by toctree of help/faq.rst)" in done.stdout
+    assert "(left out docs/faq/index.rst: it only lists FAQ pages)" in done.stdout
+    asked = faq_kb(tmp_path, "--json", "why is it slow")
+    assert asked.returncode == 0, asked.stderr
+    assert "https://docs.example.org/help/network.html#why-is-it-slow" in asked.stdout

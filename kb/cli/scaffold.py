@@ -43,6 +43,7 @@ class Plan:
     base: str | None  # the published base URL, None when unknown
     base_from: str  # "--url", "conf.py html_baseurl" or ""
     pages: list[Page]
+    hubs: list[Path]  # FAQ index pages left out: they only list the FAQ's pages
 
 
 def default_docs_dir(cwd: Path) -> Path:
@@ -72,19 +73,89 @@ def plan(docs: Path, url: str | None = None) -> Plan:
         base_from = "conf.py html_baseurl" if base else ""
     if base is not None and not base.startswith(("http://", "https://")):
         base, base_from = None, ""
+    suffixes = _suffixes(settings)
+    found = {path: why for path in _rst_files(root, suffixes) if (why := _why_faq(path, root))}
+    listed = list(found)  # the pages an FAQ page's toctree lists are FAQ pages too
+    while listed:
+        page = listed.pop(0)
+        for path in _toctree_pages(page, root, suffixes):
+            if path not in found:
+                found[path] = f"toctree of {path_name(page, root)}"
+                listed.append(path)
+    hubs = [path for path in found if _only_lists_pages(path)]
     pages = []
-    for path in _rst_files(root, _suffixes(settings)):
-        why = _why_faq(path)
-        if why:
+    for path, why in found.items():
+        if path not in hubs:
             docname = path.relative_to(root).with_suffix("").as_posix()
             page_url = _join(base or PLACEHOLDER_BASE, docname + ".html")
             pages.append(Page(_name(docname), path, page_url, why))
     if not pages:
         raise FaqError(
-            f"{docs}: no FAQ page found (an .rst file named *faq* or titled "
-            "'Frequently Asked Questions' / 'FAQ'); name one with faq-search --source FILE=URL"
+            f"{docs}: no FAQ page found (an .rst file named *faq*, in a folder named *faq* or "
+            "titled 'Frequently Asked Questions' / 'FAQ'); name one with faq-search --source "
+            "FILE=URL"
         )
-    return Plan(docs, root, conf, base, base_from, pages)
+    return Plan(docs, root, conf, base, base_from, pages, hubs)
+
+
+def path_name(path: Path, root: Path) -> str:
+    """``path`` as the docs name it, relative to their root."""
+    return path.relative_to(root).as_posix()
+
+
+_TOCTREE_RE = re.compile(r"^([ \t]*)\.\.\s+toctree::.*\n((?:\1[ \t]+.*\n|[ \t]*\n)*)", re.MULTILINE)
+
+
+def _toctree_pages(page: Path, root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The existing pages a page's ``toctree``s list (read as text: ``Title <name>`` or
+    ``name``, relative to the page's folder or, with a leading ``/``, to the docs' root;
+    ``:glob:`` patterns, ``self`` and external links are left out)."""
+    try:
+        text = page.read_text(encoding="utf-8", errors="replace") + "\n"
+    except OSError:
+        return []
+    pages = []
+    for match in _TOCTREE_RE.finditer(text):
+        for line in match.group(2).splitlines():
+            entry = line.strip()
+            if not entry or entry.startswith(":") or entry.startswith(".."):
+                continue
+            named = re.fullmatch(r".*<([^<>]+)>", entry)
+            name = named.group(1).strip() if named else entry
+            if name == "self" or "://" in name or any(c in name for c in "*?["):
+                continue
+            base = root / name.lstrip("/") if name.startswith("/") else page.parent / name
+            for candidate in [base, *(base.with_name(base.name + s) for s in suffixes)]:
+                if candidate.is_file() and candidate.name.endswith(suffixes):
+                    pages.append(candidate.resolve() if candidate.is_symlink() else candidate)
+                    break
+    return [p for p in pages if _inside(p, root)]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+def _only_lists_pages(path: Path) -> bool:
+    """Whether a page has a toctree and no question of its own (an FAQ's index page)."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if not _TOCTREE_RE.search(text + "\n"):
+        return False
+    from kb.errors import SourceError
+    from kb.ingest.parse import parse_source
+    from kb.ingest.sources import Source
+
+    try:
+        return not parse_source(Source(path.stem, path, PLACEHOLDER_BASE)).entries
+    except SourceError:
+        return False
 
 
 def _rst_files(root: Path, suffixes: tuple[str, ...]) -> list[Path]:
@@ -111,9 +182,11 @@ def _suffixes(text: str) -> tuple[str, ...]:
     return kept or (".rst",)
 
 
-def _why_faq(path: Path) -> str:
+def _why_faq(path: Path, root: Path) -> str:
     if "faq" in path.stem.lower():
         return "file name"
+    if any("faq" in folder.lower() for folder in path.relative_to(root).parts[:-1]):
+        return "folder"
     title = page_title(path)
     return "title" if title and _TITLE_WORDS_RE.search(title) else ""
 
@@ -206,6 +279,8 @@ def report(target: Path, plan_: Plan, cwd: Path) -> str:
     for page in plan_.pages:
         path = os.path.relpath(page.path, cwd)
         out.append(f"  {page.name:<{width}}  {path}  →  {page.url}   (by {page.why})")
+    for hub in plan_.hubs:
+        out.append(f"  (left out {os.path.relpath(hub, cwd)}: it only lists FAQ pages)")
     out += ["", "check:"]
     if plan_.base is None:
         out.append(

@@ -16,9 +16,9 @@ def add_setup_commands(commands: Any) -> None:
         "init",
         help="write a starter faq-kb.toml for a docs folder's FAQ pages",
         description="Find the FAQ pages of a docs folder (files named *faq*.rst, or with "
-        "conf.py's source_suffix, or titled 'Frequently Asked Questions' / 'FAQ') and "
-        "write faq-kb.toml here, so that faq-search, faq-kb and faq-bot answer from them "
-        "with no flags.",
+        "conf.py's source_suffix, in a folder named *faq*, titled 'Frequently Asked "
+        "Questions' / 'FAQ', or listed by such a page's toctree) and write faq-kb.toml "
+        "here, so that faq-search, faq-kb and faq-bot answer from them with no flags.",
     )
     init.add_argument(
         "docs", nargs="?", metavar="DOCS_DIR", help="the docs folder (default: docs, doc or .)"
