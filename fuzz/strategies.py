@@ -109,7 +109,7 @@ UNDERLINES = st.sampled_from("=-~^\"'`#*+:.")
 @st.composite
 def _line(draw: st.DrawFn) -> str:
     indent = " " * draw(st.integers(0, 12))
-    kind = draw(st.integers(0, 14))
+    kind = draw(st.integers(0, 15))
     text = draw(WORDS)
     if kind == 0:
         return f"{indent}.. {draw(DIRECTIVES)}:: {text}"
@@ -137,7 +137,14 @@ def _line(draw: st.DrawFn) -> str:
         opening, closing = draw(st.sampled_from([("**", "**"), ("*", "*"), ("* **", "**")]))
         return f"{indent}{opening}{text}?{closing}"
     if kind == 12:  # "Q: …?" and "A: …" marks
-        return f"{indent}{draw(st.sampled_from(['Q: ', 'Question. ', '**A:** ', 'A: ']))}{text}?"
+        marks = ["Q: ", "Question. ", "**A:** ", "A: ", "**Question**: ", "**Answer**: ", "*A*:"]
+        return f"{indent}{draw(st.sampled_from(marks))}{text}?"
+    if kind == 14:  # questions in fields, or in a table's row
+        if draw(st.booleans()):
+            return f"{indent}:{draw(st.sampled_from(['Q', 'A', 'Question', 'Answer']))}: {text}?"
+        return f"{indent}| {text}? | {text} |"
+    if kind == 13:  # a rule between questions
+        return draw(st.sampled_from(["----------", "", "~~~~~"]))
     return indent + text
 
 

@@ -860,3 +860,62 @@ Press q.
         "How do I start?": ("Run it.", ["FAQ", "Basics"]),
         "How do I stop?": ("Press q.", ["FAQ", "Usage"]),
     }
+
+
+def test_questions_in_q_and_a_fields_and_in_tables_become_entries(tmp_path: Path) -> None:
+    """``:Q:``/``:A:`` field lists, a list-table headed "Question | Answer" and a grid
+    table whose rows ask: one entry each, at the question's line, linked to the section;
+    a table of anything else stays part of its section's answer."""
+    text = """\
+FAQ
+===
+
+General
+-------
+
+:Q: How do I install it?
+:A: Run ``pip install widget``.
+
+:Question: Does it work on Windows?
+:Answer: Yes, since 2.0.
+
+Tables
+------
+
+.. list-table::
+   :header-rows: 1
+
+   * - Question
+     - Answer
+   * - How do I upgrade?
+     - Run ``pip install -U widget``.
+   * - Where are the logs?
+     - In ``~/.widget/log``.
+
++------------------+----------------------+
+| Can I stop it?   | Yes: ``widget stop``.|
++------------------+----------------------+
+| Is it fast?      | Fast enough.         |
++------------------+----------------------+
+
+Options
+-------
+
+======  =======
+Option  Default
+======  =======
+colour  red
+======  =======
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.url.split("#")[1], e.source.line) for e in parsed.entries}
+    assert got == {
+        "How do I install it?": ("Run pip install widget.", "general", 7),
+        "Does it work on Windows?": ("Yes, since 2.0.", "general", 10),
+        "How do I upgrade?": ("Run pip install -U widget.", "tables", 21),
+        "Where are the logs?": ("In ~/.widget/log.", "tables", 23),
+        "Can I stop it?": ("Yes: widget stop.", "tables", 27),
+        "Is it fast?": ("Fast enough.", "tables", 29),
+        "Options": (got["Options"][0], "options", 32),
+    }
+    assert "colour" in got["Options"][0] and not parsed.problems

@@ -33,7 +33,8 @@ UNKNOWN_SHARE = 0.75
 # code-tab, prompt and code-cell shown as code; numbered "Q1." marks; glossary known;
 # 4: a question-titled section holding only its sub-questions (and rules between them) is
 # a group, not an entry; a bold "**Answer**:" mark dropped too; one question an
-# introduction asks and answers, both marked, is an entry).
+# introduction asks and answers, both marked, is an entry; questions in ":Q:"/":A:" fields
+# and in the rows of a table of questions).
 INGEST_RULES = 4
 
 

@@ -612,13 +612,18 @@ def _asked_heading(node: nodes.Node) -> nodes.Element | None:
 
 
 def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
-    """A section's own content with each ``container`` opened into its blocks, and each list
+    """A section's own content with each ``container`` opened into its blocks, each list
     whose every item starts with an asked heading (``* **How do I …?**`` then its answer)
-    opened into its items' blocks."""
+    opened into its items' blocks, and questions set in ``:Q:``/``:A:`` fields or in a
+    table's rows opened into asked headings and their answers."""
     out: list[nodes.Node] = []
     for child in own:
         if isinstance(child, nodes.container):
             out += _open_question_lists(list(child.children))
+            continue
+        asked = _question_fields(child) or _question_table(child)
+        if asked:
+            out += asked
             continue
         items = (
             child.children if isinstance(child, (nodes.bullet_list, nodes.enumerated_list)) else []
@@ -631,6 +636,76 @@ def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
         else:
             out.append(child)
     return out
+
+
+# Field names that mark a question and its answer (``:Q: How do I …?`` then ``:A: …``), and
+# the header cells of a table of questions.
+_Q_NAME = re.compile(r"^(?:Q|Question)\s*\d*$", re.IGNORECASE)
+_A_NAME = re.compile(r"^(?:A|Answer)\s*\d*$", re.IGNORECASE)
+
+
+def _question_fields(node: nodes.Node) -> list[nodes.Node]:
+    """A field list of questions and answers (``:Q:`` then ``:A:`` fields) as asked headings,
+    each followed by its answer's blocks; empty if the list is anything else."""
+    if not isinstance(node, nodes.field_list) or not node.children:
+        return []
+    out: list[nodes.Node] = []
+    for item in node.children:
+        if not (isinstance(item, nodes.field) and len(item) == 2):
+            return []
+        name, body = " ".join(item[0].astext().split()), item[1]
+        assert isinstance(body, nodes.field_body)
+        if _Q_NAME.match(name):
+            out.append(_asking(body, item))
+        elif _A_NAME.match(name) and out:
+            out += list(body.children)
+        else:
+            return []
+    return out
+
+
+def _question_table(node: nodes.Node) -> list[nodes.Node]:
+    """A two-column table of questions and their answers (a "Question | Answer" header, or
+    a question in the first cell of every row) as asked headings, each followed by its
+    answer's blocks; empty if the table is anything else."""
+    groups = (
+        [g for g in node.children if isinstance(g, nodes.tgroup)]
+        if isinstance(node, nodes.table)
+        else []
+    )
+    if len(groups) != 1 or groups[0].get("cols") != 2:
+        return []
+    rows = [
+        row for part in groups[0].children for row in part.children if isinstance(row, nodes.row)
+    ]
+    cells = [[c for c in row.children if isinstance(c, nodes.entry)] for row in rows]
+    if any(len(pair) != 2 for pair in cells):
+        return []
+    named = [" ".join(c.astext().split()) for c in cells[0]] if cells else []
+    if len(named) == 2 and _Q_NAME.match(named[0]) and _A_NAME.match(named[1]):
+        rows, cells = rows[1:], cells[1:]
+    elif not all(_is_question(" ".join(q.astext().split())) for q, _ in cells):
+        return []
+    if not cells:
+        return []
+    out: list[nodes.Node] = []
+    for row, (question, answer) in zip(rows, cells, strict=True):
+        out += [_asking(question, row), *answer.children]
+    return out
+
+
+def _asking(cell: nodes.Element, where: nodes.Element) -> nodes.rubric:
+    """A field's or a cell's question as a heading (``_asked_heading`` reads a rubric)."""
+    first = cell.children[0] if cell.children else None
+    if isinstance(first, nodes.paragraph):
+        heading = nodes.rubric("", "", *(c.deepcopy() for c in first.children))
+    else:
+        heading = nodes.rubric("", cell.astext())
+    for node in (first, cell, where):
+        if isinstance(node, nodes.Element) and node.line:
+            heading.source, heading.line = node.source, node.line
+            break
+    return heading
 
 
 def _drop_answer_mark(body: list[nodes.Node]) -> list[nodes.Node]:
