@@ -864,8 +864,9 @@ Press q.
 
 def test_questions_in_q_and_a_fields_and_in_tables_become_entries(tmp_path: Path) -> None:
     """``:Q:``/``:A:`` field lists, a list-table headed "Question | Answer" and a grid
-    table whose rows ask: one entry each, at the question's line, linked to the section;
-    a table of anything else stays part of its section's answer."""
+    table whose rows ask: one entry each, at the question's line, linked to the section
+    (one marked pair alone in its section too); a table of anything else stays part of its
+    section's answer."""
     text = """\
 FAQ
 ===
@@ -906,6 +907,14 @@ Option  Default
 ======  =======
 colour  red
 ======  =======
+
+Support
+-------
+
+Write to us.
+
+:Q: Is there paid support?
+:A: Not yet.
 """
     parsed = parse_source(_write(tmp_path, text))
     got = {e.title: (e.answer, e.url.split("#")[1], e.source.line) for e in parsed.entries}
@@ -917,5 +926,6 @@ colour  red
         "Can I stop it?": ("Yes: widget stop.", "tables", 27),
         "Is it fast?": ("Fast enough.", "tables", 29),
         "Options": (got["Options"][0], "options", 32),
+        "Is there paid support?": ("Not yet.", "support", 46),  # marked: one alone counts
     }
     assert "colour" in got["Options"][0] and not parsed.problems

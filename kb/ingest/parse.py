@@ -642,6 +642,7 @@ def _open_question_lists(own: list[nodes.Node]) -> list[nodes.Node]:
 # the header cells of a table of questions.
 _Q_NAME = re.compile(r"^(?:Q|Question)\s*\d*$", re.IGNORECASE)
 _A_NAME = re.compile(r"^(?:A|Answer)\s*\d*$", re.IGNORECASE)
+_MARKED = "faq-kb-asked"  # the class of a heading made of a field or cell named a question
 
 
 def _question_fields(node: nodes.Node) -> list[nodes.Node]:
@@ -656,7 +657,7 @@ def _question_fields(node: nodes.Node) -> list[nodes.Node]:
         name, body = " ".join(item[0].astext().split()), item[1]
         assert isinstance(body, nodes.field_body)
         if _Q_NAME.match(name):
-            out.append(_asking(body, item))
+            out.append(_asking(body, item, marked=True))
         elif _A_NAME.match(name) and out:
             out += list(body.children)
         else:
@@ -682,7 +683,8 @@ def _question_table(node: nodes.Node) -> list[nodes.Node]:
     if any(len(pair) != 2 for pair in cells):
         return []
     named = [" ".join(c.astext().split()) for c in cells[0]] if cells else []
-    if len(named) == 2 and _Q_NAME.match(named[0]) and _A_NAME.match(named[1]):
+    marked = len(named) == 2 and bool(_Q_NAME.match(named[0]) and _A_NAME.match(named[1]))
+    if marked:
         rows, cells = rows[1:], cells[1:]
     elif not all(_is_question(" ".join(q.astext().split())) for q, _ in cells):
         return []
@@ -690,17 +692,20 @@ def _question_table(node: nodes.Node) -> list[nodes.Node]:
         return []
     out: list[nodes.Node] = []
     for row, (question, answer) in zip(rows, cells, strict=True):
-        out += [_asking(question, row), *answer.children]
+        out += [_asking(question, row, marked=marked), *answer.children]
     return out
 
 
-def _asking(cell: nodes.Element, where: nodes.Element) -> nodes.rubric:
-    """A field's or a cell's question as a heading (``_asked_heading`` reads a rubric)."""
+def _asking(cell: nodes.Element, where: nodes.Element, *, marked: bool) -> nodes.rubric:
+    """A field's or a cell's question as a heading (``_asked_heading`` reads a rubric);
+    ``marked``: named a question (a ``:Q:`` field, a "Question" column), so that one alone
+    counts."""
     first = cell.children[0] if cell.children else None
+    classes = [_MARKED] if marked else []
     if isinstance(first, nodes.paragraph):
-        heading = nodes.rubric("", "", *(c.deepcopy() for c in first.children))
+        heading = nodes.rubric("", "", *(c.deepcopy() for c in first.children), classes=classes)
     else:
-        heading = nodes.rubric("", cell.astext())
+        heading = nodes.rubric("", cell.astext(), classes=classes)
     for node in (first, cell, where):
         if isinstance(node, nodes.Element) and node.line:
             heading.source, heading.line = node.source, node.line
@@ -754,7 +759,7 @@ def _heading_questions(own: list[nodes.Node]) -> list[tuple[int, nodes.Element]]
     if len(marks) == 1:
         at, heading = marks[0]
         alone = heading is not own[at] and not _has_content([*own[:at], *own[at + 1 :]])
-        answered = (
+        answered = _MARKED in heading["classes"] or (
             heading is own[at]
             and _Q_MARK.match(heading.astext()) is not None
             and _after_answer_mark(own[at + 1] if at + 1 < len(own) else None) is not None
