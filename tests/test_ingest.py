@@ -929,3 +929,94 @@ Write to us.
         "Is there paid support?": ("Not yet.", "support", 46),  # marked: one alone counts
     }
     assert "colour" in got["Options"][0] and not parsed.problems
+
+
+def test_substitutions_defined_outside_the_page_read_as_their_names(tmp_path: Path) -> None:
+    """``|igraph|`` defined by an include or Sphinx's rst_epilog (which faq-kb never reads)
+    reads as "igraph", with one warning per name rather than an error per use."""
+    text = """\
+FAQ
+===
+
+.. |here| replace:: this page
+
+I installed |project|. What now?
+--------------------------------
+
+Read |here| and the |project| docs for |version|.
+
+Does |project| run on Windows?
+------------------------------
+
+Yes.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: e.answer for e in parsed.entries}
+    assert got == {
+        "I installed project. What now?": "Read this page and the project docs for version.",
+        "Does project run on Windows?": "Yes.",
+    }
+    assert [(p.line, p.is_error) for p in parsed.problems] == [(6, False), (9, False)]
+    assert "|project| is not defined in this file" in parsed.problems[0].message
+    assert parsed.problems[0].message.endswith('shown as "project"')
+
+
+def test_sphinx_built_in_directives_are_known(tmp_path: Path) -> None:
+    """Sphinx's own directives warn of nothing: todos, classes, domains, authors and
+    diagrams show nothing (as on the published page), object descriptions (``envvar``,
+    ``option``) their signature and body, ``ifconfig`` and ``acks`` what they hold, a
+    grammar as code."""
+    text = """\
+FAQ
+===
+
+Where does it keep its files?
+-----------------------------
+
+In its home.
+
+.. envvar:: WIDGET_HOME
+
+   Where it lives.
+
+.. todo:: explain more
+
+.. todolist::
+
+.. cssclass:: big
+
+.. default-domain:: py
+
+.. moduleauthor:: Jane Author
+
+.. program:: widget
+
+.. option:: --home DIR
+
+   Another home.
+
+.. graphviz::
+
+   digraph { home -> widget }
+
+.. inheritance-diagram:: widget.Home
+
+.. ifconfig:: release > '2'
+
+   Since 2.0, also ``~/.config/widget``.
+
+.. productionlist::
+   home: "~" path
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    (entry,) = parsed.entries
+    assert not parsed.problems
+    assert [b.text for b in entry.blocks if b.kind == "code"] == [
+        "WIDGET_HOME",
+        "--home DIR",
+        'home: "~" path',
+    ]
+    for shown in ("Where it lives.", "Another home.", "Since 2.0, also ~/.config/widget."):
+        assert shown in entry.answer
+    for hidden in ("explain more", "digraph", "Jane", "widget.Home", "big"):
+        assert hidden not in entry.answer

@@ -34,7 +34,8 @@ UNKNOWN_SHARE = 0.75
 # 4: a question-titled section holding only its sub-questions (and rules between them) is
 # a group, not an entry; a bold "**Answer**:" mark dropped too; one question an
 # introduction asks and answers, both marked, is an entry; questions in ":Q:"/":A:" fields
-# and in the rows of a table of questions).
+# and in the rows of a table of questions; substitutions defined outside the page read as
+# their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code).
 INGEST_RULES = 4
 
 

@@ -277,17 +277,37 @@ def _first_line(text: str, needle: str) -> int | None:
     return text[:index].count("\n") + 1 if index >= 0 else None
 
 
+_UNDEFINED_SUBSTITUTION = re.compile(r'Undefined substitution referenced: "(.+)"\.')
+
+
 def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     """Collect docutils' messages (INFO dropped) and remove them from the tree."""
     problems = []
     # Messages from transforms (an unknown link target …) are kept aside, not in the tree.
     in_tree = list(document.findall(nodes.system_message))
     aside = [m for m in document.transform_messages if m not in in_tree]
+    undefined: dict[str, str] = {}  # message id -> the substitution it could not find
     for message in in_tree + aside:
         level = int(message["level"])
-        if level >= _WARNING:
-            text = message[0].astext() if len(message) else message.astext()
-            problems.append(Problem(shown, message.get("line"), level, " ".join(text.split())))
+        text = " ".join((message[0].astext() if len(message) else message.astext()).split())
+        missing = _UNDEFINED_SUBSTITUTION.fullmatch(text)
+        if missing and message["ids"]:
+            # Sphinx defines it (``|version|``, conf.py's rst_epilog) or an include does:
+            # shown as its name, said once.
+            name = missing.group(1)
+            if name not in undefined.values():
+                problems.append(
+                    Problem(
+                        shown,
+                        message.get("line"),
+                        _WARNING,
+                        f"substitution |{name}| is not defined in this file (Sphinx's "
+                        f'rst_epilog or an include may define it): shown as "{name}"',
+                    )
+                )
+            undefined[str(message["ids"][0])] = name
+        elif level >= _WARNING:
+            problems.append(Problem(shown, message.get("line"), level, text))
         if message.parent is not None:
             message.parent.remove(message)
     for section in list(document.findall(nodes.section)):
@@ -296,7 +316,8 @@ def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     for problematic in list(document.findall(nodes.problematic)):
         # The raw source text of markup docutils could not read: shown as text, not an error.
         if problematic.parent is not None:
-            problematic.parent.replace(problematic, nodes.Text(problematic.astext()))
+            shown_as = undefined.get(problematic.get("refid", ""), problematic.astext())
+            problematic.parent.replace(problematic, nodes.Text(shown_as))
     problems.sort(key=lambda p: (p.line or 0, -p.level))
     return problems
 

@@ -238,8 +238,9 @@ TITLED_CONTAINERS = frozenset(
 )
 
 
-# … and those shown as what they hold (Sphinx's ``glossary`` is a definition list).
-LAYOUT_CONTAINERS = frozenset(["tab-set", "tabs", "grid", "glossary", "hlist"])
+# … and those shown as what they hold (Sphinx's ``glossary`` is a definition list; what
+# ``ifconfig`` holds is shown, its condition on conf.py unread).
+LAYOUT_CONTAINERS = frozenset(["tab-set", "tabs", "grid", "glossary", "hlist", "ifconfig", "acks"])
 
 
 def _titled(directive: Directive) -> list[nodes.Node]:
@@ -386,6 +387,19 @@ class _Code(Directive):
         return [nodes.literal_block(code, code, classes=["code", self.name])] if code else []
 
 
+class _Grammar(Directive):
+    """Sphinx's ``productionlist``: the grammar (its argument, line by line) as code."""
+
+    has_content = True
+    optional_arguments = 1
+    final_argument_whitespace = True
+    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+
+    def run(self) -> list[nodes.Node]:
+        code = "\n".join([*self.arguments, *self.content]).strip("\n")
+        return [nodes.literal_block(code, code, classes=["code", "grammar"])] if code else []
+
+
 class _SphinxCode(body.CodeBlock):
     """``code-block``/``sourcecode``/``code`` with Sphinx's options; the caption is shown."""
 
@@ -477,6 +491,19 @@ HIDDEN_DIRECTIVES = [
     "literalinclude",
     "py:currentmodule",
     "py:module",
+    # Sphinx's own, which show nothing on a page: todos (todo_include_todos is off by
+    # default), a class for the next block, the domain in force, authors, the program an
+    # option belongs to, and diagrams drawn from code (their source is not the answer).
+    "todo",
+    "todolist",
+    "cssclass",
+    "default-domain",
+    "moduleauthor",
+    "program",
+    "graphviz",
+    "graph",
+    "digraph",
+    "inheritance-diagram",
 ]
 CODE_DIRECTIVES = (
     "ipython",
@@ -522,6 +549,7 @@ def register() -> None:
     for name in ("only", *LAYOUT_CONTAINERS, *TITLED_CONTAINERS):
         directives.register_directive(name, _Body)
     directives.register_directive("csv-table", _CsvTable)
+    directives.register_directive("productionlist", _Grammar)
     _register_sphinx_options()
 
 
@@ -549,5 +577,6 @@ def register_unknown(text: str) -> list[str]:
         key = name.lower()
         if not _known("directive", key) and key not in en.directives:
             directives.register_directive(key, _Body)
-            unknown_directives.append(name)
+            if not _describes_object(key):  # Sphinx's own: its signature is shown
+                unknown_directives.append(name)
     return sorted(unknown_directives)
