@@ -1020,3 +1020,21 @@ In its home.
         assert shown in entry.answer
     for hidden in ("explain more", "digraph", "Jane", "widget.Home", "big"):
         assert hidden not in entry.answer
+
+
+def test_default_role_cross_reference_marks_read_as_sphinx_shows_them(tmp_path: Path) -> None:
+    """Text in the default role is a cross-reference under Sphinx (``default_role = "obj"``):
+    ```!psycopg2``` reads "psycopg2", ```~.axes.Axes``` reads "Axes" (psycopg2's and
+    Matplotlib's FAQs)."""
+    text = """\
+FAQ
+===
+
+Why does `!psycopg2` leave sessions idle?
+-----------------------------------------
+
+Because `~.axes.Axes` and `~pkg.run()` say so, and `plain` stays.
+"""
+    (entry,) = parse_source(_write(tmp_path, text)).entries
+    assert entry.title == "Why does psycopg2 leave sessions idle?"
+    assert entry.answer == "Because Axes and run() say so, and plain stays."

@@ -35,7 +35,8 @@ UNKNOWN_SHARE = 0.75
 # a group, not an entry; a bold "**Answer**:" mark dropped too; one question an
 # introduction asks and answers, both marked, is an entry; questions in ":Q:"/":A:" fields
 # and in the rows of a table of questions; substitutions defined outside the page read as
-# their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code).
+# their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code;
+# `!name` and `~pkg.name` in the default role read as Sphinx shows them).
 INGEST_RULES = 4
 
 

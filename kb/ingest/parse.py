@@ -188,6 +188,7 @@ def parse_source(source: Source, *, strict: bool = False) -> ParsedSource:
     try:
         document = _publish(text, source, settings, shown)
         problems = _take_messages(document, shown)
+        _default_role_marks(document)
         for problem in problems:
             problem.line = checked.original_line(_locate(problem, text))
         parsed.problems.extend(problems)
@@ -275,6 +276,23 @@ def _reference_pattern(message: str, name: str) -> re.Pattern[str] | None:
 def _first_line(text: str, needle: str) -> int | None:
     index = text.find(needle)
     return text[:index].count("\n") + 1 if index >= 0 else None
+
+
+def _default_role_marks(document: nodes.document) -> None:
+    """Text in Sphinx's default role (conf.py's ``default_role``, often ``obj``) is a
+    cross-reference, so its marks read as Sphinx shows them: ```!name``` as ``name`` (no
+    link), ```~pkg.mod.name``` as ``name`` (the last part)."""
+    for node in list(document.findall(nodes.title_reference)):
+        text = node.astext()
+        if text.startswith("!"):
+            shown = text[1:]
+        elif text.startswith("~"):
+            shown = text[1:].rsplit(".", 1)[-1]
+        else:
+            continue
+        if shown:
+            node.children = []
+            node += nodes.Text(shown)
 
 
 _UNDEFINED_SUBSTITUTION = re.compile(r'Undefined substitution referenced: "(.+)"\.')
