@@ -1038,3 +1038,57 @@ Because `~.axes.Axes` and `~pkg.run()` say so, and `plain` stays.
     (entry,) = parse_source(_write(tmp_path, text)).entries
     assert entry.title == "Why does psycopg2 leave sessions idle?"
     assert entry.answer == "Because Axes and run() say so, and plain stays."
+
+
+def test_questions_set_a_level_too_deep_stand_alone(tmp_path: Path) -> None:
+    """Sub-sections of a question most of which ask are questions of their own (PyTables'
+    FAQ sets a dozen under "Where can PyTables be applied?"): each answers alone and the
+    question above answers with its own text. Few asking parts stay parts of the answer."""
+    text = """\
+FAQ
+===
+
+Where can it be applied?
+========================
+
+Anywhere.
+
+Is it safe?
+-----------
+
+Yes.
+
+Is it fast?
+-----------
+
+Very.
+
+Cool! Show me examples.
+-----------------------
+
+See the gallery.
+
+The disk is full. What now?
+===========================
+
+Free some space.
+
+Deleting archives
+-----------------
+
+Delete the old ones.
+
+How to avoid it next time?
+--------------------------
+
+Watch the disk.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: (e.answer, e.parent) for e in parsed.entries}
+    assert got["Where can it be applied?"] == ("Anywhere.", None)
+    assert got["Is it safe?"] == ("Yes.", None)
+    assert got["Cool! Show me examples."] == ("See the gallery.", None)
+    full = got["The disk is full. What now?"][0]
+    assert "Delete the old ones." in full and "Watch the disk." in full
+    parent = next(e.id for e in parsed.entries if e.title == "The disk is full. What now?")
+    assert got["How to avoid it next time?"][1] == parent

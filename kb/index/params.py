@@ -36,7 +36,8 @@ UNKNOWN_SHARE = 0.75
 # introduction asks and answers, both marked, is an entry; questions in ":Q:"/":A:" fields
 # and in the rows of a table of questions; substitutions defined outside the page read as
 # their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code;
-# `!name` and `~pkg.name` in the default role read as Sphinx shows them).
+# `!name` and `~pkg.name` in the default role read as Sphinx shows them; sub-sections most
+# of which ask are questions of their own, not parts of the answer above them).
 INGEST_RULES = 4
 
 

@@ -482,11 +482,16 @@ def _section(
             return entries
     if not has_own and not subs:
         return []
-    body = _drop_answer_mark(section.children[1:])  # "**Answer:** Run …" as "Run …"
+    # Sub-sections most of which ask are questions of their own, set a level too deep
+    # (PyTables' FAQ), not parts of this answer; parts are named ("Xvfb", "OSMesa"), or few
+    # of them ask (BorgBackup's "How to avoid that it happens again?" among three).
+    asks = sum(_is_question(_unmarked(_title(s))) for s in subs)
+    asking = asks >= 2 and asks > len(subs) / 2
+    body = _drop_answer_mark(own if asking else section.children[1:])  # "**Answer:** Run …"
     entry = _make_entry(walk, section, title, crumbs, parent, body)
     entries = [entry]
     for sub in subs:
-        entries.extend(_section(walk, sub, [*crumbs, title], entry.id))
+        entries.extend(_section(walk, sub, [*crumbs, title], None if asking else entry.id))
     return entries
 
 
