@@ -1092,3 +1092,35 @@ Watch the disk.
     assert "Delete the old ones." in full and "Watch the disk." in full
     parent = next(e.id for e in parsed.entries if e.title == "The disk is full. What now?")
     assert got["How to avoid it next time?"][1] == parent
+
+
+def test_bold_questions_broken_by_code_are_headings(tmp_path: Path) -> None:
+    """A question set in bold around inline code (``**Why use** :meth:`verify` **?**``,
+    Passlib's FAQ), as the first paragraph of each list item, is one entry each."""
+    text = """\
+Frequently Asked Questions
+==========================
+
+Some words first.
+
+* **Calling** :meth:`Hash.hash` **twice gives two results! What's going on?**
+
+  Each call makes a new salt.
+
+* **How do I decrypt the hashes?**
+
+  You can't.
+
+* **Why use** ``verify()`` **instead of comparing hashes?**
+
+  It is safe against timing attacks.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    got = {e.title: e.answer for e in parsed.entries}
+    assert got == {
+        "Calling Hash.hash() twice gives two results! What’s going on?": (
+            "Each call makes a new salt."
+        ),
+        "How do I decrypt the hashes?": "You can’t.",
+        "Why use verify() instead of comparing hashes?": "It is safe against timing attacks.",
+    }

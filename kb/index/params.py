@@ -37,7 +37,8 @@ UNKNOWN_SHARE = 0.75
 # and in the rows of a table of questions; substitutions defined outside the page read as
 # their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code;
 # `!name` and `~pkg.name` in the default role read as Sphinx shows them; sub-sections most
-# of which ask are questions of their own, not parts of the answer above them).
+# of which ask are questions of their own, not parts of the answer above them; a bold
+# question broken by inline code is a heading).
 INGEST_RULES = 4
 
 

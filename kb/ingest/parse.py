@@ -640,8 +640,12 @@ def _asked_heading(node: nodes.Node) -> nodes.Element | None:
         heading = node
     elif isinstance(node, nodes.paragraph):
         kids = [c for c in node.children if not (isinstance(c, nodes.Text) and not c.strip())]
-        lone = len(kids) == 1 and isinstance(kids[0], (nodes.strong, nodes.emphasis))
-        if lone or _Q_MARK.match(node.astext()):
+        # All in bold (or italics), maybe broken by code: "**Why use** ``verify()`` **?**"
+        styled = bool(kids) and isinstance(kids[0], (nodes.strong, nodes.emphasis))
+        styled = styled and all(
+            isinstance(k, (nodes.strong, nodes.emphasis, nodes.literal)) for k in kids
+        )
+        if styled or _Q_MARK.match(node.astext()):
             heading = node
     elif (
         isinstance(node, (nodes.topic, nodes.admonition))
