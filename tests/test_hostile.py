@@ -596,7 +596,11 @@ def test_every_message_carries_a_line(tmp_path: Path) -> None:
     assert [(p.line, p.message) for p in parsed.problems] == [
         (11, 'Unknown target name: "j".'),
         (13, 'Unknown target name: "missing name".'),
-        (16, 'Undefined substitution referenced: "nothing".'),
+        (
+            16,
+            "substitution |nothing| is not defined in this file (Sphinx's rst_epilog or an "
+            'include may define it): shown as "nothing"',
+        ),
     ]
 
 

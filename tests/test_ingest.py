@@ -1124,3 +1124,31 @@ Some words first.
         "How do I decrypt the hashes?": "You can’t.",
         "Why use verify() instead of comparing hashes?": "It is safe against timing attacks.",
     }
+
+
+def test_references_to_targets_defined_elsewhere_read_as_their_text(tmp_path: Path) -> None:
+    """A link whose target this file lacks reads as its text, still an error (a typo, or
+    rst_epilog's); a citation of a bibliography on another page (pysam's FAQ) reads as
+    "[Li.2009]" with a warning, as Sphinx finds citations on every page."""
+    text = """\
+FAQ
+===
+
+How should I cite it?
+---------------------
+
+Cite [Li.2009]_ and use the latest python_ or `the docs`_.
+"""
+    parsed = parse_source(_write(tmp_path, text))
+    (entry,) = parsed.entries
+    assert entry.answer == "Cite [Li.2009] and use the latest python or the docs."
+    assert [(p.line, p.is_error, p.message) for p in parsed.problems] == [
+        (7, True, 'Unknown target name: "python".'),
+        (7, True, 'Unknown target name: "the docs".'),
+        (
+            7,
+            False,
+            "citation [Li.2009] is not defined in this file (Sphinx finds citations on "
+            "other pages)",
+        ),
+    ]

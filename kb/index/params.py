@@ -38,7 +38,8 @@ UNKNOWN_SHARE = 0.75
 # their names; Sphinx's todo, cssclass, graphviz … show nothing, productionlist is code;
 # `!name` and `~pkg.name` in the default role read as Sphinx shows them; sub-sections most
 # of which ask are questions of their own, not parts of the answer above them; a bold
-# question broken by inline code is a heading).
+# question broken by inline code is a heading; a reference to a target the file lacks reads
+# as its text, not its markup).
 INGEST_RULES = 4
 
 

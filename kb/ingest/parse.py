@@ -296,6 +296,30 @@ def _default_role_marks(document: nodes.document) -> None:
 
 
 _UNDEFINED_SUBSTITUTION = re.compile(r'Undefined substitution referenced: "(.+)"\.')
+_UNKNOWN_TARGET = re.compile(r'Unknown target name: "(.+)"\.', re.DOTALL)
+
+
+def _reference_text(raw: str) -> str:
+    """What a reference reads as on the page, from its markup: ``python_`` → ``python``,
+    ```the docs <docs_>`_`` → ``the docs``, ``[Li.2009]_`` → ``[Li.2009]``."""
+    text = raw.rstrip("_")
+    if text.startswith("[") and text.endswith("]"):
+        return text
+    text = text.strip("`")
+    if text.endswith(">") and "<" in text:
+        text = text[: text.rindex("<")].rstrip() or text
+    return text
+
+
+def _citation(message: nodes.system_message, document: nodes.document) -> str | None:
+    """The citation reference (``[Li.2009]``) a message about an unknown target is about;
+    None if it is about a link."""
+    backrefs: list[str] = message.get("backrefs", [])
+    for backref in backrefs:
+        node = document.ids.get(backref)
+        if isinstance(node, nodes.Element) and node.rawsource.startswith("["):
+            return _reference_text(node.rawsource)
+    return None
 
 
 def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
@@ -305,11 +329,27 @@ def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     in_tree = list(document.findall(nodes.system_message))
     aside = [m for m in document.transform_messages if m not in in_tree]
     undefined: dict[str, str] = {}  # message id -> the substitution it could not find
+    unknown: dict[str, str] = {}  # message id -> the link target it could not find
     for message in in_tree + aside:
         level = int(message["level"])
         text = " ".join((message[0].astext() if len(message) else message.astext()).split())
         missing = _UNDEFINED_SUBSTITUTION.fullmatch(text)
-        if missing and message["ids"]:
+        target = _UNKNOWN_TARGET.fullmatch(text)
+        if target and message["ids"]:
+            unknown[str(message["ids"][0])] = target.group(1)
+        citation = _citation(message, document) if target else None
+        if citation:
+            # A citation Sphinx finds on another page (a bibliography): a warning, not an error.
+            problems.append(
+                Problem(
+                    shown,
+                    message.get("line"),
+                    _WARNING,
+                    f"citation {citation} is not defined in this file (Sphinx finds citations "
+                    "on other pages)",
+                )
+            )
+        elif missing and message["ids"]:
             # Sphinx defines it (``|version|``, conf.py's rst_epilog) or an include does:
             # shown as its name, said once.
             name = missing.group(1)
@@ -334,7 +374,10 @@ def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     for problematic in list(document.findall(nodes.problematic)):
         # The raw source text of markup docutils could not read: shown as text, not an error.
         if problematic.parent is not None:
-            shown_as = undefined.get(problematic.get("refid", ""), problematic.astext())
+            refid = problematic.get("refid", "")
+            shown_as = undefined.get(refid) or problematic.astext()
+            if refid in unknown:  # ``python_``, ```a link`_``, ``[Li.2009]_``: their text
+                shown_as = _reference_text(shown_as)
             problematic.parent.replace(problematic, nodes.Text(shown_as))
     problems.sort(key=lambda p: (p.line or 0, -p.level))
     return problems
