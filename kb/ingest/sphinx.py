@@ -218,13 +218,18 @@ class _AnyOptions(dict[str, Callable[[str | None], Any]]):
         return True
 
 
-class _Hidden(Directive):
-    """Build-only directives (``index``, ``toctree``, ``highlight`` …): nothing to show."""
+class _Lenient(Directive):
+    """A directive that takes any arguments, options and content, as Sphinx's and its
+    extensions' do; subclasses say what the page shows of them."""
 
     has_content = True
     optional_arguments = 99
     final_argument_whitespace = True
     option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
+
+
+class _Hidden(_Lenient):
+    """Build-only directives (``index``, ``toctree``, ``highlight`` …): nothing to show."""
 
     def run(self) -> list[nodes.Node]:
         return []
@@ -261,15 +266,10 @@ def _titled(directive: Directive) -> list[nodes.Node]:
     return [node]
 
 
-class _Body(Directive):
+class _Body(_Lenient):
     """Containers whose content is shown as ordinary text (``only::``, unknown ones), or
     under their title: a known titled container's, or any whose argument asks a question
     (``.. faq-item:: How do I …?``)."""
-
-    has_content = True
-    optional_arguments = 99
-    final_argument_whitespace = True
-    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
 
     def run(self) -> list[nodes.Node]:
         if self.name == "only" and _not_for_html(" ".join(self.arguments)):
@@ -335,13 +335,10 @@ def _not_for_html(expression: str) -> bool:
     return bool(words) and "html" not in words and "not" not in words
 
 
-class _Labelled(Directive):
+class _Labelled(_Lenient):
     """``seealso``, ``versionchanged`` and friends: a label, then the content as text."""
 
-    has_content = True
     optional_arguments = 1
-    final_argument_whitespace = True
-    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
     _LABELS: ClassVar[dict[str, str]] = {
         "seealso": "See also",
         "versionadded": "Added in version {}",
@@ -370,13 +367,8 @@ class _Labelled(Directive):
 _HIDDEN_CODE = frozenset(["suppress", "hide", "hide-code"])
 
 
-class _Code(Directive):
+class _Code(_Lenient):
     """Blocks holding code the answer shows (``ipython``, ``doctest``, ``testcode``, ``plot``)."""
-
-    has_content = True
-    optional_arguments = 99
-    final_argument_whitespace = True
-    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
 
     def run(self) -> list[nodes.Node]:
         if not self.content or _HIDDEN_CODE.intersection(self.options):
@@ -387,13 +379,10 @@ class _Code(Directive):
         return [nodes.literal_block(code, code, classes=["code", self.name])] if code else []
 
 
-class _Grammar(Directive):
+class _Grammar(_Lenient):
     """Sphinx's ``productionlist``: the grammar (its argument, line by line) as code."""
 
-    has_content = True
     optional_arguments = 1
-    final_argument_whitespace = True
-    option_spec: ClassVar[dict[str, Any]] = _AnyOptions()
 
     def run(self) -> list[nodes.Node]:
         code = "\n".join([*self.arguments, *self.content]).strip("\n")
