@@ -141,12 +141,14 @@ def test_init_finds_an_faq_split_into_pages(tmp_path: Path) -> None:
     shutil.copy(SEED, docs / "faq" / "general.rst")
     (docs / "help" / "faq.rst").write_text(
         "FAQ\n===\n\nWhy?\n----\n\nBecause.\n\n.. toctree::\n   :glob:\n\n"
-        "   Network trouble <network>\n   /faq/general\n   other/*\n"
+        "   Network trouble <network>\n   /faq/general\n   ../faq/general\n   ../../outside\n"
+        "   other/*\n"
     )
     (docs / "help" / "network.rst").write_text(
         "Network\n=======\n\nWhy is it slow?\n---------------\n\nThe network.\n"
     )
     (docs / "help" / "unlisted.rst").write_text("Other\n=====\n\nWhy not?\n--------\n\nNo.\n")
+    (tmp_path / "outside.rst").write_text("FAQ\n===\n\nWhy?\n----\n\nNot docs.\n")
     done = faq_kb(tmp_path, "init", "docs")
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "faq-kb.toml").read_text()

@@ -80,7 +80,7 @@ def plan(docs: Path, url: str | None = None) -> Plan:
         page = listed.pop(0)
         for path in _toctree_pages(page, root, suffixes):
             if path not in found:
-                found[path] = f"toctree of {path_name(page, root)}"
+                found[path] = f"toctree of {page.relative_to(root).as_posix()}"
                 listed.append(path)
     hubs = [path for path in found if _only_lists_pages(path)]
     pages = []
@@ -96,11 +96,6 @@ def plan(docs: Path, url: str | None = None) -> Plan:
             "FILE=URL"
         )
     return Plan(docs, root, conf, base, base_from, pages, hubs)
-
-
-def path_name(path: Path, root: Path) -> str:
-    """``path`` as the docs name it, relative to their root."""
-    return path.relative_to(root).as_posix()
 
 
 _TOCTREE_RE = re.compile(r"^([ \t]*)\.\.\s+toctree::.*\n((?:\1[ \t]+.*\n|[ \t]*\n)*)", re.MULTILINE)
@@ -124,20 +119,19 @@ def _toctree_pages(page: Path, root: Path, suffixes: tuple[str, ...]) -> list[Pa
             name = named.group(1).strip() if named else entry
             if name == "self" or "://" in name or any(c in name for c in "*?["):
                 continue
-            base = root / name.lstrip("/") if name.startswith("/") else page.parent / name
+            # ``../other/page`` is normalised, so that a page has one path and one name.
+            base = Path(
+                os.path.normpath(
+                    root / name.lstrip("/") if name.startswith("/") else page.parent / name
+                )
+            )
+            if not base.is_relative_to(root):
+                continue  # outside the docs: no page of theirs
             for candidate in [base, *(base.with_name(base.name + s) for s in suffixes)]:
                 if candidate.is_file() and candidate.name.endswith(suffixes):
-                    pages.append(candidate.resolve() if candidate.is_symlink() else candidate)
+                    pages.append(candidate)
                     break
-    return [p for p in pages if _inside(p, root)]
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
+    return pages
 
 
 def _only_lists_pages(path: Path) -> bool:
