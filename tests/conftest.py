@@ -23,12 +23,12 @@ DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# Where eval/corpora.toml (the labelled questions' FAQs) reads the corpora from.
+EVAL_CORPORA = ROOT.parent / "shared" / "corpora"
+
+
 def _corpora_dir() -> Path | None:
-    for candidate in (
-        os.environ.get("FAQ_CORPORA"),
-        ROOT.parent / "shared" / "corpora",
-        ROOT.parent.parent / "shared" / "corpora",
-    ):
+    for candidate in (os.environ.get("FAQ_CORPORA"), EVAL_CORPORA):
         if candidate and Path(candidate, "SOURCES.tsv").is_file():
             return Path(candidate)
     return None
@@ -38,6 +38,10 @@ CORPORA = _corpora_dir()
 needs_corpora = pytest.mark.skipif(
     CORPORA is None,
     reason="the real FAQ corpora (../shared/corpora, or $FAQ_CORPORA) are not on this machine",
+)
+needs_eval_corpora = pytest.mark.skipif(
+    not (EVAL_CORPORA / "SOURCES.tsv").is_file(),
+    reason="eval/corpora.toml reads the real FAQ corpora from ../shared/corpora, absent here",
 )
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from kb.search import hybrid
 from kb.search.features import COLUMNS
-from tests.conftest import cross_faq_script, needs_corpora
+from tests.conftest import cross_faq_script, needs_eval_corpora
 
 
 def _record(project: str, rng: random.Random, *, answerable: bool = True) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def test_the_learning_report_scores_before_and_after_with_models_of_other_faqs()
     assert report["b"]["plain"].row() == report["b"]["learned"].row()  # nothing learnt here
 
 
-@needs_corpora
+@needs_eval_corpora
 def test_learning_from_use_learns_from_the_other_askers_only(tmp_path: Path) -> None:
     """The simulated loop (real feedback store, proposals, accept, rebuilt index) on one real
     FAQ: each fifth is asked after the others' choices became aliases, never its own."""
@@ -140,7 +140,7 @@ def _alias_lines(path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@needs_corpora
+@needs_eval_corpora
 def test_lexical_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:
     """The default install, leave-one-FAQ-out over the fourteen real FAQs (floors below the
     figures in docs/quality.md, never lowered to let a change pass)."""

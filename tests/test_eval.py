@@ -15,7 +15,7 @@ import pytest
 
 from kb.cli.main import kb_main
 from kb.maintain.evaluate import Question, is_right, load_questions
-from tests.conftest import ROOT, needs_corpora
+from tests.conftest import ROOT, needs_eval_corpora
 
 QUESTIONS = ROOT / "eval" / "questions.jsonl"
 MANIFEST = ROOT / "eval" / "corpora.toml"
@@ -37,7 +37,7 @@ FLOORS = {
 }
 
 
-@needs_corpora
+@needs_eval_corpora
 @pytest.mark.parametrize("split", ["tune", "heldout"])
 def test_quality_does_not_drop(
     split: str, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]

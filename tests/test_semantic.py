@@ -27,7 +27,7 @@ from kb.knowledge import KnowledgeBase
 from kb.models import SearchOutput
 from kb.search.query import search
 from kb.spec import SourceSpec
-from tests.conftest import ROOT, needs_corpora
+from tests.conftest import ROOT, needs_eval_corpora
 
 DIM = 64
 
@@ -257,7 +257,7 @@ def test_a_few_questions_skip_the_graph_optimisation_and_embed_the_same() -> Non
 
 
 @needs_model
-@needs_corpora
+@needs_eval_corpora
 def test_the_harness_scores_what_the_product_ranks_and_shows(tmp_path: Path) -> None:
     """eval/cross_faq.py keeps more candidates than a search ranks (its POOL); what it fits
     and scores is cut back to exactly the product's, and the list it judges is the one
@@ -301,7 +301,7 @@ def test_the_harness_scores_what_the_product_ranks_and_shows(tmp_path: Path) -> 
 
 @pytest.mark.slow
 @needs_model
-@needs_corpora
+@needs_eval_corpora
 def test_hybrid_ranking_holds_on_faqs_it_was_not_fitted_on(tmp_path: Path) -> None:
     """Leave-one-FAQ-out over the fourteen real FAQs with the real model (floors below the
     figures in docs/quality.md, never lowered to let a change pass)."""
