@@ -329,42 +329,29 @@ def _take_messages(document: nodes.document, shown: str) -> list[Problem]:
     in_tree = list(document.findall(nodes.system_message))
     aside = [m for m in document.transform_messages if m not in in_tree]
     undefined: dict[str, str] = {}  # message id -> the substitution it could not find
-    unknown: dict[str, str] = {}  # message id -> the link target it could not find
+    unknown: set[str] = set()  # ids of messages about a link target not found
     for message in in_tree + aside:
         level = int(message["level"])
         text = " ".join((message[0].astext() if len(message) else message.astext()).split())
-        missing = _UNDEFINED_SUBSTITUTION.fullmatch(text)
-        target = _UNKNOWN_TARGET.fullmatch(text)
-        if target and message["ids"]:
-            unknown[str(message["ids"][0])] = target.group(1)
-        citation = _citation(message, document) if target else None
-        if citation:
-            # A citation Sphinx finds on another page (a bibliography): a warning, not an error.
-            problems.append(
-                Problem(
-                    shown,
-                    message.get("line"),
-                    _WARNING,
-                    f"citation {citation} is not defined in this file (Sphinx finds citations "
-                    "on other pages)",
-                )
-            )
-        elif missing and message["ids"]:
+        key = str(message["ids"][0]) if message["ids"] else ""
+        if key and _UNKNOWN_TARGET.fullmatch(text):
+            unknown.add(key)
+            citation = _citation(message, document)
+            if citation:  # Sphinx finds citations on other pages (a bibliography)
+                level = _WARNING
+                text = f"citation {citation} is not defined in this file (Sphinx finds "
+                text += "citations on other pages)"
+        elif key and (missing := _UNDEFINED_SUBSTITUTION.fullmatch(text)):
             # Sphinx defines it (``|version|``, conf.py's rst_epilog) or an include does:
             # shown as its name, said once.
             name = missing.group(1)
-            if name not in undefined.values():
-                problems.append(
-                    Problem(
-                        shown,
-                        message.get("line"),
-                        _WARNING,
-                        f"substitution |{name}| is not defined in this file (Sphinx's "
-                        f'rst_epilog or an include may define it): shown as "{name}"',
-                    )
-                )
-            undefined[str(message["ids"][0])] = name
-        elif level >= _WARNING:
+            level = 0 if name in undefined.values() else _WARNING
+            text = (
+                f"substitution |{name}| is not defined in this file (Sphinx's rst_epilog or "
+                f'an include may define it): shown as "{name}"'
+            )
+            undefined[key] = name
+        if level >= _WARNING:
             problems.append(Problem(shown, message.get("line"), level, text))
         if message.parent is not None:
             message.parent.remove(message)
