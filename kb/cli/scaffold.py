@@ -76,13 +76,18 @@ def plan(docs: Path, url: str | None = None) -> Plan:
     suffixes = _suffixes(settings)
     found = {path: why for path in _rst_files(root, suffixes) if (why := _why_faq(path, root))}
     listed = list(found)  # the pages an FAQ page's toctree lists are FAQ pages too
+    with_toctree = []
     while listed:
         page = listed.pop(0)
-        for path in _toctree_pages(page, root, suffixes):
+        names = _toctree_names(page)
+        if names is None:
+            continue
+        with_toctree.append(page)
+        for path in _pages(names, page, root, suffixes):
             if path not in found:
                 found[path] = f"toctree of {page.relative_to(root).as_posix()}"
                 listed.append(path)
-    hubs = [path for path in found if _only_lists_pages(path)]
+    hubs = [page for page in with_toctree if _asks_nothing(page)]
     pages = []
     for path, why in found.items():
         if path not in hubs:
@@ -101,53 +106,55 @@ def plan(docs: Path, url: str | None = None) -> Plan:
 _TOCTREE_RE = re.compile(r"^([ \t]*)\.\.\s+toctree::.*\n((?:\1[ \t]+.*\n|[ \t]*\n)*)", re.MULTILINE)
 
 
-def _toctree_pages(page: Path, root: Path, suffixes: tuple[str, ...]) -> list[Path]:
-    """The existing pages a page's ``toctree``s list (read as text: ``Title <name>`` or
-    ``name``, relative to the page's folder or, with a leading ``/``, to the docs' root;
-    ``:glob:`` patterns, ``self`` and external links are left out)."""
+def _toctree_names(page: Path) -> list[str] | None:
+    """The page names a page's ``toctree``s list (read as text: ``Title <name>`` or
+    ``name``; ``:glob:`` patterns, ``self`` and external links left out); None if it has
+    no toctree."""
     try:
         text = page.read_text(encoding="utf-8", errors="replace") + "\n"
     except OSError:
-        return []
-    pages = []
-    for match in _TOCTREE_RE.finditer(text):
+        return None
+    trees = list(_TOCTREE_RE.finditer(text))
+    if not trees:
+        return None
+    names = []
+    for match in trees:
         for line in match.group(2).splitlines():
             entry = line.strip()
             if not entry or entry.startswith(":") or entry.startswith(".."):
                 continue
             named = re.fullmatch(r".*<([^<>]+)>", entry)
             name = named.group(1).strip() if named else entry
-            if name == "self" or "://" in name or any(c in name for c in "*?["):
-                continue
-            # ``../other/page`` is normalised, so that a page has one path and one name.
-            base = Path(
-                os.path.normpath(
-                    root / name.lstrip("/") if name.startswith("/") else page.parent / name
-                )
-            )
-            if not base.is_relative_to(root):
-                continue  # outside the docs: no page of theirs
-            for candidate in [base, *(base.with_name(base.name + s) for s in suffixes)]:
-                if candidate.is_file() and candidate.name.endswith(suffixes):
-                    pages.append(candidate)
-                    break
+            if name != "self" and "://" not in name and not any(c in name for c in "*?["):
+                names.append(name)
+    return names
+
+
+def _pages(names: list[str], page: Path, root: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """The existing pages of the docs that ``page`` names: relative to its folder or, with
+    a leading ``/``, to the docs' root."""
+    pages = []
+    for name in names:
+        # ``../other/page`` is normalised, so that a page has one path and one name.
+        where = root / name.lstrip("/") if name.startswith("/") else page.parent / name
+        base = Path(os.path.normpath(where))
+        if not base.is_relative_to(root):
+            continue  # outside the docs: no page of theirs
+        for candidate in [base, *(base.with_name(base.name + s) for s in suffixes)]:
+            if candidate.is_file() and candidate.name.endswith(suffixes):
+                pages.append(candidate)
+                break
     return pages
 
 
-def _only_lists_pages(path: Path) -> bool:
-    """Whether a page has a toctree and no question of its own (an FAQ's index page)."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    if not _TOCTREE_RE.search(text + "\n"):
-        return False
+def _asks_nothing(page: Path) -> bool:
+    """Whether a page gives no entry (an FAQ's index page, which only lists its pages)."""
     from kb.errors import SourceError
     from kb.ingest.parse import parse_source
     from kb.ingest.sources import Source
 
     try:
-        return not parse_source(Source(path.stem, path, PLACEHOLDER_BASE)).entries
+        return not parse_source(Source(page.stem, page, PLACEHOLDER_BASE)).entries
     except SourceError:
         return False
 
